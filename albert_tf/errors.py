@@ -1,0 +1,22 @@
+"""The kit's error types.
+
+Every error a user can cause (a bad file, a wrong column, a tampered model
+directory) is an `AlbertTfError`, so that the CLI can print its message to
+stderr and exit non-zero without a traceback, while real bugs still raise.
+"""
+
+
+class AlbertTfError(Exception):
+    """A problem with the user's input, files or options; the message says which."""
+
+
+class DataError(AlbertTfError, ValueError):
+    """A data file cannot be read as asked (missing column, bad encoding, ...)."""
+
+
+class ModelDirError(AlbertTfError):
+    """A model directory is missing, incomplete or does not match its manifest."""
+
+
+class TokenizerError(AlbertTfError, ValueError):
+    """A tokenizer model is unreadable or does not follow ALBERT's conventions."""

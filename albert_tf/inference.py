@@ -1,0 +1,27 @@
+"""Run a Keras model over many texts: length-sorted batches, original order out."""
+
+import numpy as np
+
+from albert_tf.batching import plan_batches
+from albert_tf.tokenizer import pad_sequences
+
+
+def predict_in_batches(model, tokenizer, texts, pairs=None, max_length=128, batch_size=64):
+    """`model` outputs `(n, ...)` for every text, in input order, and truncation flags.
+
+    Texts are sorted by length so each batch is padded only as far as its
+    longest member (rounded to 8), then results are put back in order.
+    """
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    texts = list(texts)
+    if not texts:
+        raise ValueError("no texts given (an empty list)")
+    packed, truncated = tokenizer.encode_unpadded(texts, pairs, max_length)
+    results = [None] * len(texts)
+    for rows in plan_batches([len(t) for t, _ in packed], batch_size):
+        batch = pad_sequences([packed[i] for i in rows], max_length)
+        out = np.asarray(model.predict_on_batch(batch), dtype="float32")
+        for position, row in enumerate(rows):
+            results[row] = out[position]
+    return np.stack(results), np.array(truncated)

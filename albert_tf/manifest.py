@@ -1,0 +1,146 @@
+"""Self-describing artifact directories: a manifest with a sha256 per file.
+
+Every directory the kit writes (model, tokenizer, export) ends with a
+`metadata.json` listing each file's sha256 and size. Readers call
+`verify_manifest` first and refuse a tampered or incomplete directory
+before deserializing anything. Keras-free, for the runtime too.
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import tempfile
+
+from albert_tf.errors import ModelDirError
+
+MANIFEST = "metadata.json"
+
+
+def sha256_file(path, chunk=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_files(directory):
+    """Relative POSIX paths of every file under `directory`, except the manifest."""
+    found = []
+    for root, _, files in os.walk(directory):
+        for name in files:
+            relative = os.path.relpath(os.path.join(root, name), directory)
+            if relative != MANIFEST:
+                found.append(relative.replace(os.sep, "/"))
+    return sorted(found)
+
+
+def package_versions(*names):
+    from importlib import metadata
+
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def write_manifest(directory, **fields):
+    """Hash every file in `directory` and write `metadata.json` beside them."""
+    manifest = {
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **fields,
+        "files": {
+            name: {"sha256": sha256_file(os.path.join(directory, name)),
+                   "bytes": os.path.getsize(os.path.join(directory, name))}
+            for name in list_files(directory)
+        },
+    }
+    with open(os.path.join(directory, MANIFEST), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2, sort_keys=False)
+        f.write("\n")
+    return manifest
+
+
+def read_manifest(directory):
+    path = os.path.join(directory, MANIFEST)
+    if not os.path.isdir(directory):
+        raise ModelDirError(f"{directory}: not a directory")
+    if not os.path.isfile(path):
+        raise ModelDirError(f"{directory}: no {MANIFEST}; not a directory written by albert_tf")
+    try:
+        with open(path, encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ModelDirError(f"{path}: unreadable manifest: {error}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise ModelDirError(f"{path}: manifest has no 'files' table")
+    return manifest
+
+
+def verify_manifest(directory, required=()):
+    """Check presence and sha256 of every listed file; return the manifest.
+
+    `required` files must be listed too, so deleting a file *and* its
+    manifest entry is caught as well.
+    """
+    manifest = read_manifest(directory)
+    files = manifest["files"]
+    for name in required:
+        if name not in files:
+            raise ModelDirError(f"{directory}: incomplete, the manifest does not list {name}")
+    root = os.path.realpath(directory)
+    for name, entry in files.items():
+        path = os.path.realpath(os.path.join(directory, name))
+        if os.path.commonpath([root, path]) != root:
+            raise ModelDirError(f"{directory}: manifest entry {name!r} points outside it")
+        if not os.path.isfile(path):
+            raise ModelDirError(f"{directory}: incomplete, {name} is missing")
+        if sha256_file(path) != entry.get("sha256"):
+            raise ModelDirError(
+                f"{directory}: {name} does not match its sha256 in {MANIFEST} "
+                "(modified or corrupted); re-create the directory")
+    return manifest
+
+
+class AtomicDirectory:
+    """Build a directory in a temporary sibling and move it into place at the end.
+
+    A crash or error half way leaves the previous directory (if any)
+    untouched and no half-written one behind.
+
+    ```python
+    with AtomicDirectory("runs/model", overwrite=True) as tmp:
+        write_files(tmp)
+    ```
+    """
+
+    def __init__(self, target, overwrite=False):
+        self.target = os.path.abspath(target)
+        if os.path.exists(self.target) and os.listdir(self.target) and not overwrite:
+            raise ModelDirError(f"{target} exists and is not empty (pass overwrite/--overwrite)")
+
+    def __enter__(self):
+        parent = os.path.dirname(self.target)
+        os.makedirs(parent, exist_ok=True)
+        self.tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(self.target), dir=parent)
+        return self.tmp
+
+    def __exit__(self, kind, error, traceback):
+        if kind is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return False
+        old = None
+        if os.path.exists(self.target):
+            old = self.target + ".old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.rename(self.target, old)
+        os.rename(self.tmp, self.target)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+        return False

@@ -1,0 +1,170 @@
+"""The ALBERT encoder as a functional `keras.Model`."""
+
+import keras
+
+from albert_tf.models.layers import (
+    AlbertEmbedding,
+    AlbertTransformerLayer,
+    AttentionBias,
+    ClsPooler,
+    _check_positive,
+    _check_rate,
+)
+
+
+def _serialize_dtype(policy):
+    return keras.dtype_policies.serialize(policy) if policy is not None else None
+
+
+def set_model_dtype_policy(model, dtype):
+    """Give a functional model the policy its layers use.
+
+    `keras.Model(inputs, outputs, dtype=...)` ignores `dtype`, yet `compile`
+    reads the model's policy to decide on loss scaling for mixed_float16.
+    """
+    if dtype is not None:
+        model.dtype_policy = keras.dtype_policies.get(dtype)
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertBackbone(keras.Model):
+    """ALBERT encoder: factorized embeddings and shared transformer layers.
+
+    `num_layers` is the number of layer *calls*. The calls are split evenly
+    between `num_groups` groups of weights; group `g` serves calls
+    `g * num_layers / num_groups` onwards, and each call runs the group's
+    `num_inner_repetitions` distinct transformer layers in order. This is
+    keras-hub's `AlbertBackbone` and Hugging Face's `num_hidden_groups` /
+    `inner_group_num`, so weights map one to one. ALBERT's default,
+    `num_groups=1`, stores one transformer layer and calls it `num_layers`
+    times.
+
+    Inputs are a dict of int32 `(batch, length)` tensors `token_ids`,
+    `segment_ids` and `padding_mask` (1 = real token); outputs are a dict of
+    `sequence_output` `(batch, length, hidden_dim)` and `pooled_output`
+    `(batch, hidden_dim)` (dense + tanh on `[CLS]`).
+
+    Args:
+        vocabulary_size: int, number of SentencePiece pieces.
+        num_layers: int, transformer layer calls; divisible by `num_groups`.
+        num_heads: int, attention heads; must divide `hidden_dim`.
+        embedding_dim: int, E, size of the token embeddings.
+        hidden_dim: int, H, size of the transformer activations.
+        intermediate_dim: int, inner size of each feed-forward network.
+        num_groups: int, number of distinct groups of transformer weights.
+        num_inner_repetitions: int, distinct transformer layers per group.
+        dropout: float, dropout rate of embeddings, attention and FFN.
+        max_sequence_length: int, size of the position embedding table.
+        num_segments: int, number of segment (token type) ids.
+        dtype: None, a dtype or a `keras.DTypePolicy` name such as
+            `"mixed_bfloat16"`; variables stay float32 under mixed policies.
+
+    Example:
+    ```python
+    backbone = AlbertBackbone.from_preset("tiny", vocabulary_size=1000)
+    outputs = backbone({
+        "token_ids": np.array([[2, 15, 27, 3]], "int32"),
+        "segment_ids": np.zeros((1, 4), "int32"),
+        "padding_mask": np.ones((1, 4), "int32"),
+    })
+    outputs["pooled_output"].shape  # (1, 128)
+    ```
+    """
+
+    def __init__(self, vocabulary_size, num_layers, num_heads, embedding_dim,
+                 hidden_dim, intermediate_dim, num_groups=1, num_inner_repetitions=1,
+                 dropout=0.0, max_sequence_length=512, num_segments=2, dtype=None,
+                 **kwargs):
+        _check_positive(num_layers=num_layers, num_groups=num_groups,
+                        num_inner_repetitions=num_inner_repetitions, num_heads=num_heads,
+                        hidden_dim=hidden_dim)
+        _check_rate(dropout=dropout)
+        if num_layers % num_groups:
+            raise ValueError(
+                "`num_layers` must be divisible by `num_groups`. Received: "
+                f"num_layers={num_layers}, num_groups={num_groups}")
+        if hidden_dim % num_heads:
+            raise ValueError(
+                "`hidden_dim` must be divisible by `num_heads`. Received: "
+                f"hidden_dim={hidden_dim}, num_heads={num_heads}")
+
+        # === Layers ===
+        self.embedding = AlbertEmbedding(
+            vocabulary_size, embedding_dim, hidden_dim,
+            max_sequence_length=max_sequence_length, num_segments=num_segments,
+            dropout=dropout, dtype=dtype, name="embedding")
+        self.attention_bias = AttentionBias(dtype=dtype, name="attention_bias")
+        self.transformer_groups = [
+            [AlbertTransformerLayer(num_heads, intermediate_dim, dropout=dropout,
+                                    dtype=dtype, name=f"group_{g}_inner_layer_{i}")
+             for i in range(num_inner_repetitions)]
+            for g in range(num_groups)
+        ]
+        self.pooler = ClsPooler(hidden_dim, dtype=dtype, name="pooler")
+
+        # === Functional model ===
+        inputs = {
+            name: keras.Input(shape=(None,), dtype="int32", name=name)
+            for name in ("token_ids", "segment_ids", "padding_mask")
+        }
+        x = self.embedding(inputs["token_ids"], inputs["segment_ids"])
+        bias = self.attention_bias(inputs["padding_mask"])
+        calls_per_group = num_layers // num_groups
+        for group in self.transformer_groups:
+            for _ in range(calls_per_group):
+                for layer in group:
+                    x = layer(x, bias)
+        outputs = {"sequence_output": x, "pooled_output": self.pooler(x)}
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        set_model_dtype_policy(self, dtype)
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.num_groups = num_groups
+        self.num_inner_repetitions = num_inner_repetitions
+        self.dropout = dropout
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+
+    @property
+    def token_embedding(self):
+        """The `(vocabulary_size, embedding_dim)` embedding, tied to the MLM head."""
+        return self.embedding.token_embedding
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": _serialize_dtype(self.dtype_policy),
+            "vocabulary_size": self.vocabulary_size,
+            "num_layers": self.num_layers,
+            "num_heads": self.num_heads,
+            "embedding_dim": self.embedding_dim,
+            "hidden_dim": self.hidden_dim,
+            "intermediate_dim": self.intermediate_dim,
+            "num_groups": self.num_groups,
+            "num_inner_repetitions": self.num_inner_repetitions,
+            "dropout": self.dropout,
+            "max_sequence_length": self.max_sequence_length,
+            "num_segments": self.num_segments,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        # Functional models would rebuild a plain keras.Model; we want ours.
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+    @classmethod
+    def from_preset(cls, preset, **overrides):
+        """A randomly initialised backbone of a named shape (see `presets.py`)."""
+        from albert_tf.models.presets import preset_config
+
+        return cls(**preset_config(preset, **overrides))

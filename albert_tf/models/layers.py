@@ -1,0 +1,280 @@
+"""ALBERT's building blocks as Keras 3 layers (`keras.ops` only).
+
+Written for export as much as for training: the attention mask is turned
+into an additive bias once per forward pass (not once per layer), and the
+query, key and value projections are one fused matrix, so a converted graph
+holds one matmul where an einsum-based layer holds three plus reshaping.
+"""
+
+import math
+
+import keras
+from keras import ops
+
+# Added to the attention scores of padding positions. Large enough that
+# exp() underflows to exactly 0 in float32, small enough for float16.
+MASK_BIAS = -10000.0
+
+
+def albert_initializer(stddev=0.02):
+    return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+def gelu_new(x):
+    """ALBERT's `gelu_new`: the tanh approximation of GELU."""
+    return ops.gelu(x, approximate=True)
+
+
+def _check_positive(**values):
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def _check_rate(**values):
+    for name, value in values.items():
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertEmbedding(keras.layers.Layer):
+    """Token + position + segment embeddings, normalized, projected to H.
+
+    The factorized embedding of ALBERT: tokens live in a small space of
+    size `embedding_dim` (E) and one dense layer maps them up to
+    `hidden_dim` (H), so the vocabulary costs V*E rather than V*H weights.
+
+    Example:
+    ```python
+    layer = AlbertEmbedding(vocabulary_size=100, embedding_dim=8, hidden_dim=16,
+                            max_sequence_length=32)
+    x = layer(np.ones((2, 5), "int32"), np.zeros((2, 5), "int32"))  # (2, 5, 16)
+    ```
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim, hidden_dim,
+                 max_sequence_length=512, num_segments=2, dropout=0.0,
+                 layer_norm_epsilon=1e-12, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim,
+                        hidden_dim=hidden_dim, max_sequence_length=max_sequence_length,
+                        num_segments=num_segments)
+        _check_rate(dropout=dropout)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.max_sequence_length = max_sequence_length
+        self.num_segments = num_segments
+        self.dropout = dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        policy = self.dtype_policy
+        self.token_embedding = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, embeddings_initializer=albert_initializer(),
+            dtype=policy, name="token_embedding")
+        self.position_embedding = keras.layers.Embedding(
+            max_sequence_length, embedding_dim, embeddings_initializer=albert_initializer(),
+            dtype=policy, name="position_embedding")
+        self.segment_embedding = keras.layers.Embedding(
+            num_segments, embedding_dim, embeddings_initializer=albert_initializer(),
+            dtype=policy, name="segment_embedding")
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=policy, name="layer_norm")
+        self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="dropout")
+        self.projection = keras.layers.Dense(
+            hidden_dim, kernel_initializer=albert_initializer(), dtype=policy,
+            name="projection")
+
+    def build(self, token_ids_shape, segment_ids_shape=None):
+        self.token_embedding.build(token_ids_shape)
+        self.position_embedding.build((None,))
+        self.segment_embedding.build(token_ids_shape)
+        self.layer_norm.build((None, None, self.embedding_dim))
+        self.projection.build((None, None, self.embedding_dim))
+
+    def call(self, token_ids, segment_ids, training=False):
+        length = ops.shape(token_ids)[1]
+        positions = self.position_embedding(ops.arange(length, dtype="int32"))
+        x = self.token_embedding(token_ids) + self.segment_embedding(segment_ids)
+        x = x + ops.expand_dims(positions, 0)
+        x = self.layer_norm(x)
+        x = self.dropout_layer(x, training=training)
+        return self.projection(x)
+
+    def compute_output_shape(self, token_ids_shape, segment_ids_shape=None):
+        return tuple(token_ids_shape) + (self.hidden_dim,)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "vocabulary_size": self.vocabulary_size,
+            "embedding_dim": self.embedding_dim,
+            "hidden_dim": self.hidden_dim,
+            "max_sequence_length": self.max_sequence_length,
+            "num_segments": self.num_segments,
+            "dropout": self.dropout,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        })
+        return config
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AttentionBias(keras.layers.Layer):
+    """Padding mask `(batch, length)` of 1/0 -> additive bias `(batch, 1, 1, length)`.
+
+    Computed once per forward pass and shared by every transformer layer.
+    """
+
+    def call(self, padding_mask):
+        mask = ops.cast(padding_mask, self.compute_dtype)
+        return ops.expand_dims(ops.expand_dims((1.0 - mask) * MASK_BIAS, 1), 1)
+
+    def compute_output_shape(self, padding_mask_shape):
+        return (padding_mask_shape[0], 1, 1, padding_mask_shape[1])
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertTransformerLayer(keras.layers.Layer):
+    """One post-layer-norm encoder block: self-attention then a GELU FFN.
+
+    `x = LN(x + attention(x)); x = LN(x + ffn(x))`, as in BERT and ALBERT.
+    Query, key and value come from one `(H, 3H)` kernel (`qkv`), laid out
+    `[q | k | v]` along the output axis; checkpoint import concatenates the
+    three reference matrices in that order.
+
+    Example:
+    ```python
+    layer = AlbertTransformerLayer(num_heads=2, intermediate_dim=32)
+    bias = AttentionBias()(np.array([[1, 1, 0]]))
+    y = layer(np.random.rand(1, 3, 16).astype("float32"), bias)  # (1, 3, 16)
+    ```
+    """
+
+    def __init__(self, num_heads, intermediate_dim, dropout=0.0,
+                 attention_dropout=None, layer_norm_epsilon=1e-12, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive(num_heads=num_heads, intermediate_dim=intermediate_dim)
+        attention_dropout = dropout if attention_dropout is None else attention_dropout
+        _check_rate(dropout=dropout, attention_dropout=attention_dropout)
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.supports_masking = False
+
+    def build(self, x_shape, attention_bias_shape=None):
+        hidden_dim = x_shape[-1]
+        if hidden_dim % self.num_heads:
+            raise ValueError(
+                f"hidden size {hidden_dim} is not divisible by num_heads={self.num_heads}")
+        self.hidden_dim = hidden_dim
+        self.head_dim = hidden_dim // self.num_heads
+        policy = self.dtype_policy
+
+        def dense(units, name, activation=None):
+            layer = keras.layers.Dense(units, activation=activation,
+                                       kernel_initializer=albert_initializer(),
+                                       dtype=policy, name=name)
+            return layer
+
+        def layer_norm(name):
+            return keras.layers.LayerNormalization(
+                epsilon=self.layer_norm_epsilon, dtype=policy, name=name)
+
+        self.qkv = dense(3 * hidden_dim, "qkv")
+        self.attention_output = dense(hidden_dim, "attention_output")
+        self.attention_layer_norm = layer_norm("attention_layer_norm")
+        self.ffn = dense(self.intermediate_dim, "ffn", activation=gelu_new)
+        self.ffn_output = dense(hidden_dim, "ffn_output")
+        self.output_layer_norm = layer_norm("output_layer_norm")
+        self.probs_dropout = keras.layers.Dropout(
+            self.attention_dropout, dtype=policy, name="probs_dropout")
+        self.attention_dropout_layer = keras.layers.Dropout(
+            self.dropout, dtype=policy, name="attention_dropout")
+        self.ffn_dropout = keras.layers.Dropout(self.dropout, dtype=policy, name="ffn_dropout")
+        sequence_shape = (None, None, hidden_dim)
+        self.qkv.build(sequence_shape)
+        self.attention_output.build(sequence_shape)
+        self.attention_layer_norm.build(sequence_shape)
+        self.ffn.build(sequence_shape)
+        self.ffn_output.build((None, None, self.intermediate_dim))
+        self.output_layer_norm.build(sequence_shape)
+        self.built = True
+
+    def _attention(self, x, attention_bias, training):
+        batch, length = ops.shape(x)[0], ops.shape(x)[1]
+        qkv = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_dim))
+        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, batch, heads, length, head_dim)
+        query, key, value = qkv[0], qkv[1], qkv[2]
+        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
+        scores = scores * ops.cast(1.0 / math.sqrt(self.head_dim), scores.dtype)
+        # Softmax in float32: half-precision exp/sum loses the small probabilities.
+        scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
+        probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        probs = self.probs_dropout(probs, training=training)
+        context = ops.matmul(probs, value)  # (batch, heads, length, head_dim)
+        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)),
+                              (batch, length, self.hidden_dim))
+        return self.attention_output(context)
+
+    def call(self, x, attention_bias, training=False):
+        attended = self._attention(x, attention_bias, training)
+        x = self.attention_layer_norm(
+            x + self.attention_dropout_layer(attended, training=training))
+        hidden = self.ffn_output(self.ffn(x))
+        return self.output_layer_norm(x + self.ffn_dropout(hidden, training=training))
+
+    def compute_output_shape(self, x_shape, attention_bias_shape=None):
+        return x_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "num_heads": self.num_heads,
+            "intermediate_dim": self.intermediate_dim,
+            "dropout": self.dropout,
+            "attention_dropout": self.attention_dropout,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
+        })
+        return config
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class ClsPooler(keras.layers.Layer):
+    """Dense + tanh on the first (`[CLS]`) position: ALBERT's pooled output."""
+
+    def __init__(self, hidden_dim, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive(hidden_dim=hidden_dim)
+        self.hidden_dim = hidden_dim
+        self.dense = keras.layers.Dense(
+            hidden_dim, activation="tanh", kernel_initializer=albert_initializer(),
+            dtype=self.dtype_policy, name="dense")
+
+    def build(self, input_shape):
+        self.dense.build((None, input_shape[-1]))
+
+    def call(self, sequence_output):
+        return self.dense(sequence_output[:, 0, :])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.hidden_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_dim": self.hidden_dim})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class MaskedMeanPooling(keras.layers.Layer):
+    """Mean of the sequence output over real (unpadded) tokens."""
+
+    def call(self, sequence_output, padding_mask):
+        mask = ops.expand_dims(ops.cast(padding_mask, "float32"), -1)
+        total = ops.sum(ops.cast(sequence_output, "float32") * mask, axis=1)
+        return total / ops.maximum(ops.sum(mask, axis=1), 1.0)
+
+    def compute_output_shape(self, sequence_output_shape, padding_mask_shape=None):
+        return (sequence_output_shape[0], sequence_output_shape[-1])

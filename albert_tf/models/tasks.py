@@ -1,0 +1,200 @@
+"""Task models on top of `AlbertBackbone`: classification and pretraining."""
+
+import keras
+from keras import ops
+
+from albert_tf.models.backbone import AlbertBackbone, set_model_dtype_policy
+from albert_tf.models.layers import _check_positive, _check_rate, albert_initializer, gelu_new
+
+
+def _backbone_config(backbone):
+    return keras.saving.serialize_keras_object(backbone)
+
+
+def _deserialize_backbone(config):
+    config = dict(config)
+    if isinstance(config.get("backbone"), dict):
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+    return config
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertClassifier(keras.Model):
+    """Text classifier: pooled `[CLS]` output -> dropout -> dense logits.
+
+    A plain functional `keras.Model` with the backbone's three int32
+    inputs, so users can `compile` and `fit` it on what
+    `albert_tf.batching.ClassificationBatches` yields. Logits are float32
+    under every dtype policy (the output layer computes in float32), which
+    keeps losses and softmax exact under mixed precision.
+
+    Args:
+        backbone: an `AlbertBackbone`.
+        num_classes: int, number of labels.
+        multi_label: bool, independent sigmoid per label instead of softmax
+            (only changes `activation` when that is "auto" and the loss the
+            trainer picks).
+        dropout: float, dropout on the pooled output.
+        activation: None (logits, default), "softmax", "sigmoid" or "auto"
+            (softmax, or sigmoid when `multi_label`); for exported models.
+
+    Example:
+    ```python
+    backbone = AlbertBackbone.from_preset("tiny", vocabulary_size=1000)
+    classifier = AlbertClassifier(backbone, num_classes=2)
+    classifier.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    ```
+    """
+
+    def __init__(self, backbone, num_classes, multi_label=False, dropout=0.1,
+                 activation=None, **kwargs):
+        _check_positive(num_classes=num_classes)
+        _check_rate(dropout=dropout)
+        if activation not in (None, "softmax", "sigmoid", "auto"):
+            raise ValueError(
+                "`activation` must be None, 'softmax', 'sigmoid' or 'auto'. "
+                f"Received: activation={activation!r}")
+        policy = backbone.dtype_policy
+
+        # === Layers ===
+        self.backbone = backbone
+        self.output_dropout = keras.layers.Dropout(dropout, dtype=policy, name="output_dropout")
+        resolved = activation
+        if activation == "auto":
+            resolved = "sigmoid" if multi_label else "softmax"
+        self.output_dense = keras.layers.Dense(
+            num_classes, activation=resolved, kernel_initializer=albert_initializer(),
+            dtype="float32", name="logits")
+
+        # === Functional model ===
+        inputs = backbone.input
+        pooled = backbone(inputs)["pooled_output"]
+        outputs = self.output_dense(self.output_dropout(pooled))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        set_model_dtype_policy(self, policy)
+
+        # === Config ===
+        self.num_classes = num_classes
+        self.multi_label = multi_label
+        self.dropout = dropout
+        self.activation = activation
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": _backbone_config(self.backbone),
+            "num_classes": self.num_classes,
+            "multi_label": self.multi_label,
+            "dropout": self.dropout,
+            "activation": self.activation,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_deserialize_backbone(config))
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class MaskedLMHead(keras.layers.Layer):
+    """ALBERT's MLM head: gather masked positions, dense+GELU, LN, tied decoder.
+
+    The decoder multiplies by the transposed token embedding (shared with
+    the backbone, as in ALBERT) and adds a per-piece bias. Logits are
+    float32.
+    """
+
+    def __init__(self, vocabulary_size, embedding_dim, layer_norm_epsilon=1e-12,
+                 token_embedding=None, **kwargs):
+        super().__init__(**kwargs)
+        _check_positive(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim)
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.token_embedding = token_embedding
+        self.dense = keras.layers.Dense(
+            embedding_dim, activation=gelu_new, kernel_initializer=albert_initializer(),
+            dtype=self.dtype_policy, name="dense")
+        self.layer_norm = keras.layers.LayerNormalization(
+            epsilon=layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm")
+
+    def build(self, sequence_output_shape, mask_positions_shape=None):
+        self.dense.build((None, None, sequence_output_shape[-1]))
+        self.layer_norm.build((None, None, self.embedding_dim))
+        self.bias = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros",
+                                    name="bias")
+
+    def call(self, sequence_output, mask_positions):
+        x = ops.take_along_axis(
+            sequence_output, ops.expand_dims(ops.cast(mask_positions, "int32"), -1), axis=1)
+        x = self.layer_norm(self.dense(x))
+        table = ops.cast(self.token_embedding.embeddings, "float32")
+        return ops.matmul(ops.cast(x, "float32"), ops.transpose(table)) + self.bias
+
+    def compute_output_shape(self, sequence_output_shape, mask_positions_shape):
+        return (mask_positions_shape[0], mask_positions_shape[1], self.vocabulary_size)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"vocabulary_size": self.vocabulary_size,
+                       "embedding_dim": self.embedding_dim,
+                       "layer_norm_epsilon": self.layer_norm_epsilon})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertPretrainer(keras.Model):
+    """Backbone + MLM head + sentence-order-prediction (SOP) head.
+
+    Inputs: the backbone's three inputs plus `mask_positions` (int32
+    `(batch, num_masked)`). Outputs: `mlm_logits` `(batch, num_masked,
+    vocabulary_size)` and `sop_logits` `(batch, 2)`, both float32.
+
+    Example:
+    ```python
+    backbone = AlbertBackbone.from_preset("tiny", vocabulary_size=1000)
+    pretrainer = AlbertPretrainer(backbone)
+    ```
+    """
+
+    def __init__(self, backbone, **kwargs):
+        policy = backbone.dtype_policy
+        self.backbone = backbone
+        self.mlm_head = MaskedLMHead(
+            backbone.vocabulary_size, backbone.embedding_dim,
+            token_embedding=backbone.token_embedding, dtype=policy, name="mlm_head")
+        self.sop_head = keras.layers.Dense(
+            2, kernel_initializer=albert_initializer(), dtype="float32", name="sop_head")
+
+        inputs = dict(backbone.input)
+        inputs["mask_positions"] = keras.Input(shape=(None,), dtype="int32",
+                                               name="mask_positions")
+        outputs = backbone({k: inputs[k] for k in backbone.input})
+        super().__init__(
+            inputs=inputs,
+            outputs={
+                "mlm_logits": self.mlm_head(outputs["sequence_output"],
+                                            inputs["mask_positions"]),
+                "sop_logits": self.sop_head(outputs["pooled_output"]),
+            },
+            **kwargs)
+        set_model_dtype_policy(self, policy)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "backbone": _backbone_config(self.backbone)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_deserialize_backbone(config))
+
+
+def build_classifier(preset="small", num_classes=2, multi_label=False,
+                     classifier_dropout=0.1, **backbone_overrides):
+    """A randomly initialised classifier of a preset shape."""
+    backbone = AlbertBackbone.from_preset(preset, **backbone_overrides)
+    return AlbertClassifier(backbone, num_classes, multi_label=multi_label,
+                            dropout=classifier_dropout)

@@ -1,0 +1,279 @@
+"""Fine-tuning: `albert_tf.train(...)` around a plain `model.fit`.
+
+What it adds to Keras: options checked before any work, a tokenizer and a
+label vocabulary built from the training file, length-bucketed batches,
+AdamW with linear warm-up and decay, early stopping and best-checkpoint
+saving on the eval metric, resumable runs, and a model directory at the end.
+"""
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+
+import keras
+import numpy as np
+from keras import ops
+
+from albert_tf.batching import ClassificationBatches
+from albert_tf.data import Examples, LabelVocab, load_examples
+from albert_tf.errors import AlbertTfError
+from albert_tf.models import PRESETS, AlbertClassifier, AlbertBackbone, preset_config
+from albert_tf.tokenizer import AlbertTokenizer
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+WORK_DIR_SUFFIX = ".training"
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up from 0 to `peak` over `warmup_steps`, then linear decay to 0."""
+
+    def __init__(self, peak, warmup_steps, total_steps):
+        self.peak = peak
+        self.warmup_steps = warmup_steps
+        self.total_steps = total_steps
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warmup = step / max(self.warmup_steps, 1)
+        decay = (self.total_steps - step) / max(self.total_steps - self.warmup_steps, 1)
+        return self.peak * ops.clip(ops.minimum(warmup, decay), 0.0, 1.0)
+
+    def get_config(self):
+        return {"peak": self.peak, "warmup_steps": self.warmup_steps,
+                "total_steps": self.total_steps}
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Every option of a fine-tuning run; saved in the model's config.json."""
+
+    train: str = None
+    eval: str = None
+    out: str = None
+    preset: str = "small"
+    tokenizer: str = None  # spiece.model or tokenizer dir; None = train one
+    vocab_size: int = 8000
+    text_column: str = None
+    text_pair_column: str = None
+    label_column: str = "label"
+    multi_label: bool = False
+    label_separator: str = "|"
+    max_length: int = 128
+    batch_size: int = 32
+    epochs: int = 3
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    clipnorm: float = 1.0
+    dropout: float = None  # None = the preset's
+    classifier_dropout: float = 0.1
+    patience: int = 2
+    class_weight: str = None  # None, "balanced" or JSON {"label": weight}
+    precision: str = "float32"
+    seed: int = 0
+    resume: bool = False
+    overwrite: bool = False
+    max_train_examples: int = None
+    model_overrides: dict = dataclasses.field(default_factory=dict)
+    verbose: object = "auto"
+
+    def validate(self):
+        """Fail before any work with a message naming the bad value."""
+        def fail(message):
+            raise AlbertTfError(message)
+
+        if not self.train:
+            fail("a training file is required (train=... / --train)")
+        if not self.out:
+            fail("an output directory is required (out=... / --out)")
+        if self.preset not in PRESETS:
+            fail(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        if self.precision not in PRECISIONS:
+            fail(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
+        for name in ("batch_size", "epochs", "max_length", "vocab_size"):
+            if int(getattr(self, name)) < 1:
+                fail(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.max_length < 8:
+            fail(f"max_length must be at least 8, got {self.max_length}")
+        if not 0 < self.learning_rate < 1:
+            fail(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            fail(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        for name in ("dropout", "classifier_dropout"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value < 1:
+                fail(f"{name} must be in [0, 1), got {value}")
+        if self.class_weight is not None and self.multi_label:
+            fail("class weights are for single-label tasks; multi-label is not supported")
+        for path in (self.train, self.eval, self.tokenizer):
+            if path is not None and not os.path.exists(path):
+                fail(f"{path}: no such file or directory")
+        if (os.path.isdir(self.out) and os.listdir(self.out) and not self.overwrite):
+            fail(f"{self.out} exists and is not empty; pass overwrite=True / --overwrite")
+        return self
+
+
+def _read_split(config, path, labels=None, limit=None):
+    examples = load_examples(
+        path, text_column=config.text_column, text_pair_column=config.text_pair_column,
+        label_column=config.label_column, multi_label=config.multi_label,
+        label_separator=config.label_separator)
+    if limit:
+        examples = Examples(examples.texts[:limit],
+                            examples.pairs[:limit] if examples.pairs else None,
+                            examples.labels[:limit], examples.line_numbers[:limit],
+                            examples.source)
+    labels = labels or LabelVocab.from_examples(examples, config.multi_label)
+    return examples, labels, labels.encode(examples)
+
+
+def _class_sample_weights(config, labels, y):
+    """Per-example weights from `class_weight` ("balanced" or a JSON mapping)."""
+    if config.class_weight is None:
+        return None
+    counts = np.bincount(y, minlength=len(labels))
+    if config.class_weight == "balanced":
+        weights = len(y) / (len(labels) * np.maximum(counts, 1))
+    else:
+        try:
+            mapping = json.loads(config.class_weight)
+            weights = np.array([float(mapping.get(n, 1.0)) for n in labels.names])
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+            raise AlbertTfError(
+                f"class_weight must be 'balanced' or a JSON object of label: weight, "
+                f"got {config.class_weight!r}") from None
+        unknown = set(mapping) - set(labels.names)
+        if unknown:
+            raise AlbertTfError(f"class_weight names unknown labels: {sorted(unknown)}")
+    return weights[np.asarray(y)]
+
+
+def build_model(config, vocabulary_size, num_classes):
+    overrides = dict(config.model_overrides)
+    if config.dropout is not None:
+        overrides["dropout"] = config.dropout
+    backbone_config = preset_config(config.preset, vocabulary_size=vocabulary_size,
+                                    dtype=config.precision, **overrides)
+    backbone_config["max_sequence_length"] = max(backbone_config["max_sequence_length"],
+                                                 config.max_length)
+    backbone = AlbertBackbone(**backbone_config)
+    return AlbertClassifier(backbone, num_classes, multi_label=config.multi_label,
+                            dropout=config.classifier_dropout)
+
+
+def compile_model(model, config, total_steps):
+    """AdamW (no decay on biases and LayerNorm), warm-up + linear decay, clipping."""
+    schedule = WarmupLinearDecay(config.learning_rate,
+                                 int(total_steps * config.warmup_ratio), total_steps)
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=schedule, weight_decay=config.weight_decay,
+        global_clipnorm=config.clipnorm or None)
+    optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
+    if config.multi_label:
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        metrics = [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
+    else:
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    # Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer
+    # (auto_scale_loss=True, the default), which is what we want.
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    return model
+
+
+def _prepare_tokenizer(config, work_dir, train_examples):
+    """The run's tokenizer: given, resumed from the work dir, or trained now."""
+    saved = os.path.join(work_dir, "tokenizer")
+    if config.resume and os.path.isdir(saved):
+        return AlbertTokenizer.load(saved)
+    if config.tokenizer:
+        tokenizer = AlbertTokenizer.load(config.tokenizer)
+    else:
+        texts = train_examples.texts + (train_examples.pairs or [])
+        tokenizer = AlbertTokenizer.train(texts, vocab_size=config.vocab_size, seed=config.seed)
+    tokenizer.save(saved)
+    return tokenizer
+
+
+def train(config=None, **kwargs):
+    """Fine-tune a classifier and write a model directory; returns it loaded.
+
+    Pass a `TrainConfig` or its fields as keyword arguments.
+
+    Example:
+    ```python
+    model = albert_tf.train(train="sst2/train.tsv", eval="sst2/dev.tsv",
+                            out="runs/sst2", preset="small", epochs=2)
+    model.metadata["eval_metrics"]["accuracy"]
+    ```
+    """
+    from albert_tf.model_dir import TrainedClassifier, load, save_model_dir
+
+    config = (config or TrainConfig())
+    config = dataclasses.replace(config, **kwargs).validate()
+    started = time.time()
+    keras.utils.set_random_seed(config.seed)
+    work_dir = os.path.abspath(config.out.rstrip("/\\") + WORK_DIR_SUFFIX)
+    if not config.resume and os.path.exists(work_dir):
+        shutil.rmtree(work_dir)
+    os.makedirs(work_dir, exist_ok=True)
+
+    train_examples, labels, y_train = _read_split(config, config.train,
+                                                  limit=config.max_train_examples)
+    eval_examples = y_eval = None
+    if config.eval:
+        eval_examples, _, y_eval = _read_split(config, config.eval, labels)
+    tokenizer = _prepare_tokenizer(config, work_dir, train_examples)
+
+    def batches(examples, y, shuffle, weights=None):
+        packed, _ = tokenizer.encode_unpadded(examples.texts, examples.pairs, config.max_length)
+        return ClassificationBatches(packed, y, config.batch_size, config.max_length,
+                                     shuffle=shuffle, seed=config.seed,
+                                     sample_weights=weights)
+
+    train_batches = batches(train_examples, y_train, True,
+                            _class_sample_weights(config, labels, y_train))
+    eval_batches = batches(eval_examples, y_eval, False) if eval_examples else None
+
+    model = build_model(config, tokenizer.vocab_size, len(labels))
+    compile_model(model, config, total_steps=len(train_batches) * config.epochs)
+
+    monitor = "val_accuracy" if eval_batches else "accuracy"
+    best_path = os.path.join(work_dir, "best.weights.h5")
+    callbacks = [
+        keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")),
+        keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max",
+                                        save_best_only=True, save_weights_only=True),
+        keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience),
+    ]
+    fit = model.fit(train_batches, validation_data=eval_batches, epochs=config.epochs,
+                    callbacks=callbacks, verbose=config.verbose)
+    if os.path.exists(best_path):
+        model.load_weights(best_path)
+    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+
+    training_config = {k: v for k, v in dataclasses.asdict(config).items()
+                       if k not in ("verbose", "overwrite", "resume")}
+    training_config.update({
+        "num_train_examples": len(train_examples),
+        "vocab_size_trained": tokenizer.vocab_size,
+        "train_padding_ratio": round(train_batches.padding_ratio(), 4),
+        "train_seconds": round(time.time() - started, 1),
+    })
+    eval_metrics = {}
+    if eval_examples is not None:
+        # Report what inference will see: float32 compute, whatever trained it.
+        inference_model = build_model(dataclasses.replace(config, precision="float32"),
+                                      tokenizer.vocab_size, len(labels))
+        inference_model.set_weights(model.get_weights())
+        eval_metrics = TrainedClassifier(inference_model, tokenizer, labels, training_config
+                                         ).evaluate(eval_examples)
+        eval_metrics["file"] = config.eval
+    save_model_dir(config.out, model, tokenizer, labels, training_config,
+                   eval_metrics=eval_metrics, history=history, overwrite=True)
+    trained = load(config.out, dtype="float32")
+    shutil.rmtree(work_dir, ignore_errors=True)
+    return trained

@@ -1,0 +1,261 @@
+"""`albert-tf`: the command line.
+
+Conventions: `--help` on every command, results on stdout (JSON or JSON
+lines), progress and errors on stderr, exit status 0 on success, 1 when
+the input or options are wrong (message, no traceback), 2 for usage errors.
+Heavy imports (Keras, a backend) happen inside the commands so that
+`--help` is instant.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def _set_backend(args):
+    if getattr(args, "backend", None):
+        if "keras" in sys.modules and os.environ.get("KERAS_BACKEND") != args.backend:
+            raise SystemExit("--backend must be chosen before Keras is imported")
+        os.environ["KERAS_BACKEND"] = args.backend
+
+
+def _read_texts(args):
+    """Texts from the command line, else non-empty stdin lines."""
+    if args.texts:
+        return args.texts
+    if sys.stdin.isatty():
+        print("reading texts from stdin, one per line (Ctrl-D to end)", file=sys.stderr)
+    texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    if not texts:
+        from albert_tf.errors import AlbertTfError
+
+        raise AlbertTfError("no texts given (as arguments or lines on stdin)")
+    return texts
+
+
+def _print_json(value):
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+# --- commands -------------------------------------------------------------
+
+
+def cmd_train_tokenizer(args):
+    from albert_tf.tokenizer import AlbertTokenizer
+
+    tokenizer = AlbertTokenizer.train_from_files(args.input, vocab_size=args.vocab_size,
+                                                 seed=args.seed)
+    tokenizer.save(args.out)
+    _print_json({"out": args.out, "vocab_size": tokenizer.vocab_size})
+
+
+def _train_config(args):
+    from albert_tf.training import TrainConfig
+
+    fields = {f: getattr(args, f) for f in TrainConfig.__dataclass_fields__ if hasattr(args, f)}
+    fields["verbose"] = 1 if sys.stderr.isatty() else 2
+    return TrainConfig(**fields)
+
+
+def _summary(model):
+    metrics = model.metadata.get("eval_metrics", {})
+    return {"out": model.path,
+            "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
+            "train_seconds": model.config["training"].get("train_seconds"),
+            "num_parameters": model.metadata.get("num_parameters")}
+
+
+def cmd_train(args):
+    from albert_tf.training import train
+
+    # Keras' progress bar writes to stdout; keep stdout for the JSON result.
+    stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        model = train(_train_config(args))
+    finally:
+        sys.stdout = stdout
+    _print_json(_summary(model))
+
+
+def cmd_quickstart(args):
+    from albert_tf.datasets import MOVIE_REVIEWS_DEV, MOVIE_REVIEWS_TRAIN
+
+    args.train, args.eval = MOVIE_REVIEWS_TRAIN, MOVIE_REVIEWS_DEV
+    print(f"training a '{args.preset}' ALBERT on the bundled movie reviews "
+          f"({MOVIE_REVIEWS_TRAIN}) and evaluating on {MOVIE_REVIEWS_DEV}", file=sys.stderr)
+    cmd_train(args)
+
+
+def cmd_evaluate(args):
+    from albert_tf.data import load_examples
+    from albert_tf.model_dir import load
+
+    model = load(args.model)
+    training = model.config["training"]
+    examples = load_examples(
+        args.data, text_column=args.text_column or training.get("text_column"),
+        text_pair_column=args.text_pair_column or training.get("text_pair_column"),
+        label_column=args.label_column or training.get("label_column", "label"),
+        multi_label=model.labels.multi_label,
+        label_separator=training.get("label_separator", "|"))
+    report = model.evaluate(examples, batch_size=args.batch_size)
+    report["file"] = args.data
+    _print_json(report)
+
+
+def cmd_predict(args):
+    from albert_tf.model_dir import load
+
+    model = load(args.model)
+    texts = _read_texts(args)
+    for text, result in zip(texts, model.predict(texts, batch_size=args.batch_size)):
+        if args.top_k:
+            top = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:args.top_k]
+            result["probabilities"] = dict(top)
+        print(json.dumps({"text": text, **result}, ensure_ascii=False))
+
+
+def cmd_embed(args):
+    from albert_tf.model_dir import load
+
+    model = load(args.model)
+    texts = _read_texts(args)
+    vectors = model.embed(texts, pooling=args.pooling, batch_size=args.batch_size)
+    for text, vector in zip(texts, vectors):
+        print(json.dumps({"text": text, "embedding": [round(float(v), 6) for v in vector]},
+                         ensure_ascii=False))
+
+
+# --- parser ---------------------------------------------------------------
+
+
+def _add_data_columns(parser, label_default="label"):
+    parser.add_argument("--text-column", help="column with the text (default: text or sentence)")
+    parser.add_argument("--text-pair-column", help="column with the second text of a pair")
+    parser.add_argument("--label-column", default=label_default,
+                        help=f"column with the label (default: {label_default or 'from the model'})")
+
+
+def _add_training_options(parser):
+    parser.add_argument("--out", required=True, help="model directory to write")
+    parser.add_argument("--preset", default="small",
+                        choices=["tiny", "small", "base", "large"], help="model shape")
+    parser.add_argument("--tokenizer", help="spiece.model or tokenizer dir (default: train one)")
+    parser.add_argument("--vocab-size", type=int, default=8000,
+                        help="pieces of a newly trained tokenizer")
+    parser.add_argument("--max-length", type=int, default=128, help="tokens per example")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--warmup-ratio", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip")
+    parser.add_argument("--dropout", type=float, help="backbone dropout (default: preset's)")
+    parser.add_argument("--classifier-dropout", type=float, default=0.1)
+    parser.add_argument("--patience", type=int, default=2,
+                        help="epochs without eval improvement before stopping")
+    parser.add_argument("--class-weight",
+                        help="'balanced' or JSON like '{\"pos\": 2.0}'")
+    parser.add_argument("--multi-label", action="store_true",
+                        help="labels are sets, separated by --label-separator")
+    parser.add_argument("--label-separator", default="|")
+    parser.add_argument("--precision", default="float32",
+                        choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-train-examples", type=int, help="use only the first N rows")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from its last finished epoch")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+                        help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="albert-tf",
+        description="Train, evaluate and use ALBERT text classifiers.")
+    from albert_tf import __version__
+
+    parser.add_argument("--version", action="version", version=f"albert-tf {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = commands.add_parser("quickstart", help="train + evaluate on the bundled reviews (offline)",
+                            description="The main job on an embedded default: train a "
+                                        "tokenizer and a tiny ALBERT on the bundled movie "
+                                        "reviews, evaluate it, write a model directory.")
+    _add_training_options(p)
+    p.set_defaults(func=cmd_quickstart, preset="tiny", epochs=6, vocab_size=400,
+                   learning_rate=5e-4, batch_size=32, max_length=64)
+
+    p = commands.add_parser("train-tokenizer", help="train a SentencePiece tokenizer",
+                            description="Train an ALBERT SentencePiece (unigram) tokenizer on "
+                                        "text files (.txt lines, or the text column of "
+                                        ".tsv/.csv/.jsonl, optionally .gz).")
+    p.add_argument("--input", nargs="+", required=True, help="text or data files")
+    p.add_argument("--out", required=True, help="tokenizer directory to write")
+    p.add_argument("--vocab-size", type=int, default=8000)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train_tokenizer)
+
+    p = commands.add_parser("train", help="fine-tune a classifier",
+                            description="Fine-tune an ALBERT classifier on a labelled file "
+                                        "and write a model directory.")
+    p.add_argument("--train", required=True, help="training file (.tsv/.csv/.jsonl[.gz])")
+    p.add_argument("--eval", help="evaluation file for early stopping and metrics")
+    _add_data_columns(p)
+    _add_training_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("evaluate", help="metrics of a model on a labelled file (JSON)",
+                            description="Print accuracy, macro-F1, per-class metrics and the "
+                                        "confusion matrix as JSON.")
+    p.add_argument("model", help="model directory")
+    p.add_argument("--data", required=True, help="labelled file")
+    _add_data_columns(p, label_default=None)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
+    p.set_defaults(func=cmd_evaluate)
+
+    for name, func, help_text in (
+            ("predict", cmd_predict, "classify texts (JSON lines out)"),
+            ("embed", cmd_embed, "embedding vectors of texts (JSON lines out)")):
+        p = commands.add_parser(name, help=help_text,
+                                description=f"{help_text[0].upper()}{help_text[1:]}; texts "
+                                            "from the arguments, else one per stdin line.")
+        p.add_argument("model", help="model directory")
+        p.add_argument("texts", nargs="*", metavar="TEXT")
+        p.add_argument("--batch-size", type=int, default=64)
+        p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
+        if name == "predict":
+            p.add_argument("--top-k", type=int, help="keep the k most likely labels")
+        else:
+            p.add_argument("--pooling", choices=["cls", "mean"], default="cls")
+        p.set_defaults(func=func)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    _set_backend(args)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from albert_tf.errors import AlbertTfError
+
+    try:
+        args.func(args)
+    except AlbertTfError as error:
+        print(f"albert-tf {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"albert-tf {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+import os
+
+# The main test process runs on TensorFlow; JAX parity runs in a subprocess.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest  # noqa: E402
+
+from tests import helpers  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def corpus():
+    return helpers.sentiment_rows(600, seed=1)
+
+
+@pytest.fixture(scope="session")
+def tokenizer(corpus):
+    from albert_tf.tokenizer import AlbertTokenizer
+
+    return AlbertTokenizer.train([text for text, _ in corpus], vocab_size=200)
+
+
+@pytest.fixture(scope="session")
+def data_files(tmp_path_factory, corpus):
+    """train.tsv / dev.tsv of an easy, learnable sentiment task."""
+    root = tmp_path_factory.mktemp("data")
+    helpers.write_tsv(root / "train.tsv", corpus[:500])
+    helpers.write_tsv(root / "dev.tsv", corpus[500:])
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_dir(tmp_path_factory, data_files):
+    """A model directory trained once for the tests that only read one."""
+    import albert_tf
+
+    out = tmp_path_factory.mktemp("models") / "sentiment"
+    albert_tf.train(**helpers.fast_train_kwargs(data_files, out))
+    return out

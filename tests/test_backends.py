@@ -1,0 +1,42 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from albert_tf.models import AlbertClassifier
+from tests.helpers import micro_backbone, random_inputs
+
+pytest.importorskip("jax", reason="the JAX backend needs `pip install jax[cpu]`")
+
+
+@pytest.mark.parametrize("other_backend", ["jax"])
+def test_same_weights_same_outputs_across_backends(tmp_path, other_backend):
+    assert keras.backend.backend() == "tensorflow"
+    classifier = AlbertClassifier(
+        micro_backbone(num_layers=4, num_groups=2, num_inner_repetitions=2), num_classes=3)
+    inputs = random_inputs(batch=3, length=24)
+    (tmp_path / "config.json").write_text(json.dumps(classifier.get_config()))
+    classifier.save_weights(tmp_path / "model.weights.h5")
+    np.savez(tmp_path / "inputs.npz", **inputs)
+
+    subprocess.run(
+        [sys.executable, "-m", "tests.backend_worker", tmp_path / "config.json",
+         tmp_path / "model.weights.h5", tmp_path / "inputs.npz", tmp_path / "out.npz"],
+        check=True, cwd=os.path.dirname(os.path.dirname(__file__)),
+        env={**os.environ, "KERAS_BACKEND": other_backend}, timeout=300)
+    other = np.load(tmp_path / "out.npz")
+    assert str(other["backend"]) == other_backend
+
+    reference = classifier.backbone(inputs)
+    mask = inputs["padding_mask"].astype(bool)
+    seq_diff = np.abs(np.asarray(reference["sequence_output"])[mask]
+                      - other["sequence_output"][mask]).max()
+    pooled_diff = np.abs(np.asarray(reference["pooled_output"]) - other["pooled_output"]).max()
+    logits_diff = np.abs(np.asarray(classifier(inputs)) - other["logits"]).max()
+    print(f"TF vs {other_backend}: max abs diff sequence {seq_diff:.2e}, "
+          f"pooled {pooled_diff:.2e}, logits {logits_diff:.2e}")
+    assert max(seq_diff, pooled_diff, logits_diff) <= 1e-5

@@ -1,0 +1,95 @@
+import gzip
+import json
+
+import pytest
+
+from albert_tf.data import Examples, LabelVocab, iter_text_lines, load_examples
+from albert_tf.errors import DataError
+from tests.helpers import write_tsv
+
+
+def test_tsv_with_csv_style_quotes(tmp_path):
+    # AG News quotes fields that contain quotes, CSV-style, inside a TSV.
+    path = tmp_path / "news.tsv"
+    path.write_text('text\tlabel\n"He said ""hi"" today"\tWorld\nplain text\tSports\n')
+    examples = load_examples(path)
+    assert examples.texts == ['He said "hi" today', "plain text"]
+    assert examples.labels == ["World", "Sports"]
+
+
+def test_csv_jsonl_and_gzip(tmp_path):
+    csv_path = tmp_path / "a.csv"
+    csv_path.write_text('review,score\n"good, really",pos\n')
+    assert load_examples(csv_path, label_column="score").texts == ["good, really"]
+    jsonl = tmp_path / "b.jsonl.gz"
+    with gzip.open(jsonl, "wt", encoding="utf-8") as f:
+        f.write(json.dumps({"text": "fine", "label": "pos", "rating": 8}) + "\n\n")
+        f.write(json.dumps({"text": "bad", "label": "neg"}) + "\n")
+    examples = load_examples(jsonl)
+    assert examples.texts == ["fine", "bad"] and examples.labels == ["pos", "neg"]
+    assert list(iter_text_lines(jsonl)) == ["fine", "bad"]
+
+
+def test_sentence_pairs(tmp_path):
+    path = write_tsv(tmp_path / "p.tsv", [("a cat", "a dog", "no")], ("q1", "q2", "label"))
+    examples = load_examples(path, text_column="q1", text_pair_column="q2")
+    assert examples.pairs == ["a dog"]
+
+
+@pytest.mark.parametrize("content, message", [
+    ("", "empty"),
+    ("sentence\tlabel\n", "no rows"),
+    ("text\tgold\nhi\tpos\n", "no label column 'label'"),
+    ("words\tlabel\nhi\tpos\n", "cannot tell which column"),
+    ("sentence\tlabel\nhi\tpos\textra\n", ":2: 3 fields"),
+    ("sentence\tlabel\nok\tpos\n \tneg\n", ":3: empty or missing text"),
+    ("sentence\tlabel\nok\t\n", ":2: empty label"),
+])
+def test_bad_files_name_file_and_line(tmp_path, content, message):
+    path = tmp_path / "bad.tsv"
+    path.write_text(content)
+    with pytest.raises(DataError, match=message) as error:
+        load_examples(path)
+    assert "bad.tsv" in str(error.value)
+
+
+def test_invalid_utf8_names_the_line(tmp_path):
+    path = tmp_path / "latin1.tsv"
+    path.write_bytes("sentence\tlabel\nok\tpos\ncaf\xe9\tneg\n".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin1.tsv:3: not valid UTF-8"):
+        load_examples(path)
+
+
+def test_wrong_file_types(tmp_path):
+    with pytest.raises(DataError, match="unknown file type"):
+        load_examples(tmp_path / "data.parquet")
+    with pytest.raises(DataError, match="no such file"):
+        load_examples(tmp_path / "missing.tsv")
+    fake_gz = tmp_path / "fake.jsonl.gz"
+    fake_gz.write_bytes(b"not gzip at all")
+    with pytest.raises(DataError, match="cannot read"):
+        load_examples(fake_gz)
+    bad_json = tmp_path / "bad.jsonl"
+    bad_json.write_text('{"text": "a", "label": "x"}\n{oops\n')
+    with pytest.raises(DataError, match="bad.jsonl:2: not valid JSON"):
+        load_examples(bad_json)
+
+
+def test_label_vocab_order_and_unknown_labels(tmp_path):
+    vocab = LabelVocab.from_examples(Examples(["a"] * 3, labels=["10", "2", "1"]))
+    assert vocab.names == ["1", "2", "10"]  # numeric, not string, order
+    dev = Examples(["a", "b"], labels=["2", "7"], line_numbers=[2, 3], source="dev.tsv")
+    with pytest.raises(DataError, match=r"dev.tsv:3: unknown label '7'"):
+        vocab.encode(dev)
+    vocab.save(tmp_path / "labels.txt")
+    assert LabelVocab.load(tmp_path / "labels.txt") == vocab
+    with pytest.raises(DataError, match="at least 2 classes"):
+        LabelVocab(["only"])
+
+
+def test_multi_label(tmp_path):
+    path = write_tsv(tmp_path / "m.tsv", [("a", "x|y"), ("b", "y"), ("c", " z | x ")])
+    examples = load_examples(path, multi_label=True)
+    assert examples.labels == [["x", "y"], ["y"], ["x", "z"]]
+    vocab = LabelVocab.from_examples(examples, multi_label=True)
+    assert vocab.encode(examples) == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]

@@ -1,0 +1,164 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+import albert_tf
+from albert_tf.batching import ClassificationBatches, plan_batches
+from albert_tf.errors import AlbertTfError
+from albert_tf.training import WarmupLinearDecay
+from tests.helpers import fast_train_kwargs, sentiment_rows, write_tsv
+
+
+def test_trains_well_above_chance_and_writes_a_model_dir(trained_dir):
+    model = albert_tf.load(trained_dir)
+    metrics = model.metadata["eval_metrics"]
+    assert metrics["accuracy"] >= 0.85, metrics
+    assert set(metrics) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix"}
+    assert sum(map(sum, metrics["confusion_matrix"])) == 100
+    history = json.loads((trained_dir / "history.json").read_text())
+    assert history["loss"][-1] < history["loss"][0]
+    assert set(os.listdir(trained_dir)) >= {
+        "config.json", "model.weights.h5", "labels.txt", "tokenizer", "metadata.json"}
+    assert model.predict(["A superb and lovely film."])[0]["label"] == "pos"
+    assert model.predict(["The plot was awful and boring."])[0]["label"] == "neg"
+
+
+def test_same_seed_same_weights(tmp_path, data_files):
+    kwargs = dict(epochs=1, max_train_examples=96)
+    first = albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "a", **kwargs))
+    second = albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "b", **kwargs))
+    for w1, w2 in zip(first.model.get_weights(), second.model.get_weights()):
+        np.testing.assert_allclose(w1, w2, atol=1e-6)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated crash after epoch 2")
+
+
+def test_resume_continues_after_the_last_finished_epoch(tmp_path, data_files, monkeypatch):
+    out = tmp_path / "resumed"
+    kwargs = fast_train_kwargs(data_files, out, epochs=3, max_train_examples=96)
+    original_fit = keras.Model.fit
+    seen_epochs = []
+
+    def crashing_fit(self, *args, callbacks=(), **kw):
+        return original_fit(self, *args, callbacks=list(callbacks) + [_Interrupt()], **kw)
+
+    monkeypatch.setattr(keras.Model, "fit", crashing_fit)
+    with pytest.raises(KeyboardInterrupt):
+        albert_tf.train(**kwargs)
+    assert not out.exists() and (tmp_path / "resumed.training" / "backup").exists()
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            seen_epochs.append(epoch)
+
+    monkeypatch.setattr(keras.Model, "fit", lambda self, *a, callbacks=(), **kw: original_fit(
+        self, *a, callbacks=list(callbacks) + [Record()], **kw))
+    model = albert_tf.train(**kwargs, resume=True)
+    assert seen_epochs == [2]  # epochs 0 and 1 were restored, not redone
+    assert model.metadata["eval_metrics"]["accuracy"] > 0.5
+    assert not (tmp_path / "resumed.training").exists()
+
+
+def test_early_stopping_and_best_checkpoint(tmp_path, data_files):
+    model = albert_tf.train(**fast_train_kwargs(
+        data_files, tmp_path / "m", epochs=30, patience=1, learning_rate=1e-2))
+    history = json.loads((tmp_path / "m" / "history.json").read_text())
+    assert len(history["loss"]) < 30
+    best = max(history["val_accuracy"])
+    assert model.metadata["eval_metrics"]["accuracy"] == pytest.approx(best, abs=1e-6)
+
+
+def test_sentence_pairs_multi_label_and_class_weights(tmp_path):
+    rows = sentiment_rows(160, seed=5)
+    pairs = write_tsv(tmp_path / "pairs.tsv", [(t, "the end", l) for t, l in rows],
+                      ("first", "second", "label"))
+    model = albert_tf.train(**fast_train_kwargs(
+        tmp_path, tmp_path / "pairs", train=str(pairs), eval=None, epochs=1,
+        text_column="first", text_pair_column="second", class_weight="balanced"))
+    assert model.config["training"]["text_pair_column"] == "second"
+
+    multi = write_tsv(tmp_path / "multi.tsv",
+                      [(t, l if i % 3 else f"{l}|long") for i, (t, l) in enumerate(rows)])
+    model = albert_tf.train(**fast_train_kwargs(
+        tmp_path, tmp_path / "multi", train=str(multi), eval=str(multi), epochs=2,
+        multi_label=True))
+    assert model.labels.names == ["long", "neg", "pos"] and model.labels.multi_label
+    result = model.predict(["a superb film"])[0]
+    assert set(result) >= {"labels", "probabilities"}
+    assert "micro_f1" in model.metadata["eval_metrics"]
+
+
+def test_class_weights_become_sample_weights(tmp_path):
+    rows = [("great", "pos")] * 30 + [("awful", "neg")] * 10
+    path = write_tsv(tmp_path / "skewed.tsv", rows)
+    from albert_tf.training import TrainConfig, _class_sample_weights, _read_split
+
+    config = TrainConfig(train=str(path), out=str(tmp_path / "o"), class_weight="balanced")
+    _, labels, y = _read_split(config, str(path))
+    weights = _class_sample_weights(config, labels, y)
+    assert weights[np.array(y) == labels.names.index("neg")][0] == pytest.approx(2.0)
+    assert weights[np.array(y) == labels.names.index("pos")][0] == pytest.approx(40 / 60)
+    config.class_weight = '{"nope": 2}'
+    with pytest.raises(AlbertTfError, match="unknown labels"):
+        _class_sample_weights(config, labels, y)
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(preset="huge"), "unknown preset 'huge'"),
+    (dict(precision="float8"), "unknown precision 'float8'"),
+    (dict(batch_size=0), "batch_size must be a positive integer, got 0"),
+    (dict(learning_rate=5.0), "learning_rate must be in"),
+    (dict(train="missing.tsv"), "missing.tsv: no such file"),
+    (dict(class_weight="balanced", multi_label=True), "class weights are for single-label"),
+])
+def test_bad_options_fail_before_any_work(tmp_path, data_files, overrides, message):
+    with pytest.raises(AlbertTfError, match=message):
+        albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "x", **overrides))
+    assert not (tmp_path / "x.training").exists()
+
+
+def test_refuses_to_overwrite_without_permission(tmp_path, data_files):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "keep.txt").write_text("mine")
+    with pytest.raises(AlbertTfError, match="exists and is not empty"):
+        albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "taken"))
+    assert (tmp_path / "taken" / "keep.txt").read_text() == "mine"
+
+
+def test_unknown_eval_label_is_reported_with_its_line(tmp_path, data_files):
+    dev = write_tsv(tmp_path / "dev.tsv", [("great film", "pos"), ("meh", "neutral")])
+    with pytest.raises(AlbertTfError, match=r"dev.tsv:3: unknown label 'neutral'"):
+        albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "m", eval=str(dev)))
+
+
+def test_warmup_then_linear_decay():
+    schedule = WarmupLinearDecay(1e-3, warmup_steps=10, total_steps=110)
+    values = [float(schedule(step)) for step in (0, 5, 10, 60, 110, 200)]
+    assert values == pytest.approx([0.0, 5e-4, 1e-3, 5e-4, 0.0, 0.0])
+
+
+def test_bucketing_reduces_padding_and_keeps_every_example():
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(4, 120, 2000)
+    sequences = [([2] * n, [0] * n) for n in lengths]
+    bucketed = ClassificationBatches(sequences, np.zeros(2000), 32, 128, shuffle=True)
+    unbucketed_padding = 1 - lengths.sum() / (128 * len(lengths))
+    assert bucketed.padding_ratio() < 0.1 < unbucketed_padding
+    seen = np.sort(np.concatenate(bucketed.batches))
+    assert np.array_equal(seen, np.arange(2000))
+    first = [b.tolist() for b in bucketed.batches]
+    bucketed.on_epoch_end()
+    assert [b.tolist() for b in bucketed.batches] != first  # reshuffled each epoch
+    # Batch 0 is the widest and batch 1 the narrowest (see _plan).
+    widths = [lengths[b].max() for b in bucketed.batches]
+    assert widths[0] == max(widths) and widths[1] == min(widths)
+    inputs, labels = bucketed[1]
+    assert inputs["token_ids"].shape[1] % 8 == 0 and len(labels) == 32
+    assert len(plan_batches(lengths, 32)) == 63
