@@ -7,6 +7,14 @@ def _f1(precision, recall):
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
 
 
+def _scores(true_positives, predicted, actual):
+    """Precision, recall, F1 and support from counts (0 where undefined)."""
+    precision = true_positives / predicted if predicted else 0.0
+    recall = true_positives / actual if actual else 0.0
+    return {"precision": float(precision), "recall": float(recall),
+            "f1": float(_f1(precision, recall)), "support": int(actual)}
+
+
 def classification_report(y_true, y_pred, label_names):
     """Metrics of single-label predictions (class indices) as a JSON-able dict.
 
@@ -19,14 +27,8 @@ def classification_report(y_true, y_pred, label_names):
     k = len(label_names)
     confusion = np.zeros((k, k), dtype=int)
     np.add.at(confusion, (y_true, y_pred), 1)
-    per_class = {}
-    for i, name in enumerate(label_names):
-        tp = confusion[i, i]
-        precision = tp / confusion[:, i].sum() if confusion[:, i].sum() else 0.0
-        recall = tp / confusion[i].sum() if confusion[i].sum() else 0.0
-        per_class[name] = {"precision": float(precision), "recall": float(recall),
-                           "f1": float(_f1(precision, recall)),
-                           "support": int(confusion[i].sum())}
+    per_class = {name: _scores(confusion[i, i], confusion[:, i].sum(), confusion[i].sum())
+                 for i, name in enumerate(label_names)}
     return {
         "accuracy": float((y_true == y_pred).mean()) if len(y_true) else 0.0,
         "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])),
@@ -40,21 +42,14 @@ def classification_report(y_true, y_pred, label_names):
 def multilabel_report(y_true, y_pred, label_names):
     """Metrics of multi-hot predictions: subset accuracy, micro/macro F1."""
     y_true, y_pred = np.asarray(y_true) > 0.5, np.asarray(y_pred) > 0.5
-    per_class = {}
-    for i, name in enumerate(label_names):
-        tp = np.sum(y_true[:, i] & y_pred[:, i])
-        precision = tp / y_pred[:, i].sum() if y_pred[:, i].sum() else 0.0
-        recall = tp / y_true[:, i].sum() if y_true[:, i].sum() else 0.0
-        per_class[name] = {"precision": float(precision), "recall": float(recall),
-                           "f1": float(_f1(precision, recall)),
-                           "support": int(y_true[:, i].sum())}
-    tp = np.sum(y_true & y_pred)
-    micro_p = tp / y_pred.sum() if y_pred.sum() else 0.0
-    micro_r = tp / y_true.sum() if y_true.sum() else 0.0
+    per_class = {name: _scores(np.sum(y_true[:, i] & y_pred[:, i]), y_pred[:, i].sum(),
+                               y_true[:, i].sum())
+                 for i, name in enumerate(label_names)}
+    micro = _scores(np.sum(y_true & y_pred), y_pred.sum(), y_true.sum())
     return {
         "accuracy": float(np.all(y_true == y_pred, axis=1).mean()),
         "macro_f1": float(np.mean([c["f1"] for c in per_class.values()])),
-        "micro_f1": float(_f1(micro_p, micro_r)),
+        "micro_f1": micro["f1"],
         "num_examples": int(len(y_true)),
         "per_class": per_class,
         "labels": list(label_names),
