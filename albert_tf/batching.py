@@ -38,6 +38,17 @@ def plan_batches(lengths, batch_size, shuffle=False, seed=0, bucket_batches=50):
     return batches
 
 
+class EpochSync(keras.callbacks.Callback):
+    """Tell a `ClassificationBatches` which epoch Keras is starting (resume-safe)."""
+
+    def __init__(self, batches):
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.set_epoch(epoch)
+
+
 class ClassificationBatches(keras.utils.PyDataset):
     """Yields `(inputs, labels[, sample_weights])` batches of packed sequences.
 
@@ -95,8 +106,13 @@ class ClassificationBatches(keras.utils.PyDataset):
         return inputs, self.labels[rows], self.sample_weights[rows]
 
     def on_epoch_end(self):
-        if self.shuffle:
-            self.epoch += 1
+        self.set_epoch(self.epoch + 1)
+
+    def set_epoch(self, epoch):
+        """Plan the batches of `epoch`: a pure function of (seed, epoch), so a
+        resumed run sees exactly the order an uninterrupted one would."""
+        if self.shuffle and epoch != self.epoch:
+            self.epoch = epoch
             self.batches = self._plan()
 
     def _plan(self):

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from albert_tf.batching import ClassificationBatches
+from albert_tf.batching import ClassificationBatches, EpochSync
 from albert_tf.data import Examples, LabelVocab, load_examples
 from albert_tf.errors import AlbertTfError
 from albert_tf.models import PRESETS, AlbertClassifier, AlbertBackbone, preset_config
@@ -44,6 +44,26 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self):
         return {"peak": self.peak, "warmup_steps": self.warmup_steps,
                 "total_steps": self.total_steps}
+
+
+class BestRecord(keras.callbacks.Callback):
+    """Persist the best monitored value so a resumed run remembers it."""
+
+    def __init__(self, path, monitor):
+        super().__init__()
+        self.path, self.monitor = path, monitor
+
+    def value(self):
+        if not os.path.exists(self.path):
+            return None
+        with open(self.path, encoding="utf-8") as f:
+            return json.load(f)["value"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        current, best = (logs or {}).get(self.monitor), self.value()
+        if current is not None and (best is None or current > best):
+            with open(self.path, "w", encoding="utf-8") as f:
+                json.dump({"value": float(current), "epoch": epoch}, f)
 
 
 @dataclasses.dataclass
@@ -243,10 +263,15 @@ def train(config=None, **kwargs):
 
     monitor = "val_accuracy" if eval_batches else "accuracy"
     best_path = os.path.join(work_dir, "best.weights.h5")
+    best_record = BestRecord(os.path.join(work_dir, "best.json"), monitor)
     callbacks = [
         keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")),
+        EpochSync(train_batches),
+        # After a resume, only a better epoch may replace the saved best.
         keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max",
-                                        save_best_only=True, save_weights_only=True),
+                                        save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best_record.value()),
+        best_record,
         keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience),
     ]
     fit = model.fit(train_batches, validation_data=eval_batches, epochs=config.epochs,

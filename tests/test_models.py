@@ -115,12 +115,15 @@ def test_dtype_policy_of_every_sublayer(policy, compute):
     assert keras.backend.standardize_dtype(hidden.dtype) == compute
 
 
-def test_float16_training_uses_keras_loss_scaling():
-    classifier = AlbertClassifier(micro_backbone(dtype="mixed_float16"), num_classes=2)
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_mixed_precision_trains_and_scales_loss_only_for_float16(policy):
+    classifier = AlbertClassifier(micro_backbone(dtype=policy), num_classes=2)
     classifier.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    assert isinstance(classifier.optimizer, keras.optimizers.LossScaleOptimizer)
-    loss = classifier.train_on_batch(random_inputs(), np.array([0, 1, 0]))
-    assert np.isfinite(loss)
+    scaled = isinstance(classifier.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert scaled == (policy == "mixed_float16")
+    losses = [classifier.train_on_batch(random_inputs(), np.array([0, 1, 0]))
+              for _ in range(10)]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
 
 
 def test_pretrainer_heads():
