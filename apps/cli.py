@@ -130,6 +130,26 @@ def cmd_embed(args):
                          ensure_ascii=False))
 
 
+def cmd_export(args):
+    from albert_tf.export import ExportOptions, ParityError, export_model
+
+    options = ExportOptions(
+        model_dir=args.model, out=args.out, recipes=args.recipes, calibration=args.calibration,
+        eval=args.eval, calibration_size=args.calibration_size, eval_size=args.eval_size,
+        mediapipe_recipes=tuple(args.mediapipe_recipes or ()),
+        mediapipe_length=args.mediapipe_length, min_agreement=args.min_agreement,
+        text_column=args.text_column, overwrite=args.overwrite)
+    try:
+        rows = export_model(options)
+    except ParityError:
+        with open(os.path.join(args.out, "parity.md"), encoding="utf-8") as f:
+            print(f.read(), file=sys.stderr)
+        raise
+    _print_json({"out": args.out, "formats": [
+        {k: r.get(k) for k in ("file", "size_bytes", "accuracy", "agreement",
+                               "max_abs_prob_diff")} for r in rows]})
+
+
 # --- parser ---------------------------------------------------------------
 
 
@@ -219,6 +239,32 @@ def build_parser():
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
     p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser(
+        "export", help="SavedModel + quantized TFLite + parity report (needs TensorFlow)",
+        description="Export a model directory: a SavedModel with a raw-string signature, "
+                    "TFLite files by named recipe (float32, float16, dynamic_int8, int8), "
+                    "MediaPipe TextClassifier variants, and a parity report. Exits 1 if a "
+                    "format misses its parity target (files are kept for inspection).")
+    p.add_argument("model", help="model directory")
+    p.add_argument("--out", required=True, help="export directory to write")
+    p.add_argument("--recipes", default="float32,float16,dynamic_int8,int8",
+                   help="comma-separated recipes (default: %(default)s)")
+    p.add_argument("--calibration", help="file of texts for int8 calibration "
+                                         "(default: the model's training file)")
+    p.add_argument("--calibration-size", type=int, default=200)
+    p.add_argument("--eval", help="labelled file for the parity report")
+    p.add_argument("--eval-size", type=int, help="use a seeded sample of N eval rows")
+    p.add_argument("--mediapipe-recipes", nargs="*", default=["float32", "dynamic_int8"],
+                   help="recipes to also write as MediaPipe TextClassifier files "
+                        "(none: pass the flag alone)")
+    p.add_argument("--mediapipe-length", type=int,
+                   help="MediaPipe's fixed input length (default: the model's max length)")
+    p.add_argument("--min-agreement", type=float, default=0.99,
+                   help="argmax agreement with the Keras float model every format must reach")
+    p.add_argument("--text-column", help="text column of the calibration/eval files")
+    p.add_argument("--overwrite", action="store_true")
+    p.set_defaults(func=cmd_export, backend="tensorflow")
 
     for name, func, help_text in (
             ("predict", cmd_predict, "classify texts (JSON lines out)"),

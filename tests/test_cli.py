@@ -4,7 +4,7 @@ import pytest
 
 from tests.helpers import run_cli
 
-COMMANDS = ["quickstart", "train-tokenizer", "train", "evaluate", "predict", "embed"]
+COMMANDS = ["quickstart", "train-tokenizer", "train", "evaluate", "predict", "embed", "export"]
 
 
 def test_help_everywhere():

@@ -4,7 +4,7 @@ from albert_tf.models.backbone import AlbertBackbone
 from albert_tf.models.layers import (
     AlbertEmbedding,
     AlbertTransformerLayer,
-    AttentionBias,
+    AttentionMask,
     ClsPooler,
     MaskedMeanPooling,
 )

@@ -5,7 +5,7 @@ import keras
 from albert_tf.models.layers import (
     AlbertEmbedding,
     AlbertTransformerLayer,
-    AttentionBias,
+    AttentionMask,
     ClsPooler,
     _check_positive,
     _check_rate,
@@ -93,7 +93,7 @@ class AlbertBackbone(keras.Model):
             vocabulary_size, embedding_dim, hidden_dim,
             max_sequence_length=max_sequence_length, num_segments=num_segments,
             dropout=dropout, dtype=dtype, name="embedding")
-        self.attention_bias = AttentionBias(dtype=dtype, name="attention_bias")
+        self.attention_mask = AttentionMask(dtype=dtype, name="attention_mask")
         self.transformer_groups = [
             [AlbertTransformerLayer(num_heads, intermediate_dim, dropout=dropout,
                                     dtype=dtype, name=f"group_{g}_inner_layer_{i}")
@@ -108,12 +108,12 @@ class AlbertBackbone(keras.Model):
             for name in ("token_ids", "segment_ids", "padding_mask")
         }
         x = self.embedding(inputs["token_ids"], inputs["segment_ids"])
-        bias = self.attention_bias(inputs["padding_mask"])
+        mask = self.attention_mask(inputs["padding_mask"])
         calls_per_group = num_layers // num_groups
         for group in self.transformer_groups:
             for _ in range(calls_per_group):
                 for layer in group:
-                    x = layer(x, bias)
+                    x = layer(x, mask)
         outputs = {"sequence_output": x, "pooled_output": self.pooler(x)}
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         set_model_dtype_policy(self, dtype)

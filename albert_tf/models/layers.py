@@ -1,19 +1,21 @@
 """ALBERT's building blocks as Keras 3 layers (`keras.ops` only).
 
-Written for export as much as for training: the attention mask is turned
-into an additive bias once per forward pass (not once per layer), and the
-query, key and value projections are one fused matrix, so a converted graph
-holds one matmul where an einsum-based layer holds three plus reshaping.
+Written for export as much as for training: the attention mask is shaped
+once per forward pass (not once per layer), and the query, key and value
+projections are one fused matrix, so a converted graph holds one matmul
+where an einsum-based layer holds three plus reshaping.
+
+Padding is masked by multiplying the softmax by the 0/1 mask and
+renormalizing, not by adding a large negative bias to the scores. The two
+are the same function, but an additive -10000 sets the int8 range of the
+attention scores, leaving ~40 per quantization step: full-integer TFLite
+models then attend uniformly and drop to chance accuracy.
 """
 
 import math
 
 import keras
 from keras import ops
-
-# Added to the attention scores of padding positions. Large enough that
-# exp() underflows to exactly 0 in float32, small enough for float16.
-MASK_BIAS = -10000.0
 
 
 def albert_initializer(stddev=0.02):
@@ -119,15 +121,15 @@ class AlbertEmbedding(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
-class AttentionBias(keras.layers.Layer):
-    """Padding mask `(batch, length)` of 1/0 -> additive bias `(batch, 1, 1, length)`.
+class AttentionMask(keras.layers.Layer):
+    """Padding mask `(batch, length)` of 1/0 -> float32 `(batch, 1, 1, length)`.
 
     Computed once per forward pass and shared by every transformer layer.
     """
 
     def call(self, padding_mask):
-        mask = ops.cast(padding_mask, self.compute_dtype)
-        return ops.expand_dims(ops.expand_dims((1.0 - mask) * MASK_BIAS, 1), 1)
+        mask = ops.cast(padding_mask, "float32")
+        return ops.expand_dims(ops.expand_dims(mask, 1), 1)
 
     def compute_output_shape(self, padding_mask_shape):
         return (padding_mask_shape[0], 1, 1, padding_mask_shape[1])
@@ -145,8 +147,8 @@ class AlbertTransformerLayer(keras.layers.Layer):
     Example:
     ```python
     layer = AlbertTransformerLayer(num_heads=2, intermediate_dim=32)
-    bias = AttentionBias()(np.array([[1, 1, 0]]))
-    y = layer(np.random.rand(1, 3, 16).astype("float32"), bias)  # (1, 3, 16)
+    mask = AttentionMask()(np.array([[1, 1, 0]]))
+    y = layer(np.random.rand(1, 3, 16).astype("float32"), mask)  # (1, 3, 16)
     ```
     """
 
@@ -163,7 +165,7 @@ class AlbertTransformerLayer(keras.layers.Layer):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.supports_masking = False
 
-    def build(self, x_shape, attention_bias_shape=None):
+    def build(self, x_shape, attention_mask_shape=None):
         hidden_dim = x_shape[-1]
         if hidden_dim % self.num_heads:
             raise ValueError(
@@ -202,7 +204,7 @@ class AlbertTransformerLayer(keras.layers.Layer):
         self.output_layer_norm.build(sequence_shape)
         self.built = True
 
-    def _attention(self, x, attention_bias, training):
+    def _attention(self, x, attention_mask, training):
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
         qkv = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_dim))
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, batch, heads, length, head_dim)
@@ -210,22 +212,30 @@ class AlbertTransformerLayer(keras.layers.Layer):
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
         scores = scores * ops.cast(1.0 / math.sqrt(self.head_dim), scores.dtype)
         # Softmax in float32: half-precision exp/sum loses the small probabilities.
-        scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
-        probs = ops.cast(ops.softmax(scores, axis=-1), self.compute_dtype)
+        # Masking after it (see the module doc) equals a masked softmax:
+        # p_i / sum over real keys of p_j.
+        probs = ops.softmax(ops.cast(scores, "float32"), axis=-1) * attention_mask
+        # Rows of padding *queries* may keep almost no mass on real keys; their
+        # output is never used, so they divide by 1 (int8 DIV rejects a
+        # denominator that quantizes to zero). Real rows are exact.
+        query_mask = ops.transpose(attention_mask, (0, 1, 3, 2))
+        total = ops.sum(probs, axis=-1, keepdims=True)
+        probs = probs / (total * query_mask + (1.0 - query_mask))
+        probs = ops.cast(probs, self.compute_dtype)
         probs = self.probs_dropout(probs, training=training)
         context = ops.matmul(probs, value)  # (batch, heads, length, head_dim)
         context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)),
                               (batch, length, self.hidden_dim))
         return self.attention_output(context)
 
-    def call(self, x, attention_bias, training=False):
-        attended = self._attention(x, attention_bias, training)
+    def call(self, x, attention_mask, training=False):
+        attended = self._attention(x, attention_mask, training)
         x = self.attention_layer_norm(
             x + self.attention_dropout_layer(attended, training=training))
         hidden = self.ffn_output(self.ffn(x))
         return self.output_layer_norm(x + self.ffn_dropout(hidden, training=training))
 
-    def compute_output_shape(self, x_shape, attention_bias_shape=None):
+    def compute_output_shape(self, x_shape, attention_mask_shape=None):
         return x_shape
 
     def get_config(self):

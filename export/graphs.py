@@ -1,0 +1,124 @@
+"""TensorFlow graphs of a trained classifier: SavedModel signatures.
+
+`write_saved_model` writes one SavedModel with three signatures:
+
+- `serving_default`: `text` (batch of raw UTF-8 strings) -> `probabilities`,
+  `label`, `truncated`. Tokenization runs in the graph with tensorflow-text's
+  SentencePiece op on the same `spiece.model`, reproducing
+  `AlbertTokenizer.encode` id for id (same character cap, same truncation).
+- `token_ids`: the model's three int32 inputs -> `probabilities`; what the
+  TFLite conversion reads.
+- `tokenize`: `text` -> `token_ids`, `segment_ids`, `padding_mask`, for
+  debugging and for checking tokenizer parity.
+
+`tf.saved_model.load(path)` is enough to use it (after `import
+tensorflow_text` to register the tokenizer op); no albert_tf import needed.
+"""
+
+import keras
+import tensorflow as tf
+
+from albert_tf.models import AlbertClassifier
+from albert_tf.tokenizer import CHARS_PER_TOKEN_CAP
+
+MODEL_INPUTS = ("token_ids", "segment_ids", "padding_mask")
+
+
+def probability_model(trained):
+    """The loaded classifier with softmax (or sigmoid) outputs, float32."""
+    config = trained.model.get_config()
+    config["activation"] = "auto"
+    config["backbone"]["config"]["dtype"] = "float32"
+    model = AlbertClassifier.from_config(config)
+    model.set_weights(trained.model.get_weights())
+    return model
+
+
+def int32_specs(names, batch=None, length=None):
+    return [tf.TensorSpec([batch, length], tf.int32, name=name) for name in names]
+
+
+class InGraphTokenizer(tf.Module):
+    """`AlbertTokenizer.encode` for single texts, as TensorFlow ops."""
+
+    def __init__(self, tokenizer, max_length):
+        import tensorflow_text
+
+        super().__init__()
+        self.sentencepiece = tensorflow_text.SentencepieceTokenizer(
+            model=tokenizer.model_proto, out_type=tf.int32)
+        self.lowercase = tokenizer.lowercase
+        self.max_length = max_length
+        self.max_chars = max_length * CHARS_PER_TOKEN_CAP
+        self.cls_id, self.sep_id = tokenizer.cls_id, tokenizer.sep_id
+
+    def __call__(self, texts):
+        cut_chars = tf.strings.length(texts, unit="UTF8_CHAR") > self.max_chars
+        texts = tf.strings.substr(texts, 0, self.max_chars, unit="UTF8_CHAR")
+        if self.lowercase:
+            texts = tf.strings.lower(texts, encoding="utf-8")
+        pieces = self.sentencepiece.tokenize(texts)
+        budget = self.max_length - 2
+        truncated = tf.logical_or(cut_chars, pieces.row_lengths() > budget)
+        pieces = pieces[:, :budget]
+        batch = tf.shape(texts, out_type=tf.int64)[:1]
+        edge = lambda token: tf.RaggedTensor.from_tensor(  # noqa: E731
+            tf.fill(tf.concat([batch, [1]], 0), token))
+        ids = tf.concat([edge(self.cls_id), pieces, edge(self.sep_id)], axis=1)
+        token_ids = ids.to_tensor(0)
+        padding_mask = tf.sequence_mask(ids.row_lengths(), tf.shape(token_ids)[1], tf.int32)
+        return {"token_ids": token_ids, "segment_ids": tf.zeros_like(token_ids),
+                "padding_mask": padding_mask, "truncated": truncated}
+
+
+def write_saved_model(trained, path):
+    """Write the three-signature SavedModel for a `TrainedClassifier`."""
+    model = probability_model(trained)
+    tokenizer = InGraphTokenizer(trained.tokenizer, trained.max_length)
+    label_names = tf.constant(trained.labels.names)
+
+    def probabilities(token_ids, segment_ids, padding_mask):
+        inputs = {"token_ids": token_ids, "segment_ids": segment_ids,
+                  "padding_mask": padding_mask}
+        return model(inputs, training=False)
+
+    def serve_ids(token_ids, segment_ids, padding_mask):
+        return {"probabilities": probabilities(token_ids, segment_ids, padding_mask)}
+
+    def tokenize(text):
+        encoded = tokenizer(text)
+        return {name: encoded[name] for name in MODEL_INPUTS}
+
+    def serve_text(text):
+        encoded = tokenizer(text)
+        probs = probabilities(*(encoded[name] for name in MODEL_INPUTS))
+        return {"probabilities": probs,
+                "label": tf.gather(label_names, tf.argmax(probs, axis=-1)),
+                "truncated": encoded["truncated"]}
+
+    text_spec = [tf.TensorSpec([None], tf.string, name="text")]
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(tokenizer)
+    archive.add_endpoint("serving_default", serve_text, input_signature=text_spec)
+    archive.add_endpoint("token_ids", serve_ids, input_signature=int32_specs(MODEL_INPUTS))
+    archive.add_endpoint("tokenize", tokenize, input_signature=text_spec)
+    archive.write_out(path, verbose=False)
+    return model
+
+
+def write_ids_saved_model(model, path, names=MODEL_INPUTS, batch=None, length=None):
+    """A SavedModel with only an int32 `serving_default` (for conversion).
+
+    `names` name the three inputs in the model's order (token ids, segment
+    ids, mask); MediaPipe wants `ids`, `segment_ids`, `mask`.
+    """
+    def serve(first, second, third):
+        inputs = dict(zip(MODEL_INPUTS, (first, second, third)))
+        return {"probability": model(inputs, training=False)}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serving_default", serve,
+                         input_signature=int32_specs(names, batch, length))
+    archive.write_out(path, verbose=False)

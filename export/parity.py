@@ -1,0 +1,128 @@
+"""Parity of exported formats with the Keras float model: JSON, Markdown, plot.
+
+Every TFLite input is fed by its signature name, never by position:
+quantized pipelines that swap `token_ids` and `padding_mask` still run and
+silently drop to chance accuracy.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from albert_tf.batching import plan_batches
+from albert_tf.tokenizer import pad_sequences
+
+INPUT_NAMES = {"token_ids": "token_ids", "segment_ids": "segment_ids",
+               "padding_mask": "padding_mask"}
+MEDIAPIPE_NAMES = {"token_ids": "ids", "segment_ids": "segment_ids", "padding_mask": "mask"}
+
+
+def _runner(tflite_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=tflite_path, num_threads=os.cpu_count() or 1)
+    signatures = interpreter.get_signature_list()
+    key = next(iter(signatures))
+    return interpreter.get_signature_runner(key), signatures[key]
+
+
+def tflite_probabilities(tflite_path, packed, static_length=None, batch_size=32):
+    """Run a TFLite file on packed sequences; returns `(n, num_labels)` float32.
+
+    Dynamic-shape files get length-bucketed batches; a static `[1, L]` file
+    (the MediaPipe variant) gets one example at a time, padded to L.
+    """
+    runner, signature = _runner(tflite_path)
+    names = MEDIAPIPE_NAMES if static_length else INPUT_NAMES
+    missing = set(names.values()) - set(signature["inputs"])
+    if missing:
+        raise ValueError(f"{tflite_path}: inputs {signature['inputs']} lack {sorted(missing)}")
+    output = signature["outputs"][0]
+    results = [None] * len(packed)
+    batches = ([[i] for i in range(len(packed))] if static_length
+               else plan_batches([len(t) for t, _ in packed], batch_size))
+    for rows in batches:
+        if static_length:
+            batch = pad_sequences([packed[i] for i in rows], static_length, static_length)
+        else:
+            batch = pad_sequences([packed[i] for i in rows])
+        out = runner(**{names[k]: v for k, v in batch.items()})[output]
+        for position, row in enumerate(rows):
+            results[row] = out[position]
+    return np.stack(results).astype("float32")
+
+
+def compare(reference, probabilities, y_true=None):
+    """Agreement and probability differences against the float reference."""
+    diff = np.abs(probabilities - reference)
+    row = {
+        "agreement": float((probabilities.argmax(-1) == reference.argmax(-1)).mean()),
+        "max_abs_prob_diff": float(diff.max()),
+        "mean_abs_prob_diff": float(diff.mean()),
+        "finite": bool(np.isfinite(probabilities).all()),
+    }
+    if y_true is not None:
+        row["accuracy"] = float((probabilities.argmax(-1) == np.asarray(y_true)).mean())
+    return row
+
+
+def check(row, recipe, min_agreement=0.99):
+    """Failures of a report row against its targets (list of str, empty = pass)."""
+    failures = []
+    if not row["finite"]:
+        failures.append("non-finite probabilities")
+    if row["agreement"] < min_agreement:
+        failures.append(f"agreement {row['agreement']:.4f} < {min_agreement}")
+    if recipe.max_prob_diff is not None and row["max_abs_prob_diff"] > recipe.max_prob_diff:
+        failures.append(f"max |Δp| {row['max_abs_prob_diff']:.2e} > {recipe.max_prob_diff}")
+    return failures
+
+
+def write_report(rows, directory, title):
+    """parity.json, parity.md and parity.png (when matplotlib is available)."""
+    with open(os.path.join(directory, "parity.json"), "w", encoding="utf-8") as f:
+        json.dump({"title": title, "formats": rows}, f, indent=2)
+    columns = ["file", "recipe", "size_mb", "accuracy", "agreement", "max_abs_prob_diff",
+               "mean_abs_prob_diff", "convert_s", "status"]
+    lines = [f"# {title}", "", "| " + " | ".join(columns) + " |",
+             "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = {**row, "size_mb": row["size_bytes"] / 1e6,
+                 "status": "ok" if not row["failures"] else "; ".join(row["failures"])}
+        lines.append("| " + " | ".join(_cell(cells.get(c)) for c in columns) + " |")
+    with open(os.path.join(directory, "parity.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    _plot(rows, os.path.join(directory, "parity.png"), title)
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 0.01 and value else f"{value:.4f}".rstrip("0")
+    return "–" if value is None else str(value)
+
+
+def _plot(rows, path, title):
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    names = [row["file"].replace(".tflite", "") for row in rows]
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    panels = (("size_bytes", "size (MB)", 1e-6), ("agreement", "argmax agreement", 1.0),
+              ("max_abs_prob_diff", "max |Δ probability|", 1.0))
+    for ax, (key, label, scale) in zip(axes, panels):
+        values = [(row.get(key) or 0.0) * scale for row in rows]
+        bars = ax.barh(names, values, color=["#c44" if r["failures"] else "#48a" for r in rows])
+        ax.set_title(label)
+        ax.bar_label(bars, fmt="%.3g", fontsize=8)
+        if key == "max_abs_prob_diff":
+            ax.set_xscale("log")
+        ax.invert_yaxis()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,239 @@
+"""`export_model`: a model directory in, a self-describing export directory out.
+
+```
+EXPORT_DIR/
+  saved_model/               raw-string serving_default + token_ids + tokenize
+  {recipe}.tflite            dynamic [batch, length] int32 inputs, by name
+  mediapipe_{recipe}.tflite  static [1, L] inputs + metadata (MediaPipe TextClassifier)
+  tokenizer/, labels.txt     what the runtime needs besides the model
+  parity.json/.md/.png       each format against the Keras float model
+  metadata.json              contract, recipes, versions, sha256 of every file
+```
+"""
+
+import dataclasses
+import os
+import random
+import tempfile
+
+import keras
+
+from albert_tf import __version__
+from albert_tf.data import load_examples
+from albert_tf.errors import AlbertTfError
+from albert_tf.manifest import AtomicDirectory, package_versions, sha256_file, write_manifest
+from albert_tf.model_dir import load
+from albert_tf.tokenizer import pad_sequences
+
+from .recipes import RECIPES, resolve_recipes
+
+FORMAT = "albert_tf.export/1"
+
+
+class ParityError(AlbertTfError):
+    """An exported format fell below its parity target (the export is kept)."""
+
+
+@dataclasses.dataclass
+class ExportOptions:
+    model_dir: str
+    out: str
+    recipes: tuple = None  # None = DEFAULT_RECIPES
+    calibration: str = None  # labelled or unlabelled file; default: the training file
+    eval: str = None  # labelled file for the parity report
+    calibration_size: int = 200
+    eval_size: int = None  # None = every row
+    mediapipe_recipes: tuple = ("float32", "dynamic_int8")  # int8: see closing note
+    mediapipe_length: int = None  # None = the model's max_length
+    min_agreement: float = 0.99
+    text_column: str = None
+    overwrite: bool = False
+
+
+def _validate(options):
+    """Everything that can be checked before conversion starts."""
+    if keras.backend.backend() != "tensorflow":
+        raise AlbertTfError("export needs the TensorFlow backend: set KERAS_BACKEND=tensorflow "
+                            f"(now {keras.backend.backend()!r})")
+    recipes = resolve_recipes(options.recipes)
+    unknown = [r for r in options.mediapipe_recipes or () if r not in RECIPES]
+    if unknown:
+        raise AlbertTfError(f"unknown MediaPipe recipe {unknown[0]!r}; choose from "
+                            f"{', '.join(RECIPES)}")
+    if not 0 < options.min_agreement <= 1:
+        raise AlbertTfError(f"min_agreement must be in (0, 1], got {options.min_agreement}")
+    if options.calibration_size < 1:
+        raise AlbertTfError(f"calibration_size must be >= 1, got {options.calibration_size}")
+    if os.path.exists(options.out) and os.listdir(options.out) and not options.overwrite:
+        raise AlbertTfError(f"{options.out} exists and is not empty (pass --overwrite)")
+    trained = load(options.model_dir)  # verifies hashes, labels and vocab first
+    training = trained.config.get("training", {})
+    text_column = options.text_column or training.get("text_column")
+    calibration_file = options.calibration or training.get("train")
+    needs_calibration = any(r.calibrated for r in recipes) or any(
+        RECIPES[r].calibrated for r in options.mediapipe_recipes or ())
+    calibration = None
+    if needs_calibration:
+        if not calibration_file or not os.path.exists(calibration_file):
+            raise AlbertTfError("calibrated recipes (int8, int16x8) need --calibration FILE "
+                                "(the model's training file is not available)")
+        calibration = load_examples(calibration_file, text_column=text_column,
+                                    require_labels=False)
+    evaluation = None
+    if options.eval:
+        evaluation = load_examples(
+            options.eval, text_column=text_column,
+            text_pair_column=training.get("text_pair_column"),
+            label_column=training.get("label_column", "label"),
+            multi_label=trained.labels.multi_label,
+            label_separator=training.get("label_separator", "|"))
+        trained.labels.encode(evaluation)  # unknown labels fail now, not after conversion
+    parity_texts = evaluation or calibration
+    if parity_texts is None:
+        raise AlbertTfError("the parity report needs texts: pass --eval FILE (labelled) or "
+                            "--calibration FILE")
+    if trained.labels.multi_label:
+        raise AlbertTfError("export supports single-label classifiers (softmax outputs); "
+                            "this model is multi-label")
+    return trained, recipes, calibration, evaluation
+
+
+def _sample(examples, size, seed=0):
+    indices = list(range(len(examples)))
+    random.Random(seed).shuffle(indices)
+    return sorted(indices[:size])
+
+
+def _representative(trained, calibration, size, static_length=None, names=None):
+    """A representative_dataset callable over `size` calibration texts.
+
+    All samples share one length (the longest, rounded to 8, or the static
+    length): the calibrator cannot resize its graph between samples.
+    """
+    rows = _sample(calibration, size)
+    texts = [calibration.texts[i] for i in rows]
+    pairs = [calibration.pairs[i] for i in rows] if calibration.pairs else None
+    packed, _ = trained.tokenizer.encode_unpadded(texts, pairs, trained.max_length)
+    length = static_length or pad_sequences(packed, trained.max_length)["token_ids"].shape[1]
+    names = names or {"token_ids": "token_ids", "segment_ids": "segment_ids",
+                      "padding_mask": "padding_mask"}
+
+    def dataset():
+        for sequence in packed:
+            batch = pad_sequences([sequence], length, length)
+            yield {names[k]: v for k, v in batch.items()}
+
+    return dataset
+
+
+def export_model(options=None, **kwargs):
+    """Export a model directory; returns the parity rows. See the module doc.
+
+    Raises `ParityError` (after writing everything) when a format misses
+    its target, so callers and the CLI can fail the build.
+
+    Example:
+    ```python
+    from albert_tf.export import export_model
+    export_model(model_dir="runs/sst2", out="runs/sst2-export",
+                 eval="../shared/data/sst2/dev.tsv")
+    ```
+    """
+    from . import graphs, parity, tflite
+    from .mediapipe_metadata import MEDIAPIPE_INPUTS, add_metadata
+
+    options = dataclasses.replace(options, **kwargs) if options else ExportOptions(**kwargs)
+    trained, recipes, calibration, evaluation = _validate(options)
+    examples = evaluation or calibration
+    rows_used = (_sample(examples, options.eval_size) if options.eval_size
+                 else list(range(len(examples))))
+    texts = [examples.texts[i] for i in rows_used]
+    pairs = [examples.pairs[i] for i in rows_used] if examples.pairs else None
+    y_true = None
+    if evaluation is not None:
+        y_all = trained.labels.encode(evaluation)
+        y_true = [y_all[i] for i in rows_used]
+    packed, _ = trained.tokenizer.encode_unpadded(texts, pairs, trained.max_length)
+    reference = trained.predict_proba(texts, pairs)
+    mediapipe_length = options.mediapipe_length or trained.max_length
+    num_parameters = int(trained.model.count_params())
+
+    rows, files = [], {}
+    with AtomicDirectory(options.out, overwrite=options.overwrite) as out, \
+            tempfile.TemporaryDirectory() as scratch:
+        model = graphs.write_saved_model(trained, os.path.join(out, "saved_model"))
+        mediapipe_saved = os.path.join(scratch, "mediapipe")
+        graphs.write_ids_saved_model(model, mediapipe_saved, names=MEDIAPIPE_INPUTS,
+                                     batch=1, length=mediapipe_length)
+        targets = [(r, f"{r.name}.tflite", None) for r in recipes] + [
+            (RECIPES[n], f"mediapipe_{n}.tflite", mediapipe_length)
+            for n in options.mediapipe_recipes or ()]
+        for recipe, filename, static_length in targets:
+            representative = None
+            if recipe.calibrated:
+                representative = _representative(
+                    trained, calibration, options.calibration_size, static_length,
+                    parity.MEDIAPIPE_NAMES if static_length else None)
+            source = mediapipe_saved if static_length else os.path.join(out, "saved_model")
+            blob, seconds = tflite.convert(source, recipe, representative,
+                                           signature_key=None if static_length else "token_ids")
+            if static_length:
+                blob = add_metadata(blob, trained.tokenizer.model_proto, trained.labels.names,
+                                    description=f"ALBERT classifier, recipe {recipe.name}")
+            path = os.path.join(out, filename)
+            with open(path, "wb") as f:
+                f.write(blob)
+            probabilities = parity.tflite_probabilities(path, packed, static_length)
+            row = {"file": filename, "recipe": recipe.name, "size_bytes": len(blob),
+                   "bytes_per_parameter": round(len(blob) / num_parameters, 3),
+                   "convert_s": round(seconds, 2), "static_length": static_length,
+                   **parity.compare(reference, probabilities, y_true)}
+            row["failures"] = parity.check(row, recipe, options.min_agreement)
+            rows.append(row)
+            files[filename] = {"recipe": recipe.name, "description": recipe.description,
+                               "inputs": "ids/mask/segment_ids int32 [1, %d]" % static_length
+                               if static_length else
+                               "token_ids/segment_ids/padding_mask int32 [batch, length]",
+                               "output": "probability" if static_length else "probabilities"}
+
+        trained.tokenizer.save(os.path.join(out, "tokenizer"))
+        trained.labels.save(os.path.join(out, "labels.txt"))
+        float_accuracy = (float((reference.argmax(-1) == y_true).mean())
+                          if y_true is not None else None)
+        title = (f"Parity with the Keras float model on {len(texts)} texts of "
+                 f"{os.path.basename(examples.source)}"
+                 + (f" (Keras float accuracy {float_accuracy:.4f})" if float_accuracy else ""))
+        parity.write_report(rows, out, title)
+        write_manifest(
+            out, format=FORMAT,
+            source={"model_dir": os.path.abspath(options.model_dir),
+                    "model_manifest_sha256": sha256_file(
+                        os.path.join(options.model_dir, "metadata.json"))},
+            contract={
+                "tflite_inputs": ["token_ids", "segment_ids", "padding_mask"],
+                "tflite_output": "probabilities",
+                "mediapipe_inputs": list(MEDIAPIPE_INPUTS), "mediapipe_output": "probability",
+                "saved_model_signatures": {
+                    "serving_default": "text: string[batch] -> probabilities, label, truncated",
+                    "token_ids": "token_ids/segment_ids/padding_mask -> probabilities",
+                    "tokenize": "text -> token_ids, segment_ids, padding_mask"},
+                "max_length": trained.max_length, "mediapipe_length": mediapipe_length,
+                "pad_to_multiple_of": 8,
+            },
+            labels=trained.labels.names,
+            vocab_size=trained.tokenizer.vocab_size,
+            tokenizer_sha256=sha256_file(os.path.join(out, "tokenizer", "spiece.model")),
+            num_parameters=num_parameters,
+            keras_float_accuracy=float_accuracy,
+            eval_metrics=trained.metadata.get("eval_metrics", {}),
+            tflite_files=files,
+            parity=rows,
+            versions={"albert_tf": __version__, "converter": "tf.lite.TFLiteConverter",
+                      **package_versions("tensorflow", "tensorflow-text", "keras",
+                                         "ai-edge-litert", "sentencepiece", "numpy")},
+        )
+    failed = [f"{r['file']}: {'; '.join(r['failures'])}" for r in rows if r["failures"]]
+    if failed:
+        raise ParityError("parity targets missed (files kept in "
+                          f"{options.out}): " + " | ".join(failed))
+    return rows

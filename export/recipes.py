@@ -1,0 +1,52 @@
+"""Named TFLite quantization recipes, in the spirit of MediaPipe Model Maker.
+
+A recipe is data: which converter switches it sets, what it needs (a
+calibration set), and the parity it must reach. Conversion code reads the
+recipe; nothing else branches on recipe names.
+"""
+
+import dataclasses
+
+from albert_tf.errors import AlbertTfError
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    name: str
+    description: str
+    bytes_per_weight: float  # for the size sanity check
+    optimize: bool = False  # converter.optimizations = [DEFAULT]
+    float16_weights: bool = False
+    calibrated: bool = False  # needs a representative dataset
+    float_ops: tuple = ()  # TFLite ops kept in float (selective quantization)
+    max_prob_diff: float = None  # max |p_tflite - p_keras| allowed, None = unchecked
+
+
+RECIPES = {r.name: r for r in (
+    Recipe("float32", "float32 weights and activations; the parity reference", 4.0,
+           max_prob_diff=1e-4),
+    Recipe("float16", "float16 weights, float32 compute (half the size, GPU friendly)", 2.0,
+           optimize=True, float16_weights=True, max_prob_diff=1e-2),
+    Recipe("dynamic_int8", "int8 weights, activations quantized on the fly", 1.0,
+           optimize=True),
+    # The attention renormalization (a DIV by the real keys' softmax mass)
+    # stays float: int8 DIV rejects a denominator that rounds to zero.
+    Recipe("int8", "full integer: int8 weights and activations, calibrated; "
+                   "float32 inputs/outputs stay for ease of use", 1.0,
+           optimize=True, calibrated=True, float_ops=("DIV",)),
+)}
+DEFAULT_RECIPES = ("float32", "float16", "dynamic_int8", "int8")
+
+
+def resolve_recipes(names):
+    """Recipe objects for `names` (list or comma-separated), failing on unknown ones."""
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    names = list(names or DEFAULT_RECIPES)
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown:
+        raise AlbertTfError(
+            f"unknown recipe {unknown[0]!r}; choose from {', '.join(RECIPES)}")
+    if len(set(names)) != len(names):
+        raise AlbertTfError(f"recipe listed twice in {names}")
+    return [RECIPES[n] for n in names]

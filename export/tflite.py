@@ -1,0 +1,97 @@
+"""SavedModel signature -> TFLite bytes, by recipe, builtin ops only.
+
+Keras' `model.export(format="litert")` turns on `SELECT_TF_OPS`, so a graph
+that picks up a TensorFlow op converts fine and then fails on
+`ai-edge-litert`. Here only builtins are allowed and a conversion that
+needs anything else fails with the op's name.
+"""
+
+import re
+import time
+
+import tensorflow as tf
+
+from albert_tf.errors import AlbertTfError
+
+_TF_OP = re.compile(r"'?tf\.(\w+)'?")
+
+
+def _configure(converter, recipe, representative_dataset):
+    builtins = tf.lite.OpsSet.TFLITE_BUILTINS
+    converter.target_spec.supported_ops = [builtins]
+    if recipe.optimize:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if recipe.float16_weights:
+        converter.target_spec.supported_types = [tf.float16]
+    if recipe.calibrated:
+        if representative_dataset is None:
+            raise AlbertTfError(f"recipe {recipe.name!r} needs a calibration set")
+        converter.representative_dataset = representative_dataset
+        # Float builtins stay allowed for the few ops without integer kernels;
+        # inputs (int32 ids) and outputs (float32 probabilities) keep their types.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, builtins]
+
+
+def input_names_in_tensor_order(tflite_bytes):
+    """Signature input names sorted by tensor index: the order the calibrator
+    pairs sample values with inputs (neither alphabetical nor as declared)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=tflite_bytes)
+    key = next(iter(interpreter.get_signature_list()))
+    details = interpreter.get_signature_runner(key).get_input_details()
+    return sorted(details, key=lambda name: details[name]["index"])
+
+
+def _positional(named_dataset, order):
+    """Turn a dataset of {input name: array} into lists in tensor order."""
+    def dataset():
+        for sample in named_dataset():
+            missing = set(order) - set(sample)
+            if missing:
+                raise AlbertTfError(f"calibration sample lacks inputs {sorted(missing)}")
+            yield [sample[name] for name in order]
+
+    return dataset
+
+
+def _converter(saved_model_dir, signature_key):
+    return tf.lite.TFLiteConverter.from_saved_model(
+        saved_model_dir, signature_keys=[signature_key] if signature_key else None)
+
+
+def convert(saved_model_dir, recipe, representative_dataset=None, signature_key=None):
+    """Convert one signature; returns `(tflite_bytes, seconds)`.
+
+    `representative_dataset` yields dicts keyed by input name; values are
+    handed to the calibrator in the model's tensor order, looked up by name.
+    """
+    started = time.perf_counter()
+    if recipe.calibrated and representative_dataset is not None:
+        plain = _converter(saved_model_dir, signature_key)
+        plain.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+        order = input_names_in_tensor_order(plain.convert())
+        representative_dataset = _positional(representative_dataset, order)
+    converter = _converter(saved_model_dir, signature_key)
+    _configure(converter, recipe, representative_dataset)
+    try:
+        if recipe.float_ops:
+            # TFLite's documented route to selective quantization.
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=representative_dataset,
+                debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                    denylisted_ops=list(recipe.float_ops)))
+            blob = debugger.get_nondebug_quantized_model()
+        else:
+            blob = converter.convert()
+    except Exception as error:  # ConverterError and friends carry MLIR text
+        message = str(error)
+        ops = sorted(set(_TF_OP.findall(message)))
+        if ops:
+            raise AlbertTfError(
+                f"recipe {recipe.name!r}: the graph needs TensorFlow ops outside the TFLite "
+                f"builtins ({', '.join(ops)}); they would need the Flex delegate, which "
+                "ai-edge-litert does not ship") from None
+        raise AlbertTfError(f"recipe {recipe.name!r}: conversion failed: {message[:2000]}") \
+            from None
+    return blob, time.perf_counter() - started

@@ -1,0 +1,185 @@
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow_text", reason="export needs `pip install -e .[export]`")
+pytest.importorskip("ai_edge_litert", reason="export needs `pip install -e .[export]`")
+
+import albert_tf  # noqa: E402
+from albert_tf.errors import AlbertTfError, ModelDirError  # noqa: E402
+from albert_tf.export import ExportOptions, export_model  # noqa: E402
+from albert_tf.export.parity import check  # noqa: E402
+from albert_tf.export.recipes import RECIPES  # noqa: E402
+from tests.helpers import write_tsv  # noqa: E402
+
+# Strings that stress the tokenizer: case, accents, punctuation, digits, CJK, emoji.
+VARIED = ["A superb film.", "THE PLOT WAS AWFUL!!", "Café crème, déjà vu", "1999: 42 films",
+          "東京の映画", "great 😀 fun", "  spaced   out  ", "weak " * 200]
+
+
+@pytest.fixture(scope="module")
+def exported(trained_dir, data_files, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "sentiment"
+    rows = export_model(model_dir=str(trained_dir), out=str(out),
+                        recipes=["float32", "float16", "dynamic_int8", "int8"],
+                        calibration=str(data_files / "train.tsv"),
+                        eval=str(data_files / "dev.tsv"),
+                        mediapipe_recipes=("float32", "dynamic_int8"), min_agreement=0.9)
+    return out, {row["file"]: row for row in rows}
+
+
+def test_export_directory_is_self_describing(exported):
+    out, rows = exported
+    meta = json.loads((out / "metadata.json").read_text())
+    expected = {"float32.tflite", "float16.tflite", "dynamic_int8.tflite", "int8.tflite",
+                "mediapipe_float32.tflite", "mediapipe_dynamic_int8.tflite", "labels.txt",
+                "tokenizer/spiece.model", "parity.json", "parity.md",
+                "saved_model/saved_model.pb"}
+    assert expected <= set(meta["files"])
+    assert meta["labels"] == ["neg", "pos"] and meta["tflite_files"]["int8.tflite"]["recipe"] == "int8"
+    assert meta["contract"]["tflite_inputs"] == ["token_ids", "segment_ids", "padding_mask"]
+    assert {"tensorflow", "ai-edge-litert", "albert_tf"} <= set(meta["versions"])
+    assert meta["tokenizer_sha256"] == meta["files"]["tokenizer/spiece.model"]["sha256"]
+    from albert_tf.manifest import verify_manifest
+
+    verify_manifest(str(out))
+    report = json.loads((out / "parity.json").read_text())
+    assert {r["file"] for r in report["formats"]} == set(rows)
+    assert "| int8.tflite | int8 |" in (out / "parity.md").read_text()
+
+
+def test_parity_targets(exported):
+    _, rows = exported
+    assert rows["float32.tflite"]["max_abs_prob_diff"] <= 1e-4
+    assert rows["mediapipe_float32.tflite"]["max_abs_prob_diff"] <= 1e-4
+    assert rows["float16.tflite"]["max_abs_prob_diff"] <= 1e-2
+    for row in rows.values():
+        assert row["agreement"] >= 0.9 and row["finite"] and not row["failures"], row
+    sizes = {name: row["size_bytes"] for name, row in rows.items()}
+    assert sizes["int8.tflite"] < sizes["float16.tflite"] < sizes["float32.tflite"]
+
+
+def test_only_builtin_ops(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    out, _ = exported
+    for name in ("float32.tflite", "int8.tflite", "mediapipe_float32.tflite"):
+        interpreter = Interpreter(model_path=str(out / name))
+        ops = {op["op_name"] for op in interpreter._get_ops_details()}
+        assert not [op for op in ops if op.startswith("Flex") or op == "CUSTOM"], ops
+
+
+def test_saved_model_needs_no_kit_and_tokenizes_like_the_kit(exported, trained_dir):
+    out, _ = exported
+    code = f"""
+import json, sys
+import tensorflow as tf, tensorflow_text
+model = tf.saved_model.load({str(out / 'saved_model')!r})
+texts = tf.constant({VARIED!r})
+served = model.signatures["serving_default"](text=texts)
+ids = model.signatures["tokenize"](text=texts)
+assert "albert_tf" not in sys.modules
+print(json.dumps({{"probabilities": served["probabilities"].numpy().tolist(),
+                   "label": [x.decode() for x in served["label"].numpy()],
+                   "truncated": served["truncated"].numpy().tolist(),
+                   **{{k: v.numpy().tolist() for k, v in ids.items()}}}}))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    served = json.loads(result.stdout.strip().splitlines()[-1])
+    model = albert_tf.load(trained_dir)
+    kit = model.tokenizer.encode(VARIED, max_length=model.max_length, pad_to_multiple_of=1)
+    for key in ("token_ids", "segment_ids", "padding_mask"):
+        assert np.array_equal(np.array(served[key]), kit[key]), key
+    assert served["truncated"] == kit["truncated"].tolist() == [False] * 7 + [True]
+    np.testing.assert_allclose(served["probabilities"], model.predict_proba(VARIED), atol=1e-5)
+    assert served["label"] == [p["label"] for p in model.predict(VARIED)]
+
+
+def test_mediapipe_text_classifier_runs_the_file_unchanged(exported, trained_dir):
+    pytest.importorskip("mediapipe", reason="needs `pip install mediapipe`")
+    from mediapipe.tasks.python import text
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+
+    out, _ = exported
+    model = albert_tf.load(trained_dir)
+    sentences = ["A superb and lovely film.", "The plot was awful and boring.",
+                 "the cast was clever", "a dull story with a weak ending"]
+    options = text.TextClassifierOptions(
+        base_options=BaseOptions(model_asset_path=str(out / "mediapipe_float32.tflite")))
+    classifier = text.TextClassifier.create_from_options(options)
+    try:
+        for sentence, expected in zip(sentences, model.predict_proba(sentences)):
+            categories = classifier.classify(sentence).classifications[0].categories
+            scores = {c.category_name: c.score for c in categories}
+            got = [scores[name] for name in model.labels.names]
+            np.testing.assert_allclose(got, expected, atol=1e-3)
+    finally:
+        classifier.close()
+
+
+def test_file_size_is_parameters_times_bytes_per_weight(tmp_path):
+    """Six layer calls, one copy of the weights: bytes ≈ parameters x bytes/weight."""
+    from albert_tf.export.graphs import write_ids_saved_model
+    from albert_tf.export.tflite import convert
+    from albert_tf.models import AlbertBackbone, AlbertClassifier
+
+    backbone = AlbertBackbone(vocabulary_size=500, num_layers=6, num_heads=4,
+                              embedding_dim=32, hidden_dim=128, intermediate_dim=512,
+                              max_sequence_length=64)
+    model = AlbertClassifier(backbone, num_classes=2, activation="softmax")
+    write_ids_saved_model(model, str(tmp_path / "sm"))
+    for recipe, low, high in (("float32", 1.0, 1.15), ("float16", 1.0, 1.35),
+                              ("dynamic_int8", 1.0, 1.6)):
+        blob, _ = convert(str(tmp_path / "sm"), RECIPES[recipe])
+        ratio = len(blob) / (RECIPES[recipe].bytes_per_weight * model.count_params())
+        assert low <= ratio < high, (recipe, ratio)  # unrolled, it would be ~5x
+
+
+def _model_copy(trained_dir, tmp_path):
+    return shutil.copytree(trained_dir, tmp_path / "model")
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(recipes=["float32", "int4"]), "unknown recipe 'int4'"),
+    (dict(mediapipe_recipes=("float64",)), "unknown MediaPipe recipe 'float64'"),
+    (dict(min_agreement=1.5), "min_agreement must be in"),
+])
+def test_bad_options_fail_before_conversion(trained_dir, tmp_path, data_files, change, message):
+    options = ExportOptions(model_dir=str(trained_dir), out=str(tmp_path / "out"),
+                            eval=str(data_files / "dev.tsv"))
+    with pytest.raises(AlbertTfError, match=message):
+        export_model(options, **change)
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_inputs_fail_before_conversion(trained_dir, tmp_path, data_files):
+    out = str(tmp_path / "out")
+    no_text = write_tsv(tmp_path / "cal.tsv", [("x", "pos")], ("words", "label"))
+    with pytest.raises(AlbertTfError, match="cannot tell which column holds the text"):
+        export_model(model_dir=str(trained_dir), out=out, calibration=str(no_text))
+    unknown = write_tsv(tmp_path / "dev.tsv", [("great", "pos"), ("meh", "neutral")])
+    with pytest.raises(AlbertTfError, match=r"dev.tsv:3: unknown label 'neutral'"):
+        export_model(model_dir=str(trained_dir), out=out, eval=str(unknown))
+
+    copy = _model_copy(trained_dir, tmp_path)
+    with open(copy / "model.weights.h5", "ab") as f:
+        f.write(b"tampered")
+    with pytest.raises(ModelDirError, match="does not match its sha256"):
+        export_model(model_dir=str(copy), out=out, eval=str(data_files / "dev.tsv"))
+    assert not os.path.exists(out)
+
+
+def test_parity_check_flags_each_kind_of_miss():
+    row = {"agreement": 0.97, "max_abs_prob_diff": 2e-4, "finite": True}
+    assert check(row, RECIPES["dynamic_int8"], 0.99) == ["agreement 0.9700 < 0.99"]
+    assert check(dict(row, agreement=1.0), RECIPES["float32"]) == [
+        "max |Δp| 2.00e-04 > 0.0001"]
+    assert check(dict(row, agreement=1.0, finite=False), RECIPES["int8"]) == [
+        "non-finite probabilities"]
