@@ -214,6 +214,8 @@ class AlbertTransformerLayer(keras.layers.Layer):
         # Softmax in float32: half-precision exp/sum loses the small probabilities.
         # Masking after it (see the module doc) equals a masked softmax:
         # p_i / sum over real keys of p_j.
+        # Keras autocasts float inputs to the compute dtype; the mask is 0/1.
+        attention_mask = ops.cast(attention_mask, "float32")
         probs = ops.softmax(ops.cast(scores, "float32"), axis=-1) * attention_mask
         # Rows of padding *queries* may keep almost no mass on real keys; their
         # output is never used, so they divide by 1 (int8 DIV rejects a
