@@ -121,6 +121,8 @@ def _plot(rows, path, title):
         ax.bar_label(bars, fmt="%.3g", fontsize=8)
         if key == "max_abs_prob_diff":
             ax.set_xscale("log")
+        if key == "agreement":  # the interesting range is the last few percent
+            ax.set_xlim(min(0.9, min(values) - 0.01), 1.005)
         ax.invert_yaxis()
     fig.suptitle(title)
     fig.tight_layout()
