@@ -98,7 +98,7 @@ def write_report(rows, directory, title):
 
 def _cell(value):
     if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 0.01 and value else f"{value:.4f}".rstrip("0")
+        return f"{value:.3g}" if abs(value) < 0.01 and value else f"{value:.4f}".rstrip("0").rstrip(".")
     return "–" if value is None else str(value)
 
 
