@@ -120,6 +120,14 @@ class Examples:
     def __len__(self):
         return len(self.texts)
 
+    def subset(self, rows):
+        """The examples at indices `rows`, in that order."""
+        def pick(values):
+            return None if values is None else [values[i] for i in rows]
+
+        return Examples(pick(self.texts), pick(self.pairs), pick(self.labels),
+                        pick(self.line_numbers), self.source)
+
 
 def _pick_text_column(path, columns, requested):
     if requested:

@@ -17,7 +17,7 @@ import numpy as np
 from keras import ops
 
 from albert_tf.batching import ClassificationBatches, EpochSync
-from albert_tf.data import Examples, LabelVocab, load_examples
+from albert_tf.data import LabelVocab, load_examples
 from albert_tf.errors import AlbertTfError
 from albert_tf.models import PRESETS, AlbertClassifier, AlbertBackbone, preset_config
 from albert_tf.tokenizer import AlbertTokenizer
@@ -142,10 +142,7 @@ def _read_split(config, path, labels=None, limit=None):
         label_column=config.label_column, multi_label=config.multi_label,
         label_separator=config.label_separator)
     if limit:
-        examples = Examples(examples.texts[:limit],
-                            examples.pairs[:limit] if examples.pairs else None,
-                            examples.labels[:limit], examples.line_numbers[:limit],
-                            examples.source)
+        examples = examples.subset(range(min(limit, len(examples))))
     labels = labels or LabelVocab.from_examples(examples, config.multi_label)
     return examples, labels, labels.encode(examples)
 

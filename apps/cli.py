@@ -133,12 +133,12 @@ def cmd_embed(args):
 def cmd_export(args):
     from albert_tf.export import ExportOptions, ParityError, export_model
 
-    options = ExportOptions(
-        model_dir=args.model, out=args.out, recipes=args.recipes, calibration=args.calibration,
-        eval=args.eval, calibration_size=args.calibration_size, eval_size=args.eval_size,
-        mediapipe_recipes=tuple(args.mediapipe_recipes or ()),
-        mediapipe_length=args.mediapipe_length, min_agreement=args.min_agreement,
-        text_column=args.text_column, overwrite=args.overwrite)
+    # Options left unset keep ExportOptions' defaults (one place to change them).
+    given = {field: getattr(args, field) for field in ExportOptions.__dataclass_fields__
+             if getattr(args, field, None) is not None}
+    if args.mediapipe_recipes is not None:
+        given["mediapipe_recipes"] = tuple(args.mediapipe_recipes)
+    options = ExportOptions(model_dir=args.model, **given)
     try:
         rows = export_model(options)
     except ParityError:
@@ -248,22 +248,23 @@ def build_parser():
                     "format misses its parity target (files are kept for inspection).")
     p.add_argument("model", help="model directory")
     p.add_argument("--out", required=True, help="export directory to write")
-    p.add_argument("--recipes", default="float32,float16,dynamic_int8,int8",
-                   help="comma-separated recipes (default: %(default)s)")
+    p.add_argument("--recipes",
+                   help="comma-separated recipes (default: float32,float16,dynamic_int8,int8)")
     p.add_argument("--calibration", help="file of texts for int8 calibration "
                                          "(default: the model's training file)")
-    p.add_argument("--calibration-size", type=int, default=200)
+    p.add_argument("--calibration-size", type=int, help="texts to calibrate on (default: 200)")
     p.add_argument("--eval", help="labelled file for the parity report")
     p.add_argument("--eval-size", type=int, help="use a seeded sample of N eval rows")
-    p.add_argument("--mediapipe-recipes", nargs="*", default=["float32", "dynamic_int8"],
-                   help="recipes to also write as MediaPipe TextClassifier files "
-                        "(none: pass the flag alone)")
+    p.add_argument("--mediapipe-recipes", nargs="*",
+                   help="recipes to also write as MediaPipe TextClassifier files (default: "
+                        "float32 dynamic_int8; none: pass the flag alone)")
     p.add_argument("--mediapipe-length", type=int,
                    help="MediaPipe's fixed input length (default: the model's max length)")
-    p.add_argument("--min-agreement", type=float, default=0.99,
-                   help="argmax agreement with the Keras float model every format must reach")
+    p.add_argument("--min-agreement", type=float,
+                   help="argmax agreement with the Keras float model every format must reach "
+                        "(default: 0.99)")
     p.add_argument("--text-column", help="text column of the calibration/eval files")
-    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--overwrite", action="store_true", default=None)
     p.set_defaults(func=cmd_export, backend="tensorflow")
 
     for name, func, help_text in (

@@ -13,9 +13,11 @@ import numpy as np
 from albert_tf.batching import plan_batches
 from albert_tf.tokenizer import pad_sequences
 
-INPUT_NAMES = {"token_ids": "token_ids", "segment_ids": "segment_ids",
-               "padding_mask": "padding_mask"}
-MEDIAPIPE_NAMES = {"token_ids": "ids", "segment_ids": "segment_ids", "padding_mask": "mask"}
+from .mediapipe_metadata import MEDIAPIPE_INPUTS
+
+# Model input -> TFLite signature input, for the kit's files and MediaPipe's.
+INPUT_NAMES = {name: name for name in ("token_ids", "segment_ids", "padding_mask")}
+MEDIAPIPE_NAMES = dict(zip(INPUT_NAMES, MEDIAPIPE_INPUTS))
 
 
 def _runner(tflite_path):

@@ -104,19 +104,16 @@ def _sample(examples, size, seed=0):
     return sorted(indices[:size])
 
 
-def _representative(trained, calibration, size, static_length=None, names=None):
+def _representative(trained, calibration, size, static_length, names):
     """A representative_dataset callable over `size` calibration texts.
 
     All samples share one length (the longest, rounded to 8, or the static
     length): the calibrator cannot resize its graph between samples.
     """
-    rows = _sample(calibration, size)
-    texts = [calibration.texts[i] for i in rows]
-    pairs = [calibration.pairs[i] for i in rows] if calibration.pairs else None
-    packed, _ = trained.tokenizer.encode_unpadded(texts, pairs, trained.max_length)
+    sample = calibration.subset(_sample(calibration, size))
+    packed, _ = trained.tokenizer.encode_unpadded(sample.texts, sample.pairs,
+                                                  trained.max_length)
     length = static_length or pad_sequences(packed, trained.max_length)["token_ids"].shape[1]
-    names = names or {"token_ids": "token_ids", "segment_ids": "segment_ids",
-                      "padding_mask": "padding_mask"}
 
     def dataset():
         for sequence in packed:
@@ -145,14 +142,10 @@ def export_model(options=None, **kwargs):
     options = dataclasses.replace(options, **kwargs) if options else ExportOptions(**kwargs)
     trained, recipes, calibration, evaluation = _validate(options)
     examples = evaluation or calibration
-    rows_used = (_sample(examples, options.eval_size) if options.eval_size
-                 else list(range(len(examples))))
-    texts = [examples.texts[i] for i in rows_used]
-    pairs = [examples.pairs[i] for i in rows_used] if examples.pairs else None
-    y_true = None
-    if evaluation is not None:
-        y_all = trained.labels.encode(evaluation)
-        y_true = [y_all[i] for i in rows_used]
+    if options.eval_size:
+        examples = examples.subset(_sample(examples, options.eval_size))
+    texts, pairs = examples.texts, examples.pairs
+    y_true = trained.labels.encode(examples) if evaluation is not None else None
     packed, _ = trained.tokenizer.encode_unpadded(texts, pairs, trained.max_length)
     reference = trained.predict_proba(texts, pairs)
     mediapipe_length = options.mediapipe_length or trained.max_length
@@ -173,7 +166,7 @@ def export_model(options=None, **kwargs):
             if recipe.calibrated:
                 representative = _representative(
                     trained, calibration, options.calibration_size, static_length,
-                    parity.MEDIAPIPE_NAMES if static_length else None)
+                    parity.MEDIAPIPE_NAMES if static_length else parity.INPUT_NAMES)
             source = mediapipe_saved if static_length else os.path.join(out, "saved_model")
             blob, seconds = tflite.convert(source, recipe, representative,
                                            signature_key=None if static_length else "token_ids")
@@ -210,7 +203,7 @@ def export_model(options=None, **kwargs):
                     "model_manifest_sha256": sha256_file(
                         os.path.join(options.model_dir, "metadata.json"))},
             contract={
-                "tflite_inputs": ["token_ids", "segment_ids", "padding_mask"],
+                "tflite_inputs": list(parity.INPUT_NAMES),
                 "tflite_output": "probabilities",
                 "mediapipe_inputs": list(MEDIAPIPE_INPUTS), "mediapipe_output": "probability",
                 "saved_model_signatures": {

@@ -93,3 +93,12 @@ def test_multi_label(tmp_path):
     assert examples.labels == [["x", "y"], ["y"], ["x", "z"]]
     vocab = LabelVocab.from_examples(examples, multi_label=True)
     assert vocab.encode(examples) == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+
+
+def test_subset_keeps_every_field_aligned():
+    examples = Examples(["a", "b", "c"], pairs=["x", "y", "z"], labels=["1", "2", "3"],
+                        line_numbers=[2, 3, 4], source="f.tsv")
+    picked = examples.subset([2, 0])
+    assert (picked.texts, picked.pairs, picked.labels, picked.line_numbers) == (
+        ["c", "a"], ["z", "x"], ["3", "1"], [4, 2])
+    assert picked.source == "f.tsv" and Examples(["a"]).subset([0]).pairs is None
