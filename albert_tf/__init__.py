@@ -47,7 +47,15 @@ __all__ = sorted(_LAZY) + ["__version__"]
 def __getattr__(name):
     if name not in _LAZY:
         raise AttributeError(f"module 'albert_tf' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_LAZY[name]), name)
+    try:
+        module = importlib.import_module(_LAZY[name])
+    except ModuleNotFoundError as error:
+        if error.name not in ("keras", "h5py"):
+            raise
+        raise ImportError(
+            f"albert_tf.{name} needs Keras: pip install 'albert-tf[tensorflow]' (or "
+            "'[jax]'). Only serving needs nothing more: see albert_tf.runtime") from error
+    value = getattr(module, name)
     globals()[name] = value
     return value
 

@@ -20,3 +20,19 @@ class ModelDirError(AlbertTfError):
 
 class TokenizerError(AlbertTfError, ValueError):
     """A tokenizer model is unreadable or does not follow ALBERT's conventions."""
+
+
+class InputError(AlbertTfError, ValueError):
+    """A text handed to a model cannot be classified (empty, not a string, bad UTF-8)."""
+
+
+class ModelFileError(AlbertTfError):
+    """A model file is unreadable, corrupted, or does not match its labels or tokenizer."""
+
+
+class ModelOutputError(AlbertTfError):
+    """A model produced outputs that cannot be trusted (NaN or infinite scores)."""
+
+
+class RuntimeUnavailableError(AlbertTfError, ImportError):
+    """No TFLite interpreter package is installed."""

@@ -130,6 +130,45 @@ def cmd_embed(args):
                          ensure_ascii=False))
 
 
+def _text_chunks(args, size=1024):
+    """Texts from the arguments, else non-empty stdin lines, `size` at a time
+    (a long pipe is classified as it streams, not read into memory first)."""
+    if args.texts:
+        yield args.texts
+        return
+    if sys.stdin.isatty():
+        print("reading texts from stdin, one per line (Ctrl-D to end)", file=sys.stderr)
+    chunk = []
+    for line in sys.stdin:
+        if line.strip():
+            chunk.append(line.rstrip("\n"))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def cmd_classify(args):
+    from albert_tf.runtime import Classifier
+
+    classifier = Classifier.load(args.export, recipe=args.recipe, num_threads=args.threads,
+                                 max_batch_size=args.batch_size)
+    print(f"albert-tf classify: {json.dumps(classifier.describe())}", file=sys.stderr)
+    for texts in _text_chunks(args):
+        for text, prediction in zip(texts, classifier.classify(texts, top_k=args.top_k)):
+            print(json.dumps({"text": text, **prediction.to_dict()}, ensure_ascii=False),
+                  flush=args.flush)
+
+
+def cmd_demo(args):
+    from albert_tf.apps.demo import launch
+
+    print(f"albert-tf demo: serving on http://{args.host}:{args.port} (Ctrl-C to stop)",
+          file=sys.stderr)
+    launch(args.export, host=args.host, port=args.port, num_threads=args.threads)
+
+
 def cmd_export(args):
     from albert_tf.export import ExportOptions, ParityError, export_model
 
@@ -266,6 +305,36 @@ def build_parser():
     p.add_argument("--text-column", help="text column of the calibration/eval files")
     p.add_argument("--overwrite", action="store_true", default=None)
     p.set_defaults(func=cmd_export, backend="tensorflow")
+
+    p = commands.add_parser(
+        "classify", help="classify with an exported .tflite (TF-free runtime, JSON lines out)",
+        description="Classify texts with the TF-free runtime (ai-edge-litert + sentencepiece "
+                    "+ numpy): an export directory, one of its .tflite files, or a MediaPipe "
+                    ".tflite. Texts from the arguments, else one per stdin line (empty lines "
+                    "skipped). One JSON object per text: label, score, scores, truncated, "
+                    "num_tokens.")
+    p.add_argument("export", help="export directory or .tflite file")
+    p.add_argument("texts", nargs="*", metavar="TEXT")
+    p.add_argument("--recipe", help="which .tflite of the export (default: int8 if present, "
+                                    "else the smallest)")
+    p.add_argument("--top-k", type=int, help="keep the k most likely labels in scores")
+    p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
+    p.add_argument("--batch-size", type=int, default=32, help="texts per interpreter call")
+    p.add_argument("--flush", action="store_true", help="flush after every line (for pipes)")
+    p.set_defaults(func=cmd_classify)
+
+    p = commands.add_parser(
+        "demo", help="the Gradio web demo (TF-free runtime; bundled model by default)",
+        description="Serve the Gradio demo on the TF-free runtime: classify, batch files, "
+                    "recipe comparison, word attributions, similarity. Binds 127.0.0.1 and "
+                    "creates no share link unless told otherwise.")
+    p.add_argument("export", nargs="?", help="export directory (default: the bundled SST-2 "
+                                             "sentiment model)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
+    p.set_defaults(func=cmd_demo)
 
     for name, func, help_text in (
             ("predict", cmd_predict, "classify texts (JSON lines out)"),

@@ -6,8 +6,8 @@
   `label`, `truncated`. Tokenization runs in the graph with tensorflow-text's
   SentencePiece op on the same `spiece.model`, reproducing
   `AlbertTokenizer.encode` id for id (same character cap, same truncation).
-- `token_ids`: the model's three int32 inputs -> `probabilities`; what the
-  TFLite conversion reads.
+- `token_ids`: the model's three int32 inputs -> `probabilities` and
+  `embedding` (the pooled `[CLS]` vector); what the TFLite conversion reads.
 - `tokenize`: `text` -> `token_ids`, `segment_ids`, `padding_mask`, for
   debugging and for checking tokenizer parity.
 
@@ -19,9 +19,8 @@ import keras
 import tensorflow as tf
 
 from albert_tf.models import AlbertClassifier
+from albert_tf.runtime.runner import INPUTS as MODEL_INPUTS
 from albert_tf.tokenizer import CHARS_PER_TOKEN_CAP
-
-MODEL_INPUTS = ("token_ids", "segment_ids", "padding_mask")
 
 
 def probability_model(trained):
@@ -77,13 +76,21 @@ def write_saved_model(trained, path):
     tokenizer = InGraphTokenizer(trained.tokenizer, trained.max_length)
     label_names = tf.constant(trained.labels.names)
 
-    def probabilities(token_ids, segment_ids, padding_mask):
+    def probabilities_and_embedding(token_ids, segment_ids, padding_mask):
+        # The classifier's own call, unrolled so the pooled vector (what
+        # `TrainedClassifier.embed` returns) comes out of the same pass.
+        # Dropout is the identity at inference, so it is skipped.
         inputs = {"token_ids": token_ids, "segment_ids": segment_ids,
                   "padding_mask": padding_mask}
-        return model(inputs, training=False)
+        pooled = model.backbone(inputs, training=False)["pooled_output"]
+        return {"probabilities": model.output_dense(pooled), "embedding": pooled}
+
+    def probabilities(token_ids, segment_ids, padding_mask):
+        return probabilities_and_embedding(token_ids, segment_ids, padding_mask)[
+            "probabilities"]
 
     def serve_ids(token_ids, segment_ids, padding_mask):
-        return {"probabilities": probabilities(token_ids, segment_ids, padding_mask)}
+        return probabilities_and_embedding(token_ids, segment_ids, padding_mask)
 
     def tokenize(text):
         encoded = tokenizer(text)

@@ -18,11 +18,12 @@ import zipfile
 import flatbuffers
 import numpy as np
 
+# Names for the model's (token_ids, segment_ids, padding_mask) inputs, in that order.
+from albert_tf.runtime.runner import MEDIAPIPE_INPUTS  # noqa: F401  (re-exported)
+
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"  # file identifier of the metadata schema
 TENSOR_NAMES = ("ids", "mask", "segment_ids")
-# Names for the model's (token_ids, segment_ids, padding_mask) inputs, in that order.
-MEDIAPIPE_INPUTS = ("ids", "segment_ids", "mask")
 SPIECE_FILE = "spiece.model"
 LABELS_FILE = "labels.txt"
 

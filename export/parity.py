@@ -10,46 +10,26 @@ import os
 
 import numpy as np
 
-from albert_tf.batching import plan_batches
-from albert_tf.tokenizer import pad_sequences
-
-from .mediapipe_metadata import MEDIAPIPE_INPUTS
+from albert_tf.runtime.runner import INPUTS, MEDIAPIPE_INPUTS, ModelRunner
 
 # Model input -> TFLite signature input, for the kit's files and MediaPipe's.
-INPUT_NAMES = {name: name for name in ("token_ids", "segment_ids", "padding_mask")}
-MEDIAPIPE_NAMES = dict(zip(INPUT_NAMES, MEDIAPIPE_INPUTS))
+INPUT_NAMES = dict(zip(INPUTS, INPUTS))
+MEDIAPIPE_NAMES = dict(zip(INPUTS, MEDIAPIPE_INPUTS))
 
 
-def _runner(tflite_path):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=tflite_path, num_threads=os.cpu_count() or 1)
-    signatures = interpreter.get_signature_list()
-    key = next(iter(signatures))
-    return interpreter.get_signature_runner(key), signatures[key]
-
-
-def tflite_probabilities(tflite_path, packed, static_length=None, batch_size=32):
+def tflite_probabilities(tflite_path, packed, max_length=128, batch_size=32):
     """Run a TFLite file on packed sequences; returns `(n, num_labels)` float32.
 
-    Dynamic-shape files get length-bucketed batches; a static `[1, L]` file
-    (the MediaPipe variant) gets one example at a time, padded to L.
+    The runtime's own runner does it, so parity measures what users get:
+    batches of similar lengths padded to their longest (a static `[1, L]`
+    MediaPipe file gets one sequence at a time, padded to L).
     """
-    runner, signature = _runner(tflite_path)
-    names = MEDIAPIPE_NAMES if static_length else INPUT_NAMES
-    missing = set(names.values()) - set(signature["inputs"])
-    if missing:
-        raise ValueError(f"{tflite_path}: inputs {signature['inputs']} lack {sorted(missing)}")
-    output = signature["outputs"][0]
+    runner = ModelRunner(tflite_path)
+    order = sorted(range(len(packed)), key=lambda i: len(packed[i][0]))
     results = [None] * len(packed)
-    batches = ([[i] for i in range(len(packed))] if static_length
-               else plan_batches([len(t) for t, _ in packed], batch_size))
-    for rows in batches:
-        if static_length:
-            batch = pad_sequences([packed[i] for i in rows], static_length, static_length)
-        else:
-            batch = pad_sequences([packed[i] for i in rows])
-        out = runner(**{names[k]: v for k, v in batch.items()})[output]
+    for first in range(0, len(order), batch_size):
+        rows = order[first:first + batch_size]
+        out = runner.run([packed[i] for i in rows], max_length)[runner.probability_output]
         for position, row in enumerate(rows):
             results[row] = out[position]
     return np.stack(results).astype("float32")

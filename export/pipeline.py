@@ -176,7 +176,7 @@ def export_model(options=None, **kwargs):
             path = os.path.join(out, filename)
             with open(path, "wb") as f:
                 f.write(blob)
-            probabilities = parity.tflite_probabilities(path, packed, static_length)
+            probabilities = parity.tflite_probabilities(path, packed, trained.max_length)
             row = {"file": filename, "recipe": recipe.name, "size_bytes": len(blob),
                    "bytes_per_parameter": round(len(blob) / num_parameters, 3),
                    "convert_s": round(seconds, 2), "static_length": static_length,
@@ -187,7 +187,8 @@ def export_model(options=None, **kwargs):
                                "inputs": "ids/mask/segment_ids int32 [1, %d]" % static_length
                                if static_length else
                                "token_ids/segment_ids/padding_mask int32 [batch, length]",
-                               "output": "probability" if static_length else "probabilities"}
+                               "outputs": ["probability"] if static_length else
+                               ["probabilities", "embedding"]}
 
         trained.tokenizer.save(os.path.join(out, "tokenizer"))
         trained.labels.save(os.path.join(out, "labels.txt"))
@@ -204,11 +205,12 @@ def export_model(options=None, **kwargs):
                         os.path.join(options.model_dir, "metadata.json"))},
             contract={
                 "tflite_inputs": list(parity.INPUT_NAMES),
-                "tflite_output": "probabilities",
+                "tflite_outputs": ["probabilities", "embedding"],
                 "mediapipe_inputs": list(MEDIAPIPE_INPUTS), "mediapipe_output": "probability",
                 "saved_model_signatures": {
                     "serving_default": "text: string[batch] -> probabilities, label, truncated",
-                    "token_ids": "token_ids/segment_ids/padding_mask -> probabilities",
+                    "token_ids": "token_ids/segment_ids/padding_mask -> probabilities, "
+                                 "embedding",
                     "tokenize": "text -> token_ids, segment_ids, padding_mask"},
                 "max_length": trained.max_length, "mediapipe_length": mediapipe_length,
                 "pad_to_multiple_of": 8,

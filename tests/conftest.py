@@ -38,3 +38,18 @@ def trained_dir(tmp_path_factory, data_files):
     out = tmp_path_factory.mktemp("models") / "sentiment"
     albert_tf.train(**helpers.fast_train_kwargs(data_files, out))
     return out
+
+
+@pytest.fixture(scope="session")
+def exported(trained_dir, data_files, tmp_path_factory):
+    """The trained model exported once, every recipe: `(dir, {file: parity row})`."""
+    pytest.importorskip("tensorflow_text", reason="export needs `pip install -e .[export]`")
+    from albert_tf.export import export_model
+
+    out = tmp_path_factory.mktemp("export") / "sentiment"
+    rows = export_model(model_dir=str(trained_dir), out=str(out),
+                        recipes=["float32", "float16", "dynamic_int8", "int8"],
+                        calibration=str(data_files / "train.tsv"),
+                        eval=str(data_files / "dev.tsv"),
+                        mediapipe_recipes=("float32", "dynamic_int8"), min_agreement=0.9)
+    return out, {row["file"]: row for row in rows}

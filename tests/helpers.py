@@ -12,6 +12,21 @@ NEGATIVE = ["awful", "boring", "dull", "clumsy", "bland", "weak"]
 FILLER = ["the", "film", "plot", "cast", "was", "a", "story", "with", "and", "ending",
           "music", "very", "quite", "its", "this", "movie"]
 
+# Strings that stress the tokenizer: case, accents, punctuation, digits, CJK, emoji.
+VARIED = ["A superb film.", "THE PLOT WAS AWFUL!!", "Café crème, déjà vu", "1999: 42 films",
+          "東京の映画", "great 😀 fun", "  spaced   out  ", "weak " * 200]
+
+# Prepended to `python -c` code: importing these packages raises, proving
+# the code under test never needs them.
+BLOCK_HEAVY_IMPORTS = """
+import importlib.abc, sys
+class _Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "jax", "tf_keras", "torch"):
+            raise ImportError(f"importing {name} is blocked in this test")
+sys.meta_path.insert(0, _Blocked())
+"""
+
 # A backbone small enough that a test trains it in seconds.
 MICRO_MODEL = dict(num_layers=2, hidden_dim=32, embedding_dim=16, num_heads=2,
                    intermediate_dim=64, max_sequence_length=64)

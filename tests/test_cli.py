@@ -4,7 +4,8 @@ import pytest
 
 from tests.helpers import run_cli
 
-COMMANDS = ["quickstart", "train-tokenizer", "train", "evaluate", "predict", "embed", "export"]
+COMMANDS = ["quickstart", "train-tokenizer", "train", "evaluate", "predict", "embed", "export",
+            "classify", "demo"]
 
 
 def test_help_everywhere():

@@ -15,22 +15,7 @@ from albert_tf.errors import AlbertTfError, ModelDirError  # noqa: E402
 from albert_tf.export import ExportOptions, export_model  # noqa: E402
 from albert_tf.export.parity import check  # noqa: E402
 from albert_tf.export.recipes import RECIPES  # noqa: E402
-from tests.helpers import write_tsv  # noqa: E402
-
-# Strings that stress the tokenizer: case, accents, punctuation, digits, CJK, emoji.
-VARIED = ["A superb film.", "THE PLOT WAS AWFUL!!", "Café crème, déjà vu", "1999: 42 films",
-          "東京の映画", "great 😀 fun", "  spaced   out  ", "weak " * 200]
-
-
-@pytest.fixture(scope="module")
-def exported(trained_dir, data_files, tmp_path_factory):
-    out = tmp_path_factory.mktemp("export") / "sentiment"
-    rows = export_model(model_dir=str(trained_dir), out=str(out),
-                        recipes=["float32", "float16", "dynamic_int8", "int8"],
-                        calibration=str(data_files / "train.tsv"),
-                        eval=str(data_files / "dev.tsv"),
-                        mediapipe_recipes=("float32", "dynamic_int8"), min_agreement=0.9)
-    return out, {row["file"]: row for row in rows}
+from tests.helpers import VARIED, write_tsv  # noqa: E402
 
 
 def test_export_directory_is_self_describing(exported):

@@ -1,0 +1,218 @@
+"""The Gradio demo: an exported classifier on the TF-free runtime.
+
+    albert-tf demo                 # the bundled SST-2 sentiment model
+    albert-tf demo runs/my-export  # any `albert-tf export` directory
+
+Tabs: classify one text (probabilities, tokens, latency, word attributions),
+a batch file, recipes side by side, and text similarity when the export has
+an embedding output. Safe by default: binds 127.0.0.1, no share link,
+bounded text and file sizes, a queue with a concurrency limit, no file paths
+from users, and user text only ever rendered as text (never as HTML).
+"""
+
+import csv
+import os
+import tempfile
+import time
+
+from albert_tf.errors import AlbertTfError
+from albert_tf.runtime import Classifier, available_recipes, locate
+from albert_tf.runtime.explain import occlusion
+
+MAX_TEXT_CHARS = 5000  # per text box; the model reads ~max_length*32 chars anyway
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_FILE_ROWS = 5000
+FILE_TYPES = (".csv", ".tsv", ".txt", ".jsonl")
+EXAMPLES = ["A gripping, funny and beautifully acted film.",
+            "The plot is thin and the ending drags on forever.",
+            "Not the best movie of the year, but far from boring.",
+            "An ambitious mess: some great ideas, clumsy execution."]
+
+
+def bundled_model_dir():
+    from albert_tf.datasets import BUNDLED_MODEL
+
+    return BUNDLED_MODEL
+
+
+class DemoModels:
+    """Every recipe of one export, loaded once; the demo's logic, UI-free."""
+
+    def __init__(self, export_dir, num_threads=None):
+        manifest = locate(export_dir).manifest
+        self.export_dir = export_dir
+        self.classifiers = {r: Classifier.load(export_dir, recipe=r, num_threads=num_threads)
+                            for r in available_recipes(manifest)}
+        self.default = next(iter(self.classifiers.values()))
+        self.title = manifest.get("title") or os.path.basename(os.path.abspath(export_dir))
+        self.accuracy = manifest.get("sst2_dev_accuracy", {}).get(self.default.recipe) or \
+            manifest.get("eval_metrics", {}).get("accuracy")
+
+    @property
+    def has_embedding(self):
+        return any(c.has_embedding for c in self.classifiers.values())
+
+    @staticmethod
+    def check_text(text):
+        if text is None or not str(text).strip():
+            raise AlbertTfError("type a text to classify (it is empty)")
+        if len(text) > MAX_TEXT_CHARS:
+            raise AlbertTfError(f"the text has {len(text):,} characters; the demo takes at "
+                                f"most {MAX_TEXT_CHARS:,}")
+        return text
+
+    def classify(self, text, recipe=None):
+        """(label scores, tokens, details, attributions) for one text."""
+        classifier = self.classifiers.get(recipe) or self.default
+        text = self.check_text(text)
+        started = time.perf_counter()
+        prediction = classifier.classify(text)
+        latency = (time.perf_counter() - started) * 1000
+        _, segments = occlusion(classifier, text)
+        # Alternating categories draw a box around each piece.
+        tokens = [(piece, "ab"[i % 2]) for i, piece in enumerate(classifier.tokens(text))]
+        details = (f"{classifier.recipe} model, {latency:.1f} ms, {prediction.num_tokens} "
+                   f"tokens" + (", TRUNCATED: only the start of the text was read"
+                                if prediction.truncated else ", not truncated"))
+        return prediction.scores, tokens, details, segments
+
+    def compare(self, text):
+        """One row per recipe: label, its probability, latency and file size."""
+        text = self.check_text(text)
+        rows = []
+        for recipe, classifier in self.classifiers.items():
+            classifier.classify(text)  # warm: first calls allocate
+            started = time.perf_counter()
+            prediction = classifier.classify(text)
+            latency = (time.perf_counter() - started) * 1000
+            rows.append([recipe, prediction.label, round(prediction.score, 4),
+                         round(latency, 2), round(classifier.bundle.size_bytes / 1e6, 2)])
+        return rows
+
+    def similarity(self, text_a, text_b):
+        classifier = next(c for c in self.classifiers.values() if c.has_embedding)
+        return round(classifier.similarity(self.check_text(text_a), self.check_text(text_b)), 4)
+
+    def classify_file(self, path):
+        """(table rows, CSV path, summary) for an uploaded file."""
+        from albert_tf.data import load_examples
+
+        if not path:
+            raise AlbertTfError("upload a .csv, .tsv, .txt or .jsonl file")
+        name = os.path.basename(path)
+        if not name.lower().endswith(FILE_TYPES):
+            raise AlbertTfError(f"{name}: not a {', '.join(FILE_TYPES)} file")
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise AlbertTfError(f"{name} is {size / 1e6:.1f} MB; the demo takes at most "
+                                f"{MAX_FILE_BYTES / 1e6:.0f} MB")
+        examples = load_examples(path, require_labels=False)
+        if len(examples) > MAX_FILE_ROWS:
+            raise AlbertTfError(f"{name} has {len(examples):,} rows; the demo takes at most "
+                                f"{MAX_FILE_ROWS:,}")
+        if not len(examples):
+            raise AlbertTfError(f"{name} has no texts")
+        predictions = self.default.classify(examples.texts)
+        rows = [[t, p.label, round(p.score, 4), p.truncated]
+                for t, p in zip(examples.texts, predictions)]
+        summary = f"{len(rows)} texts classified with {self.default.recipe}"
+        if examples.labels and all(label is not None for label in examples.labels):
+            correct = sum(str(g) == p.label for g, p in zip(examples.labels, predictions))
+            summary += f"; accuracy against its labels {correct / len(rows):.4f}"
+        out = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="",
+                                          encoding="utf-8", prefix="predictions-")
+        with out:
+            writer = csv.writer(out)
+            writer.writerow(["text", "label", "score", "truncated"])
+            writer.writerows(rows)
+        return rows, out.name, summary
+
+
+def _user_errors(function):
+    """Show the kit's errors as Gradio messages instead of stack traces."""
+    import functools
+
+    import gradio as gr
+
+    @functools.wraps(function)
+    def wrapper(*args):
+        try:
+            return function(*args)
+        except AlbertTfError as error:
+            raise gr.Error(str(error)) from None
+
+    return wrapper
+
+
+def build_app(models):
+    """The Blocks app for a `DemoModels`."""
+    import gradio as gr
+
+    subtitle = f"{len(models.default.labels)} labels · recipes: " \
+               f"{', '.join(models.classifiers)}"
+    if models.accuracy is not None:
+        subtitle += f" · dev accuracy {models.accuracy:.4f}"
+    with gr.Blocks(title="albert_tf demo") as app:
+        gr.Markdown("# albert_tf: ALBERT on LiteRT, no TensorFlow")
+        gr.Textbox(value=f"{models.title}: {subtitle}", label="model", interactive=False)
+        with gr.Tab("Classify"):
+            text = gr.Textbox(label="text", lines=3, max_length=MAX_TEXT_CHARS,
+                              elem_id="input-text")
+            recipe = gr.Dropdown(list(models.classifiers), value=models.default.recipe,
+                                 label="recipe")
+            button = gr.Button("Classify", variant="primary", elem_id="classify-button")
+            gr.Examples(EXAMPLES, inputs=text)
+            label = gr.Label(label="prediction", elem_id="prediction")
+            details = gr.Textbox(label="details", interactive=False, elem_id="details")
+            attributions = gr.HighlightedText(
+                label="why: how much each word supports the prediction (occlusion)",
+                color_map=None, show_legend=False, combine_adjacent=False)
+            tokens = gr.HighlightedText(label="tokens the model saw", show_legend=False,
+                                        show_inline_category=False,
+                                        color_map={"a": "#dbeafe", "b": "#fef3c7"})
+            button.click(_user_errors(models.classify), [text, recipe],
+                         [label, tokens, details, attributions], api_name="classify")
+            text.submit(_user_errors(models.classify), [text, recipe],
+                        [label, tokens, details, attributions])
+        with gr.Tab("Batch file"):
+            upload = gr.File(label=f"a {', '.join(FILE_TYPES)} file (≤ "
+                                   f"{MAX_FILE_BYTES // 2**20} MB, ≤ {MAX_FILE_ROWS} rows)",
+                             file_types=list(FILE_TYPES))
+            run = gr.Button("Classify file")
+            summary = gr.Textbox(label="summary", interactive=False)
+            table = gr.Dataframe(headers=["text", "label", "score", "truncated"],
+                                 interactive=False)
+            download = gr.File(label="predictions.csv")
+            run.click(_user_errors(models.classify_file), upload, [table, download, summary], api_name="classify_file")
+        with gr.Tab("Compare recipes"):
+            compare_text = gr.Textbox(label="text", lines=2, max_length=MAX_TEXT_CHARS,
+                                      value=EXAMPLES[2])
+            compare_button = gr.Button("Compare")
+            comparison = gr.Dataframe(
+                headers=["recipe", "label", "probability", "latency ms", "size MB"],
+                interactive=False)
+            compare_button.click(_user_errors(models.compare), compare_text, comparison,
+                                 api_name="compare")
+        if models.has_embedding:
+            with gr.Tab("Similarity"):
+                first = gr.Textbox(label="first text", max_length=MAX_TEXT_CHARS,
+                                   value="a wonderful, moving film")
+                second = gr.Textbox(label="second text", max_length=MAX_TEXT_CHARS,
+                                    value="a beautiful and touching movie")
+                similar = gr.Button("Cosine similarity")
+                score = gr.Number(label="cosine similarity of the pooled embeddings")
+                similar.click(_user_errors(models.similarity), [first, second], score,
+                              api_name="similarity")
+    return app
+
+
+def launch(export_dir=None, host="127.0.0.1", port=7860, num_threads=None,
+           prevent_thread_lock=False, quiet=False):
+    """Build and serve the demo; returns the app (and the URL via `app.local_url`)."""
+    models = DemoModels(export_dir or bundled_model_dir(), num_threads=num_threads)
+    app = build_app(models)
+    app.queue(default_concurrency_limit=2, max_size=32)
+    app.launch(server_name=host, server_port=port, share=False,
+               max_file_size=MAX_FILE_BYTES, prevent_thread_lock=prevent_thread_lock,
+               quiet=quiet, footer_links=["api"])
+    return app

@@ -1,0 +1,24 @@
+"""The TF-free runtime: classify text with an exported `.tflite`.
+
+Needs only `ai-edge-litert`, `sentencepiece` and `numpy`
+(`pip install 'albert-tf[runtime]'`); never imports TensorFlow or Keras
+unless asked to fall back on `tf.lite`.
+
+```python
+from albert_tf.runtime import Classifier
+classifier = Classifier.load("runs/sst2-export")
+classifier.classify(["a gripping film", "a dull mess"], top_k=1)
+```
+"""
+
+from albert_tf.errors import (InputError, ModelFileError, ModelOutputError,
+                              RuntimeUnavailableError)
+
+from .bundle import RECIPE_PREFERENCE, available_recipes, locate
+from .classifier import Classifier, Prediction
+from .interpreters import find_interpreter
+from .runner import ModelRunner
+
+__all__ = ["Classifier", "Prediction", "ModelRunner", "locate", "available_recipes",
+           "find_interpreter", "RECIPE_PREFERENCE", "InputError", "ModelFileError",
+           "ModelOutputError", "RuntimeUnavailableError"]

@@ -1,0 +1,125 @@
+"""Find and verify what a classifier needs: model file, tokenizer, labels.
+
+Two kinds of source:
+
+- an export directory written by `albert-tf export` (or one of its
+  `.tflite` files): the manifest's sha256 is checked for every file the
+  runtime reads, and its labels and vocabulary size are compared with the
+  files *before* an interpreter is built;
+- a lone MediaPipe `.tflite` file: the tokenizer and labels are read from
+  the zip archive appended to it (MediaPipe's metadata convention).
+"""
+
+import dataclasses
+import io
+import os
+import zipfile
+
+from albert_tf.errors import ModelDirError, ModelFileError
+from albert_tf.manifest import MANIFEST, read_manifest, verify_manifest
+from albert_tf.tokenizer import AlbertTokenizer
+
+# Picked when no recipe is asked for: smallest and fastest first.
+RECIPE_PREFERENCE = ("int8", "dynamic_int8", "float16", "float32")
+TOKENIZER_FILE, LABELS_FILE = "tokenizer/spiece.model", "labels.txt"
+
+
+@dataclasses.dataclass
+class Bundle:
+    model_path: str
+    recipe: str
+    tokenizer: AlbertTokenizer
+    labels: list
+    max_length: int
+    manifest: dict  # {} for a lone MediaPipe file
+
+    @property
+    def size_bytes(self):
+        return os.path.getsize(self.model_path)
+
+
+def available_recipes(manifest):
+    """Recipes of the kit's dynamic-shape files, in `RECIPE_PREFERENCE` order first."""
+    files = manifest.get("tflite_files", {})
+    names = [f[:-len(".tflite")] for f in files if not f.startswith("mediapipe_")]
+    return sorted(names, key=lambda n: (RECIPE_PREFERENCE + (n,)).index(n))
+
+
+def _read_labels(text, source):
+    labels = [line.strip() for line in text.splitlines() if line.strip()]
+    if not labels:
+        raise ModelFileError(f"{source}: no labels")
+    if len(set(labels)) != len(labels):
+        raise ModelFileError(f"{source}: duplicate labels in {labels}")
+    return labels
+
+
+def load_export(directory, recipe=None, filename=None):
+    """A verified `Bundle` from an export directory."""
+    manifest = read_manifest(directory)
+    if not str(manifest.get("format", "")).startswith("albert_tf.export/"):
+        raise ModelDirError(
+            f"{directory}: not an export directory (format {manifest.get('format')!r}); "
+            "run `albert-tf export MODEL_DIR --out DIR` first")
+    recipes = available_recipes(manifest)
+    if filename is None:
+        if recipe is None:
+            if not recipes:
+                raise ModelDirError(f"{directory}: the manifest lists no .tflite file")
+            recipe = recipes[0]
+        elif recipe not in recipes:
+            raise ModelDirError(f"{directory}: no {recipe!r} model; it has "
+                                f"{', '.join(recipes) or 'none'}")
+        filename = f"{recipe}.tflite"
+    else:
+        recipe = manifest.get("tflite_files", {}).get(filename, {}).get("recipe", "unknown")
+    # Only the files read here are hashed: a base-size export also holds a
+    # SavedModel and other recipes (~150 MB) that would dominate cold start.
+    verify_manifest(directory, required=(filename, TOKENIZER_FILE, LABELS_FILE),
+                    only=(filename, TOKENIZER_FILE, LABELS_FILE))
+    with open(os.path.join(directory, LABELS_FILE), encoding="utf-8") as f:
+        labels = _read_labels(f.read(), LABELS_FILE)
+    if labels != manifest.get("labels", labels):
+        raise ModelDirError(f"{directory}: labels.txt {labels} differs from the manifest's "
+                            f"{manifest['labels']}")
+    tokenizer = AlbertTokenizer.load(os.path.join(directory, "tokenizer"))
+    if tokenizer.vocab_size != manifest.get("vocab_size", tokenizer.vocab_size):
+        raise ModelDirError(f"{directory}: tokenizer has {tokenizer.vocab_size} pieces, the "
+                            f"model was exported with {manifest['vocab_size']}")
+    contract = manifest.get("contract", {})
+    max_length = contract.get("mediapipe_length" if filename.startswith("mediapipe_")
+                              else "max_length", 128)
+    return Bundle(os.path.join(directory, filename), recipe, tokenizer, labels,
+                  int(max_length), manifest)
+
+
+def load_mediapipe_file(path):
+    """A `Bundle` from a `.tflite` with MediaPipe metadata (tokenizer and labels inside)."""
+    try:
+        with open(path, "rb") as f:
+            archive = zipfile.ZipFile(io.BytesIO(f.read()))
+        names = archive.namelist()
+        spiece = next(n for n in names if n.endswith(".model"))
+        label_file = next(n for n in names if n.endswith(".txt"))
+        tokenizer = AlbertTokenizer(archive.read(spiece))
+        labels = _read_labels(archive.read(label_file).decode("utf-8"), f"{path}:{label_file}")
+    except (zipfile.BadZipFile, StopIteration, UnicodeDecodeError) as error:
+        raise ModelFileError(
+            f"{path}: no {MANIFEST} beside it and no tokenizer/labels inside it ({error or 'missing'}); "
+            "pass the export directory instead") from None
+    return Bundle(os.fspath(path), "mediapipe", tokenizer, labels, None, {})
+
+
+def locate(source, recipe=None):
+    """A `Bundle` for an export directory, one of its files, or a MediaPipe file."""
+    source = os.fspath(source)
+    if os.path.isdir(source):
+        return load_export(source, recipe)
+    if not os.path.isfile(source):
+        raise ModelFileError(f"{source}: no such file or directory")
+    directory, filename = os.path.split(os.path.abspath(source))
+    if os.path.isfile(os.path.join(directory, MANIFEST)):
+        if recipe is not None:
+            raise ModelFileError("pass either a .tflite file or a recipe, not both")
+        return load_export(directory, filename=filename)
+    return load_mediapipe_file(source)

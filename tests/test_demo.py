@@ -1,0 +1,177 @@
+"""The Gradio demo: its logic, a launched app through gradio_client, a real browser."""
+
+import os
+import shutil
+import socket
+
+import pytest
+
+pytest.importorskip("gradio", reason="the demo needs `pip install -e .[demo]`")
+pytest.importorskip("ai_edge_litert", reason="the demo runs on the TF-free runtime")
+
+from albert_tf.apps.demo import (MAX_FILE_ROWS, MAX_TEXT_CHARS, DemoModels,  # noqa: E402
+                                 bundled_model_dir, launch)
+from albert_tf.errors import AlbertTfError  # noqa: E402
+from tests.helpers import write_tsv  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCREENSHOT = os.path.join(ROOT, "runs", "screenshots", "demo-classify.png")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def models(exported):
+    return DemoModels(str(exported[0]), num_threads=1)
+
+
+@pytest.fixture(scope="module")
+def served(exported):
+    app = launch(str(exported[0]), port=_free_port(), num_threads=1,
+                 prevent_thread_lock=True, quiet=True)
+    yield app
+    app.close()
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    from gradio_client import Client
+
+    return Client(served.local_url, verbose=False)
+
+
+# --- logic -----------------------------------------------------------------------
+
+
+def test_bundled_model_is_a_verified_sentiment_export():
+    models = DemoModels(bundled_model_dir(), num_threads=1)
+    assert set(models.classifiers) == {"int8", "float16"}
+    assert models.default.recipe == "int8" and models.accuracy >= 0.79
+    assert models.default.bundle.size_bytes < 3e6
+    scores, _, details, _ = models.classify("A gripping, funny and beautifully acted film.")
+    assert max(scores, key=scores.get) == "positive" and "int8" in details
+    scores, *_ = models.classify("A dull, clumsy and boring mess.")
+    assert max(scores, key=scores.get) == "negative"
+
+
+def test_classify_returns_tokens_details_and_attributions(models):
+    scores, tokens, details, segments = models.classify("A superb and lovely film.", "float32")
+    assert max(scores, key=scores.get) == "pos"
+    assert tokens[0][0] == "[CLS]" and tokens[-1][0] == "[SEP]"
+    assert "float32 model" in details and "not truncated" in details
+    assert "".join(segment for segment, _ in segments) == "A superb and lovely film."
+    _, _, _, segments = models.classify("the dull film", "float32")
+    weights = {segment: weight for segment, weight in segments if weight is not None}
+    assert weights["dull"] > 0.5 > 0.1 > abs(weights["film"])  # the sentiment word carries it
+    _, _, details, _ = models.classify("superb film " * 300)
+    assert "TRUNCATED" in details
+
+
+def test_compare_has_one_row_per_recipe(models):
+    rows = models.compare("a dull story")
+    assert [row[0] for row in rows] == list(models.classifiers)
+    assert all(row[1] == "neg" and row[3] > 0 and row[4] > 0 for row in rows)
+
+
+def test_similarity_ranks_a_paraphrase_above_an_opposite(models):
+    assert models.has_embedding
+    same = models.similarity("a superb lovely film", "a lovely superb film")
+    other = models.similarity("a superb lovely film", "awful dull boring clumsy plot")
+    assert same > other
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty"), ("   ", "empty"), (None, "empty"),
+    ("x" * (MAX_TEXT_CHARS + 1), "at most"),
+], ids=["empty", "spaces", "none", "too-long"])
+def test_bad_texts_get_a_clear_message(models, text, message):
+    with pytest.raises(AlbertTfError, match=message):
+        models.classify(text)
+
+
+def test_batch_file_with_labels_and_bounds(models, tmp_path, corpus):
+    path = write_tsv(tmp_path / "reviews.tsv", corpus[:50])
+    rows, csv_path, summary = models.classify_file(str(path))
+    assert len(rows) == 50 and "accuracy against its labels" in summary
+    assert open(csv_path, encoding="utf-8").readline().strip() == "text,label,score,truncated"
+    txt = tmp_path / "lines.txt"
+    txt.write_text("a lovely film\ndull plot\n")
+    assert [row[1] for row in models.classify_file(str(txt))[0]] == ["pos", "neg"]
+    for name, content, message in [
+            ("program.exe", "MZ", "not a"),
+            ("big.txt", "lovely film\n" * (MAX_FILE_ROWS + 1), "at most"),
+            ("huge.txt", "x" * (3 * 1024 * 1024), "MB")]:
+        (tmp_path / name).write_text(content)
+        with pytest.raises(AlbertTfError, match=message):
+            models.classify_file(str(tmp_path / name))
+
+
+# --- the launched app, through its API ------------------------------------------------
+
+
+def test_served_on_localhost_only_without_share_link(served):
+    assert served.local_url.startswith("http://127.0.0.1:")
+    assert served.share_url is None
+
+
+def test_client_classifies_one_text(client):
+    label, tokens, details, attributions = client.predict(
+        "A superb and lovely film.", "float32", api_name="/classify")
+    assert label["label"] == "pos"
+    assert "float32 model" in details
+
+
+def test_client_classifies_a_file(client, tmp_path, corpus):
+    from gradio_client import handle_file
+
+    path = write_tsv(tmp_path / "upload.tsv", corpus[:20])
+    table, csv_file, summary = client.predict(handle_file(str(path)),
+                                              api_name="/classify_file")
+    assert "20 texts classified" in summary and len(table["data"]) == 20
+    assert open(csv_file, encoding="utf-8").read().count("\n") == 21
+
+
+@pytest.mark.parametrize("text, message", [("", "empty"), ("y" * 1_000_000, "at most")],
+                         ids=["empty", "1MB"])
+def test_client_gets_readable_errors(client, text, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(text, "int8", api_name="/classify")
+
+
+def test_client_wrong_file_type(client, tmp_path):
+    from gradio_client import handle_file
+
+    bad = tmp_path / "notes.exe"
+    bad.write_bytes(b"MZ\x00\x01")
+    with pytest.raises(Exception):  # Gradio refuses the type, or the app does, clearly
+        client.predict(handle_file(str(bad)), api_name="/classify_file")
+
+
+# --- a real browser -------------------------------------------------------------------
+
+
+def test_browser_types_a_review_and_reads_the_label(served):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                    args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1400})
+            page.goto(served.local_url)
+            page.locator("#input-text textarea").fill("A superb and lovely film.")
+            page.locator("#classify-button").click()
+            label = page.locator("#prediction")
+            label.get_by_text("pos").first.wait_for(timeout=30_000)
+            page.locator("#details textarea").wait_for(timeout=10_000)
+            os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
+            page.screenshot(path=SCREENSHOT, full_page=True)
+            assert "pos" in label.inner_text()
+        finally:
+            browser.close()

@@ -1,0 +1,335 @@
+"""The TF-free runtime against the Keras model it was exported from."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("ai_edge_litert", reason="the runtime needs `pip install -e .[runtime]`")
+
+import albert_tf  # noqa: E402
+from albert_tf.errors import (InputError, ModelDirError, ModelFileError,  # noqa: E402
+                              ModelOutputError, RuntimeUnavailableError)
+from albert_tf.manifest import read_manifest, write_manifest  # noqa: E402
+from albert_tf.runtime import Classifier, find_interpreter  # noqa: E402
+from albert_tf.runtime import classifier as classifier_module  # noqa: E402
+from tests.helpers import BLOCK_HEAVY_IMPORTS, VARIED, run_cli  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def keras_model(trained_dir):
+    return albert_tf.load(trained_dir)
+
+
+@pytest.fixture(scope="module")
+def float_classifier(exported):
+    return Classifier.load(exported[0], recipe="float32", num_threads=1)
+
+
+def _copy(exported, tmp_path):
+    target = tmp_path / "export"
+    shutil.copytree(exported[0], target)
+    return target
+
+
+def _remanifest(directory, **changes):
+    """Rewrite the manifest after editing files, as a careless user might."""
+    manifest = read_manifest(str(directory))
+    fields = {k: v for k, v in manifest.items() if k not in ("files", "created")}
+    write_manifest(str(directory), **{**fields, **changes})
+
+
+# --- same answers as Keras ---------------------------------------------------
+
+
+def test_probabilities_embeddings_and_flags_match_keras(float_classifier, keras_model):
+    texts = VARIED + ["pair-free text " * 3]
+    np.testing.assert_allclose(float_classifier.predict_proba(texts),
+                               keras_model.predict_proba(texts), atol=1e-4)
+    flags = keras_model.tokenizer.encode(texts, max_length=keras_model.max_length)["truncated"]
+    assert [p.truncated for p in float_classifier.classify(texts)] == flags.tolist()
+    assert any(flags)  # "weak " * 200 is longer than the model's 32 tokens
+    vectors = keras_model.embed(texts)
+    expected = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.testing.assert_allclose(float_classifier.embed(texts), expected, atol=1e-4)
+    assert float_classifier.similarity(texts[0], texts[0]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_prediction_fields_and_top_k(float_classifier):
+    one = float_classifier.classify("A superb and lovely film.")
+    assert one.label == "pos" and list(one.scores)[0] == "pos"
+    assert sum(one.scores.values()) == pytest.approx(1.0, abs=1e-5)
+    assert one.num_tokens == len(float_classifier.tokens("A superb and lovely film."))
+    top = float_classifier.classify(["dull and boring", "lovely"], top_k=1)
+    assert [list(p.scores) for p in top] == [["neg"], ["pos"]]
+    with pytest.raises(ValueError, match="top_k"):
+        float_classifier.classify("x", top_k=3)
+
+
+def test_default_recipe_is_int8_and_agrees(exported, float_classifier, data_files):
+    int8 = Classifier.load(exported[0])
+    assert int8.recipe == "int8" and int8.describe()["model"].endswith("int8.tflite")
+    texts = [line.split("\t")[0] for line in
+             (data_files / "dev.tsv").read_text().splitlines()[1:]]
+    agreement = np.mean([a.label == b.label for a, b in
+                         zip(int8.classify(texts), float_classifier.classify(texts))])
+    assert agreement >= 0.95
+
+
+def test_a_lone_mediapipe_file_carries_its_tokenizer_and_labels(exported, tmp_path,
+                                                                float_classifier):
+    lone = tmp_path / "model.tflite"  # no manifest, no tokenizer dir beside it
+    shutil.copy(exported[0] / "mediapipe_float32.tflite", lone)
+    classifier = Classifier.load(lone)
+    assert classifier.labels == ["neg", "pos"] and not classifier.has_embedding
+    np.testing.assert_allclose(classifier.predict_proba(VARIED),
+                               float_classifier.predict_proba(VARIED), atol=1e-4)
+    with pytest.raises(ModelFileError, match="embedding"):
+        classifier.embed("x")
+
+
+def test_batching_chunking_and_order(exported, float_classifier, monkeypatch):
+    texts = [f"{'great ' if i % 3 else 'dull '}film " * (1 + i % 9) for i in range(300)]
+    single = np.stack([float_classifier.predict_proba(t) for t in texts[:40]])
+    monkeypatch.setattr(classifier_module, "CHUNK", 64)  # several chunks, odd sizes
+    small_batches = Classifier.load(exported[0], recipe="float32", max_batch_size=7)
+    batched = small_batches.predict_proba(texts)
+    assert batched.shape == (300, 2)
+    np.testing.assert_allclose(batched[:40], single, atol=1e-5)
+    np.testing.assert_allclose(batched, float_classifier.predict_proba(texts), atol=1e-5)
+
+
+def test_many_threads_get_the_single_threaded_answers(exported):
+    classifier = Classifier.load(exported[0], recipe="int8", num_interpreters=2,
+                                 num_threads=1)
+    texts = [f"the film was {w} and {v}" for w in ("dull", "lovely", "weak", "fun")
+             for v in ("clever", "bland", "moving")]
+    expected = classifier.predict_proba(texts)
+    failures = []
+
+    def hammer(seed):
+        rng = np.random.default_rng(seed)
+        for _ in range(25):
+            rows = rng.choice(len(texts), size=rng.integers(1, 6), replace=False)
+            got = classifier.predict_proba([texts[i] for i in rows])
+            if not np.allclose(got, expected[rows], atol=1e-6):
+                failures.append((seed, rows.tolist()))
+
+    threads = [threading.Thread(target=hammer, args=(seed,)) for seed in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+
+
+# --- bad input -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("", "text 0 is empty"), ("  \n\t ", "text 0 is empty"), (["ok", ""], "text 1 is empty"),
+    ([None], "text 0 must be a str"), ([3.5], "text 0 must be a str"),
+    (None, "texts must be"), (12, "texts must be"), ({"a": 1}, "texts must be"),
+    (b"\xff\xfe bad", "not valid UTF-8"), (["fine", "\u200b\u200b"], "text 1 has no tokens"),
+])
+def test_bad_texts_raise_input_error_naming_the_text(float_classifier, bad, message):
+    with pytest.raises(InputError, match=message):
+        float_classifier.classify(bad)
+
+
+def test_defined_results_for_odd_but_valid_texts(float_classifier):
+    assert float_classifier.classify([]) == []
+    assert float_classifier.predict_proba([]).shape == (0, 2)
+    surrogate, bytes_text, control, only_control = float_classifier.classify(
+        ["lovely \ud800 film", "café".encode("utf-8"), "dull\x07 film\x00", "\x00\x01\x02"])
+    assert surrogate.label and bytes_text.label and control.label == "neg"
+    assert only_control.num_tokens == 4  # [CLS] ▁ <unk> [SEP]: classified, not refused
+    huge = float_classifier.classify("lovely film " * 100_000)  # 1.2 MB
+    assert huge.truncated and huge.num_tokens == float_classifier.max_length
+    assert huge.label == float_classifier.classify("lovely film " * 100).label
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(max_size=300), min_size=1, max_size=4))
+def test_any_text_gets_a_prediction_or_an_input_error(float_classifier, texts):
+    try:
+        predictions = float_classifier.classify(texts)
+    except InputError as error:
+        assert "text " in str(error)
+        return
+    assert len(predictions) == len(texts)
+    for prediction in predictions:
+        assert np.isfinite(prediction.score)
+        assert sum(prediction.scores.values()) == pytest.approx(1.0, abs=1e-4)
+        assert 3 <= prediction.num_tokens <= float_classifier.max_length
+
+
+def test_non_finite_outputs_raise(exported, monkeypatch):
+    classifier = Classifier.load(exported[0], recipe="float32")
+    run = classifier.runner.run
+
+    def poisoned(packed, max_length, outputs=None):
+        values = run(packed, max_length, outputs)
+        return {name: np.full_like(v, np.nan) for name, v in values.items()}
+
+    monkeypatch.setattr(classifier.runner, "run", poisoned)
+    with pytest.raises(ModelOutputError, match="non-finite"):
+        classifier.classify(["fine", "film"])
+
+
+# --- bad files ---------------------------------------------------------------
+
+
+def test_corrupted_or_truncated_model_is_refused(exported, tmp_path):
+    copy = _copy(exported, tmp_path)
+    blob = (copy / "int8.tflite").read_bytes()
+    (copy / "int8.tflite").write_bytes(blob[:len(blob) // 2])
+    with pytest.raises(ModelDirError, match="int8.tflite does not match its sha256"):
+        Classifier.load(copy)
+    lone = tmp_path / "lone.tflite"
+    lone.write_bytes(blob[:len(blob) // 2])
+    with pytest.raises(ModelFileError):
+        Classifier.load(lone)
+    (tmp_path / "junk.tflite").write_bytes(b"not a model at all" * 10)
+    with pytest.raises(ModelFileError):
+        Classifier.load(tmp_path / "junk.tflite")
+
+
+def test_labels_that_do_not_match_the_outputs_are_refused(exported, tmp_path):
+    copy = _copy(exported, tmp_path)
+    (copy / "labels.txt").write_text("neg\npos\nmeh\n")
+    with pytest.raises(ModelDirError, match="labels.txt does not match its sha256"):
+        Classifier.load(copy)
+    _remanifest(copy)  # hashes fixed, manifest labels still two
+    with pytest.raises(ModelDirError, match="differs from the manifest"):
+        Classifier.load(copy)
+    _remanifest(copy, labels=["neg", "pos", "meh"])
+    with pytest.raises(ModelFileError, match="2 outputs but 3 labels"):
+        Classifier.load(copy, recipe="float32")
+
+
+def test_a_tokenizer_of_another_vocabulary_is_refused(exported, tmp_path, corpus):
+    from albert_tf.tokenizer import AlbertTokenizer
+
+    copy = _copy(exported, tmp_path)
+    other = AlbertTokenizer.train(["zebra quantum xylophone jigsaw"] * 40, vocab_size=30)
+    assert other.vocab_size != Classifier.load(copy).tokenizer.vocab_size
+    other.save(copy / "tokenizer")
+    _remanifest(copy)
+    with pytest.raises(ModelDirError, match="tokenizer has .* pieces"):
+        Classifier.load(copy)
+
+
+def test_missing_recipe_and_wrong_directory(exported, trained_dir, tmp_path):
+    with pytest.raises(ModelDirError, match="no 'int16' model; it has int8, dynamic_int8"):
+        Classifier.load(exported[0], recipe="int16")
+    with pytest.raises(ModelDirError, match="not an export directory"):
+        Classifier.load(trained_dir)  # a model directory, not an export
+    with pytest.raises(ModelFileError, match="no such file"):
+        Classifier.load(tmp_path / "absent")
+
+
+# --- interpreters and isolation ----------------------------------------------------
+
+
+def test_classifies_in_a_process_where_tensorflow_and_keras_cannot_import(exported):
+    code = BLOCK_HEAVY_IMPORTS + f"""
+import json
+from albert_tf.runtime import Classifier
+c = Classifier.load({str(exported[0])!r})
+p = c.classify("A superb and lovely film.")
+print(json.dumps({{"backend": c.backend, "label": p.label,
+                   "loaded": sorted(m for m in sys.modules if m.split(".")[0] in
+                                    ("tensorflow", "keras", "jax"))}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"backend": "ai-edge-litert", "label": "pos", "loaded": []}
+
+
+def test_no_interpreter_gives_one_error_listing_every_candidate():
+    code = BLOCK_HEAVY_IMPORTS.replace('"torch")', '"torch", "ai_edge_litert", '
+                                                  '"tflite_runtime")') + """
+from albert_tf.runtime import find_interpreter, RuntimeUnavailableError
+try:
+    find_interpreter()
+except RuntimeUnavailableError as error:
+    print(error)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    for name in ("ai-edge-litert", "tflite-runtime", "tensorflow", "albert-tf[runtime]"):
+        assert name in out
+
+
+def test_legacy_tflite_runtime_is_skipped_under_numpy_2():
+    if int(np.__version__.split(".")[0]) < 2:
+        pytest.skip("numpy<2 here")
+    with pytest.raises(RuntimeUnavailableError, match="numpy<2"):
+        find_interpreter("tflite-runtime")
+
+
+def test_tensorflow_lite_fallback_gives_the_same_answers(exported, float_classifier):
+    pytest.importorskip("tensorflow")
+    via_tf = Classifier.load(exported[0], recipe="float32", backend="tensorflow")
+    assert via_tf.backend == "tensorflow"
+    np.testing.assert_allclose(via_tf.predict_proba(VARIED),
+                               float_classifier.predict_proba(VARIED), atol=1e-5)
+
+
+@pytest.mark.skipif(os.environ.get("ALBERT_TF_SKIP_VENV_TESTS") == "1",
+                    reason="ALBERT_TF_SKIP_VENV_TESTS=1")
+def test_legacy_tflite_runtime_in_its_own_environment(exported, float_classifier, tmp_path):
+    """tflite-runtime 2.14 (numpy<2) in a fresh venv runs the float32 file."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = str(venv / "bin" / "python")
+    subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    "tflite-runtime==2.14.0", "numpy<2", "sentencepiece==0.2.3"],
+                   check=True, timeout=600)
+    subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps",
+                    "--disable-pip-version-check", "-e", ROOT], check=True, timeout=300)
+    code = f"""
+import json
+from albert_tf.runtime import Classifier
+c = Classifier.load({str(exported[0])!r}, recipe="float32")
+print(json.dumps({{"backend": c.backend, "p": c.predict_proba({VARIED!r}).tolist()}}))
+"""
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120,
+                         check=True, cwd=str(tmp_path))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["backend"] == "tflite-runtime"
+    np.testing.assert_allclose(result["p"], float_classifier.predict_proba(VARIED), atol=1e-5)
+
+
+# --- command line ------------------------------------------------------------------
+
+
+def test_cli_classify_arguments_and_stdin(exported):
+    out = run_cli("classify", exported[0], "A superb and lovely film.", "dull and boring",
+                  "--top-k", "1")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [line["label"] for line in lines] == ["pos", "neg"]
+    assert list(lines[0]["scores"]) == ["pos"] and lines[0]["truncated"] is False
+    piped = run_cli("classify", exported[0] / "float32.tflite",
+                    stdin="a lovely film\n\n   \nboring plot\n")
+    assert piped.returncode == 0, piped.stderr
+    assert [json.loads(line)["label"] for line in piped.stdout.splitlines()] == ["pos", "neg"]
+
+
+def test_cli_classify_errors_go_to_stderr_with_exit_1(exported, tmp_path):
+    missing = run_cli("classify", tmp_path / "nope", "text")
+    assert missing.returncode == 1 and "no such file" in missing.stderr and not missing.stdout
+    bad = run_cli("classify", exported[0], "\x01\x02")
+    assert bad.returncode == 1 and "no tokens" in bad.stderr
