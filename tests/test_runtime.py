@@ -333,3 +333,20 @@ def test_cli_classify_errors_go_to_stderr_with_exit_1(exported, tmp_path):
     assert missing.returncode == 1 and "no such file" in missing.stderr and not missing.stdout
     bad = run_cli("classify", exported[0], "\x01\x02")
     assert bad.returncode == 1 and "no tokens" in bad.stderr
+
+
+def test_benchmark_script_writes_its_report(exported, data_files, tmp_path):
+    """The benchmark runs end to end on a tiny export (numbers not asserted)."""
+    import json as json_module
+
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "runtime_bench.py"), "--export",
+         str(exported[0]), "--sst2", str(data_files / "dev.tsv"), "--out", str(tmp_path),
+         "--recipes", "float32,int8", "--no-anchor", "--repeats", "2", "--sample", "5",
+         "--accuracy"], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr[-2000:]
+    report = json_module.loads((tmp_path / "bench.json").read_text())
+    assert {r["format"] for r in report["latency"]} == {"float32", "int8"}
+    assert report["accuracy"]["int8"]["accuracy"] > 0.8
+    assert (tmp_path / "bench.png").exists() and "| int8 | 16 | 1 |" in \
+        (tmp_path / "bench.md").read_text()

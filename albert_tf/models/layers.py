@@ -204,13 +204,24 @@ class AlbertTransformerLayer(keras.layers.Layer):
         self.output_layer_norm.build(sequence_shape)
         self.built = True
 
+    def _split_heads(self, x, batch, length, order):
+        """(batch, length, H) -> 4-D per-head layout (`order` of batch, length, heads, dim)."""
+        x = ops.reshape(x, (batch, length, self.num_heads, self.head_dim))
+        return ops.transpose(x, order)
+
     def _attention(self, x, attention_mask, training):
         batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        qkv = ops.reshape(self.qkv(x), (batch, length, 3, self.num_heads, self.head_dim))
-        qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, batch, heads, length, head_dim)
-        query, key, value = qkv[0], qkv[1], qkv[2]
-        scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
-        scores = scores * ops.cast(1.0 / math.sqrt(self.head_dim), scores.dtype)
+        h = self.hidden_dim
+        qkv = self.qkv(x)  # (batch, length, 3H) laid out [q | k | v]
+        # Slices and 4-D transposes only: a 5-D head split transposes all of
+        # q, k and v at once, which XNNPACK cannot run. The key comes out
+        # already transposed, and the query is scaled before the matmul
+        # (L x d products instead of L x L).
+        scale = ops.cast(1.0 / math.sqrt(self.head_dim), qkv.dtype)
+        query = self._split_heads(qkv[:, :, :h] * scale, batch, length, (0, 2, 1, 3))
+        key = self._split_heads(qkv[:, :, h:2 * h], batch, length, (0, 2, 3, 1))
+        value = self._split_heads(qkv[:, :, 2 * h:], batch, length, (0, 2, 1, 3))
+        scores = ops.matmul(query, key)  # (batch, heads, length, length)
         # Softmax in float32: half-precision exp/sum loses the small probabilities.
         # Masking after it (see the module doc) equals a masked softmax:
         # p_i / sum over real keys of p_j.
