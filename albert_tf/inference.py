@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from albert_tf.batching import plan_batches
+from albert_tf.bucketing import plan_batches
 from albert_tf.tokenizer import pad_sequences
 
 

@@ -22,13 +22,28 @@ def _set_backend(args):
         os.environ["KERAS_BACKEND"] = args.backend
 
 
-def _read_texts(args):
-    """Texts from the command line, else non-empty stdin lines."""
+def _text_chunks(args, size=1024):
+    """Texts from the arguments, else non-empty stdin lines, `size` at a time
+    (a long pipe is classified as it streams, not read into memory first)."""
     if args.texts:
-        return args.texts
+        yield args.texts
+        return
     if sys.stdin.isatty():
         print("reading texts from stdin, one per line (Ctrl-D to end)", file=sys.stderr)
-    texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    chunk = []
+    for line in sys.stdin:
+        if line.strip():
+            chunk.append(line.rstrip("\n"))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _read_texts(args):
+    """Texts from the command line, else non-empty stdin lines."""
+    texts = [text for chunk in _text_chunks(args) for text in chunk]
     if not texts:
         from albert_tf.errors import AlbertTfError
 
@@ -128,25 +143,6 @@ def cmd_embed(args):
     for text, vector in zip(texts, vectors):
         print(json.dumps({"text": text, "embedding": [round(float(v), 6) for v in vector]},
                          ensure_ascii=False))
-
-
-def _text_chunks(args, size=1024):
-    """Texts from the arguments, else non-empty stdin lines, `size` at a time
-    (a long pipe is classified as it streams, not read into memory first)."""
-    if args.texts:
-        yield args.texts
-        return
-    if sys.stdin.isatty():
-        print("reading texts from stdin, one per line (Ctrl-D to end)", file=sys.stderr)
-    chunk = []
-    for line in sys.stdin:
-        if line.strip():
-            chunk.append(line.rstrip("\n"))
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def cmd_classify(args):

@@ -16,7 +16,8 @@ import tempfile
 import time
 
 from albert_tf.errors import AlbertTfError
-from albert_tf.runtime import Classifier, available_recipes, locate
+from albert_tf.manifest import read_manifest
+from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
 
 MAX_TEXT_CHARS = 5000  # per text box; the model reads ~max_length*32 chars anyway
@@ -39,8 +40,7 @@ class DemoModels:
     """Every recipe of one export, loaded once; the demo's logic, UI-free."""
 
     def __init__(self, export_dir, num_threads=None):
-        manifest = locate(export_dir).manifest
-        self.export_dir = export_dir
+        manifest = read_manifest(export_dir)  # each Classifier.load verifies its files
         self.classifiers = {r: Classifier.load(export_dir, recipe=r, num_threads=num_threads)
                             for r in available_recipes(manifest)}
         self.default = next(iter(self.classifiers.values()))

@@ -25,14 +25,7 @@ def tflite_probabilities(tflite_path, packed, max_length=128, batch_size=32):
     MediaPipe file gets one sequence at a time, padded to L).
     """
     runner = ModelRunner(tflite_path)
-    order = sorted(range(len(packed)), key=lambda i: len(packed[i][0]))
-    results = [None] * len(packed)
-    for first in range(0, len(order), batch_size):
-        rows = order[first:first + batch_size]
-        out = runner.run([packed[i] for i in rows], max_length)[runner.probability_output]
-        for position, row in enumerate(rows):
-            results[row] = out[position]
-    return np.stack(results).astype("float32")
+    return runner.run_all(packed, max_length, batch_size)[runner.probability_output]
 
 
 def compare(reference, probabilities, y_true=None):

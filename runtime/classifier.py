@@ -152,43 +152,31 @@ class Classifier:
         return packed, truncated
 
     def _run(self, texts, outputs):
-        """Named outputs for every text, plus truncation flags and token counts."""
-        texts = _as_list(texts)
-        if not texts:
-            return {name: np.zeros((0, self._width(name)), "float32") for name in outputs}, [], []
-        results = {name: [] for name in outputs}
+        """Named outputs for one text or a list, plus truncation flags, token
+        counts and whether a single text was given (callers unwrap it)."""
+        single = isinstance(texts, (str, bytes, bytearray))
+        texts = [texts] if single else _as_list(texts)
+        results = {name: [np.zeros((0, self.runner.width(name)), "float32")]
+                   for name in outputs}
         truncated, num_tokens = [], []
         for start in range(0, len(texts), CHUNK):
             packed, cut = self._encode(texts[start:start + CHUNK], start)
-            chunk = {name: [None] * len(packed) for name in outputs}
-            # Similar lengths share a batch, so little of it is padding.
-            order = sorted(range(len(packed)), key=lambda i: len(packed[i][0]))
-            for first in range(0, len(order), self.max_batch_size):
-                rows = order[first:first + self.max_batch_size]
-                values = self.runner.run([packed[i] for i in rows], self.max_length, outputs)
-                for name in outputs:
-                    for position, row in enumerate(rows):
-                        chunk[name][row] = values[name][position]
+            values = self.runner.run_all(packed, self.max_length, self.max_batch_size, outputs)
             for name in outputs:
-                results[name].extend(chunk[name])
+                results[name].append(values[name])
             truncated.extend(cut)
             num_tokens.extend(len(tokens) for tokens, _ in packed)
-        arrays = {name: np.stack(values).astype("float32") for name, values in results.items()}
+        arrays = {name: np.concatenate(values) for name, values in results.items()}
         for name, array in arrays.items():
             bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
             if bad.size:
                 raise ModelOutputError(f"non-finite {name} for texts {bad[:10].tolist()}: the "
                                        "model file is damaged or was quantized badly")
-        return arrays, truncated, num_tokens
-
-    def _width(self, output):
-        return int(self.runner.outputs[output]["shape_signature"][-1])
+        return arrays, truncated, num_tokens, single
 
     def predict_proba(self, texts):
         """`(n, num_labels)` float32 probabilities for a list of texts."""
-        single = isinstance(texts, (str, bytes, bytearray))
-        arrays, _, _ = self._run([texts] if single else texts,
-                                 (self.runner.probability_output,))
+        arrays, _, _, single = self._run(texts, (self.runner.probability_output,))
         probabilities = arrays[self.runner.probability_output]
         return probabilities[0] if single else probabilities
 
@@ -200,9 +188,8 @@ class Classifier:
         if top_k is not None and (not isinstance(top_k, int) or
                                   not 1 <= top_k <= len(self.labels)):
             raise ValueError(f"top_k must be an int in [1, {len(self.labels)}], got {top_k!r}")
-        single = isinstance(texts, (str, bytes, bytearray))
-        arrays, truncated, num_tokens = self._run(
-            [texts] if single else texts, (self.runner.probability_output,))
+        arrays, truncated, num_tokens, single = self._run(
+            texts, (self.runner.probability_output,))
         predictions = []
         for probabilities, cut, count in zip(arrays[self.runner.probability_output],
                                              truncated, num_tokens):
@@ -219,8 +206,8 @@ class Classifier:
         if not self.has_embedding:
             raise ModelFileError(f"{self.bundle.model_path} has no {EMBEDDING!r} output "
                                  f"(outputs: {sorted(self.runner.outputs)})")
-        single = isinstance(texts, (str, bytes, bytearray))
-        vectors = self._run([texts] if single else texts, (EMBEDDING,))[0][EMBEDDING]
+        arrays, _, _, single = self._run(texts, (EMBEDDING,))
+        vectors = arrays[EMBEDDING]
         if normalize:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True),
                                            1e-12)

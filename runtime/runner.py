@@ -17,6 +17,7 @@ import queue
 
 import numpy as np
 
+from albert_tf.bucketing import plan_batches
 from albert_tf.errors import ModelFileError
 from albert_tf.tokenizer import pad_sequences
 
@@ -60,7 +61,9 @@ class ModelRunner:
             self._pool.put(self._describe(interpreter))
 
     def _describe(self, interpreter):
-        """(signature runner, input name map, output names, static length) of one interpreter."""
+        """(signature runner, input name map) of one interpreter; records the
+        file's outputs, label count and static length (the same for every
+        interpreter of the pool)."""
         signatures = interpreter.get_signature_list()
         if not signatures:
             raise ModelFileError("the TFLite model has no signature")
@@ -100,6 +103,25 @@ class ModelRunner:
             return {name: np.concatenate([r[name] for r in rows]) for name in outputs}
         finally:
             self._pool.put((runner, names))
+
+    def width(self, output):
+        """Size of the last axis of `output` (labels, or the embedding width)."""
+        return int(self.outputs[output]["shape_signature"][-1])
+
+    def run_all(self, packed, max_length, batch_size, outputs=None):
+        """Outputs for any number of sequences, in their order.
+
+        Sequences of similar length share a batch of at most `batch_size`, so
+        little of each batch is padding.
+        """
+        outputs = outputs or (self.probability_output,)
+        results = {name: np.zeros((len(packed), self.width(name)), "float32")
+                   for name in outputs}
+        for rows in plan_batches([len(tokens) for tokens, _ in packed], batch_size):
+            values = self.run([packed[i] for i in rows], max_length, outputs)
+            for name in outputs:
+                results[name][rows] = values[name]
+        return results
 
     @staticmethod
     def _invoke(runner, names, batch, outputs):

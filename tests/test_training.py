@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import albert_tf
-from albert_tf.batching import ClassificationBatches, plan_batches
+from albert_tf.batching import ClassificationBatches
+from albert_tf.bucketing import plan_batches
 from albert_tf.errors import AlbertTfError
 from albert_tf.training import WarmupLinearDecay
 from tests.helpers import fast_train_kwargs, sentiment_rows, write_tsv
