@@ -31,3 +31,34 @@ def plan_batches(lengths, batch_size, shuffle=False, seed=0, bucket_batches=50):
     if shuffle:
         rng.shuffle(batches)
     return batches
+
+
+def plan_token_batches(lengths, token_budget, seed=0, multiple=8, window=65536):
+    """Index arrays of examples sharing a padded width and a fixed token budget.
+
+    Pretraining wants a steady amount of work per step, not a steady number
+    of rows: 256 eight-token sequences cost what 16 full 128-token ones do.
+    Each batch holds examples of one width (length rounded up to `multiple`)
+    and at most `rows_for_width(width)` of them; callers pad a short last
+    batch with empty rows, so a compiled step (XLA) sees one shape per width,
+    not one per batch. Random order, examples grouped by width within each
+    `window`, batches shuffled; deterministic in `seed`.
+    """
+    lengths = np.asarray(lengths)
+    widths = -(-lengths // multiple) * multiple
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(lengths))
+    batches = []
+    for start in range(0, len(order), window):
+        chunk = order[start:start + window]
+        for width in np.unique(widths[chunk]):
+            members = chunk[widths[chunk] == width]
+            rows = rows_for_width(token_budget, int(width))
+            batches.extend(members[i:i + rows] for i in range(0, len(members), rows))
+    rng.shuffle(batches)
+    return batches
+
+
+def rows_for_width(token_budget, width):
+    """Rows of a `width`-token batch within `token_budget` (at least one)."""
+    return max(1, token_budget // width)

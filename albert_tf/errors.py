@@ -36,3 +36,7 @@ class ModelOutputError(AlbertTfError):
 
 class RuntimeUnavailableError(AlbertTfError, ImportError):
     """No TFLite interpreter package is installed."""
+
+
+class CheckpointError(AlbertTfError, ValueError):
+    """A checkpoint to import is incomplete or does not fit its config (names the tensor)."""

@@ -15,11 +15,16 @@ MediaPipe, which lower-cases ASCII only) produces the same ids as this class
 without reimplementing case rules. Google's original `spiece.model` files do
 not fold case, so for those we lower-case in Python, as ALBERT did; `load`
 detects which kind it has.
+
+Imported tokenizers keep their source's rules (`strip_accents`,
+`replace_quotes`; see `AlbertTokenizer`) so ids match the model's training.
 """
 
 import io
 import json
 import os
+import re
+import unicodedata
 
 import numpy as np
 import sentencepiece as spm
@@ -63,6 +68,15 @@ def pad_sequences(sequences, max_length=128, pad_to_multiple_of=8, pad_id=0):
     return {"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}
 
 
+_LATEX_QUOTES = re.compile("``|''")
+
+
+def _strip_accents(text):
+    """NFKD, then drop nonspacing marks: Google's and Hugging Face's `keep_accents=False`."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text)
+                   if unicodedata.category(c) != "Mn")
+
+
 def _clean_text(text):
     """Return `text` as a str SentencePiece can take, or raise TypeError.
 
@@ -86,6 +100,11 @@ class AlbertTokenizer:
         model_proto: bytes of a SentencePiece model (`spiece.model`).
         lowercase: lower-case text in Python before SentencePiece. `None`
             detects it: on for models that do not fold case themselves.
+        strip_accents: NFKD-decompose and drop accents first (Google's
+            ALBERT and Hugging Face's `keep_accents=False`). Off for
+            tokenizers trained here.
+        replace_quotes: turn LaTeX quotes `` and '' into `"` (Google's and
+            Hugging Face's preprocessing). Off for tokenizers trained here.
 
     Example:
     ```python
@@ -97,7 +116,7 @@ class AlbertTokenizer:
     ```
     """
 
-    def __init__(self, model_proto, lowercase=None):
+    def __init__(self, model_proto, lowercase=None, strip_accents=False, replace_quotes=False):
         self._proto = bytes(model_proto)
         self._sp = spm.SentencePieceProcessor()
         try:
@@ -108,6 +127,8 @@ class AlbertTokenizer:
         if lowercase is None:
             lowercase = self._sp.encode("HELLO World") != self._sp.encode("hello world")
         self.lowercase = bool(lowercase)
+        self.strip_accents = bool(strip_accents)
+        self.replace_quotes = bool(replace_quotes)
 
     # --- construction -----------------------------------------------------
 
@@ -174,7 +195,9 @@ class AlbertTokenizer:
         with open(path, "rb") as f:
             proto = f.read()
         try:
-            return cls(proto, lowercase=config.get("lowercase"))
+            return cls(proto, lowercase=config.get("lowercase"),
+                       strip_accents=config.get("strip_accents", False),
+                       replace_quotes=config.get("replace_quotes", False))
         except TokenizerError as error:
             raise TokenizerError(f"{path}: {error}") from None
 
@@ -187,7 +210,8 @@ class AlbertTokenizer:
             json.dump(self.get_config(), f, indent=2)
 
     def get_config(self):
-        return {"lowercase": self.lowercase, "vocab_size": self.vocab_size,
+        return {"lowercase": self.lowercase, "strip_accents": self.strip_accents,
+                "replace_quotes": self.replace_quotes, "vocab_size": self.vocab_size,
                 "special_tokens": SPECIAL_TOKEN_IDS}
 
     def _check_special_tokens(self):
@@ -226,6 +250,11 @@ class AlbertTokenizer:
         text = _clean_text(text)
         cut = len(text) > max_chars
         text = text[:max_chars]
+        # The order of Hugging Face's normalizer sequence: quotes, accents, case.
+        if self.replace_quotes:
+            text = _LATEX_QUOTES.sub('"', text)
+        if self.strip_accents:
+            text = _strip_accents(text)
         return (text.lower() if self.lowercase else text), cut
 
     def tokenize(self, text):

@@ -74,6 +74,7 @@ class TrainConfig:
     eval: str = None
     out: str = None
     preset: str = "small"
+    init: str = None  # pretrained directory (albert-tf import / pretrain); overrides preset
     tokenizer: str = None  # spiece.model or tokenizer dir; None = train one
     vocab_size: int = 8000
     text_column: str = None
@@ -126,6 +127,14 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not 0 <= value < 1:
                 fail(f"{name} must be in [0, 1), got {value}")
+        if self.init is not None:
+            from albert_tf.pretrained import is_pretrained_dir
+
+            if not is_pretrained_dir(self.init):
+                fail(f"{self.init}: not a pretrained directory (write one with "
+                     "`albert-tf import` or `albert-tf pretrain`)")
+            if self.tokenizer is not None:
+                fail("pass either init (which brings its tokenizer) or tokenizer, not both")
         if self.class_weight is not None and self.multi_label:
             fail("class weights are for single-label tasks; multi-label is not supported")
         for path in (self.train, self.eval, self.tokenizer):
@@ -168,7 +177,26 @@ def _class_sample_weights(config, labels, y):
     return weights[np.asarray(y)]
 
 
+def _pretrained_backbone(config, vocabulary_size):
+    from albert_tf.pretrained import load_pretrained
+
+    backbone = load_pretrained(config.init, dtype=config.precision,
+                               dropout=config.dropout).backbone
+    if backbone.vocabulary_size != vocabulary_size:
+        raise AlbertTfError(f"{config.init}: embeds {backbone.vocabulary_size} pieces but the "
+                            f"tokenizer has {vocabulary_size}")
+    if config.max_length > backbone.max_sequence_length:
+        raise AlbertTfError(f"max_length={config.max_length} exceeds the {config.init} "
+                            f"position table ({backbone.max_sequence_length})")
+    return backbone
+
+
 def build_model(config, vocabulary_size, num_classes):
+    """A classifier: pretrained encoder from `config.init`, or a random one of `config.preset`."""
+    if config.init:
+        return AlbertClassifier(_pretrained_backbone(config, vocabulary_size), num_classes,
+                                multi_label=config.multi_label,
+                                dropout=config.classifier_dropout)
     overrides = dict(config.model_overrides)
     if config.dropout is not None:
         overrides["dropout"] = config.dropout
@@ -206,7 +234,9 @@ def _prepare_tokenizer(config, work_dir, train_examples):
     saved = os.path.join(work_dir, "tokenizer")
     if config.resume and os.path.isdir(saved):
         return AlbertTokenizer.load(saved)
-    if config.tokenizer:
+    if config.init:
+        tokenizer = AlbertTokenizer.load(os.path.join(config.init, "tokenizer"))
+    elif config.tokenizer:
         tokenizer = AlbertTokenizer.load(config.tokenizer)
     else:
         texts = train_examples.texts + (train_examples.pairs or [])

@@ -199,6 +199,9 @@ def _add_training_options(parser):
     parser.add_argument("--out", required=True, help="model directory to write")
     parser.add_argument("--preset", default="small",
                         choices=["tiny", "small", "base", "large"], help="model shape")
+    parser.add_argument("--init", help="pretrained directory to start from (from `albert-tf "
+                                       "import` or `albert-tf pretrain`; replaces --preset "
+                                       "and --tokenizer)")
     parser.add_argument("--tokenizer", help="spiece.model or tokenizer dir (default: train one)")
     parser.add_argument("--vocab-size", type=int, default=8000,
                         help="pieces of a newly trained tokenizer")
@@ -347,6 +350,10 @@ def build_parser():
         else:
             p.add_argument("--pooling", choices=["cls", "mean"], default="cls")
         p.set_defaults(func=func)
+
+    from albert_tf.apps.cli_pretrained import add_commands
+
+    add_commands(commands)
     return parser
 
 

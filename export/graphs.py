@@ -47,13 +47,23 @@ class InGraphTokenizer(tf.Module):
         self.sentencepiece = tensorflow_text.SentencepieceTokenizer(
             model=tokenizer.model_proto, out_type=tf.int32)
         self.lowercase = tokenizer.lowercase
+        self.strip_accents = tokenizer.strip_accents
+        self.replace_quotes = tokenizer.replace_quotes
         self.max_length = max_length
         self.max_chars = max_length * CHARS_PER_TOKEN_CAP
         self.cls_id, self.sep_id = tokenizer.cls_id, tokenizer.sep_id
 
     def __call__(self, texts):
+        import tensorflow_text
+
         cut_chars = tf.strings.length(texts, unit="UTF8_CHAR") > self.max_chars
         texts = tf.strings.substr(texts, 0, self.max_chars, unit="UTF8_CHAR")
+        # Same order as AlbertTokenizer._prepare.
+        if self.replace_quotes:
+            texts = tf.strings.regex_replace(texts, "``|''", '"')
+        if self.strip_accents:
+            texts = tf.strings.regex_replace(
+                tensorflow_text.normalize_utf8(texts, "NFKD"), r"\p{Mn}", "")
         if self.lowercase:
             texts = tf.strings.lower(texts, encoding="utf-8")
         pieces = self.sentencepiece.tokenize(texts)

@@ -56,6 +56,9 @@ class AlbertBackbone(keras.Model):
         dropout: float, dropout rate of embeddings, attention and FFN.
         max_sequence_length: int, size of the position embedding table.
         num_segments: int, number of segment (token type) ids.
+        gelu_approximate: bool, the FFN's GELU is the tanh approximation
+            (ALBERT's `gelu_new`, Google's TF code) or, if False, the erf form
+            (Hugging Face `hidden_act="gelu"`).
         dtype: None, a dtype or a `keras.DTypePolicy` name such as
             `"mixed_bfloat16"`; variables stay float32 under mixed policies.
 
@@ -73,8 +76,8 @@ class AlbertBackbone(keras.Model):
 
     def __init__(self, vocabulary_size, num_layers, num_heads, embedding_dim,
                  hidden_dim, intermediate_dim, num_groups=1, num_inner_repetitions=1,
-                 dropout=0.0, max_sequence_length=512, num_segments=2, dtype=None,
-                 **kwargs):
+                 dropout=0.0, max_sequence_length=512, num_segments=2,
+                 gelu_approximate=True, dtype=None, **kwargs):
         _check_positive(num_layers=num_layers, num_groups=num_groups,
                         num_inner_repetitions=num_inner_repetitions, num_heads=num_heads,
                         hidden_dim=hidden_dim)
@@ -96,7 +99,8 @@ class AlbertBackbone(keras.Model):
         self.attention_mask = AttentionMask(dtype=dtype, name="attention_mask")
         self.transformer_groups = [
             [AlbertTransformerLayer(num_heads, intermediate_dim, dropout=dropout,
-                                    dtype=dtype, name=f"group_{g}_inner_layer_{i}")
+                                    gelu_approximate=gelu_approximate, dtype=dtype,
+                                    name=f"group_{g}_inner_layer_{i}")
              for i in range(num_inner_repetitions)]
             for g in range(num_groups)
         ]
@@ -130,6 +134,7 @@ class AlbertBackbone(keras.Model):
         self.dropout = dropout
         self.max_sequence_length = max_sequence_length
         self.num_segments = num_segments
+        self.gelu_approximate = bool(gelu_approximate)
 
     @property
     def token_embedding(self):
@@ -152,6 +157,7 @@ class AlbertBackbone(keras.Model):
             "dropout": self.dropout,
             "max_sequence_length": self.max_sequence_length,
             "num_segments": self.num_segments,
+            "gelu_approximate": self.gelu_approximate,
         }
 
     @classmethod

@@ -27,6 +27,11 @@ def gelu_new(x):
     return ops.gelu(x, approximate=True)
 
 
+def gelu_exact(x):
+    """The erf form of GELU (Hugging Face's `hidden_act="gelu"`, ALBERT v1 ports)."""
+    return ops.gelu(x, approximate=False)
+
+
 def _check_positive(**values):
     for name, value in values.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -153,7 +158,8 @@ class AlbertTransformerLayer(keras.layers.Layer):
     """
 
     def __init__(self, num_heads, intermediate_dim, dropout=0.0,
-                 attention_dropout=None, layer_norm_epsilon=1e-12, **kwargs):
+                 attention_dropout=None, layer_norm_epsilon=1e-12, gelu_approximate=True,
+                 **kwargs):
         super().__init__(**kwargs)
         _check_positive(num_heads=num_heads, intermediate_dim=intermediate_dim)
         attention_dropout = dropout if attention_dropout is None else attention_dropout
@@ -163,6 +169,7 @@ class AlbertTransformerLayer(keras.layers.Layer):
         self.dropout = dropout
         self.attention_dropout = attention_dropout
         self.layer_norm_epsilon = layer_norm_epsilon
+        self.gelu_approximate = bool(gelu_approximate)
         self.supports_masking = False
 
     def build(self, x_shape, attention_mask_shape=None):
@@ -187,7 +194,8 @@ class AlbertTransformerLayer(keras.layers.Layer):
         self.qkv = dense(3 * hidden_dim, "qkv")
         self.attention_output = dense(hidden_dim, "attention_output")
         self.attention_layer_norm = layer_norm("attention_layer_norm")
-        self.ffn = dense(self.intermediate_dim, "ffn", activation=gelu_new)
+        self.ffn = dense(self.intermediate_dim, "ffn",
+                         activation=gelu_new if self.gelu_approximate else gelu_exact)
         self.ffn_output = dense(hidden_dim, "ffn_output")
         self.output_layer_norm = layer_norm("output_layer_norm")
         self.probs_dropout = keras.layers.Dropout(
@@ -259,6 +267,7 @@ class AlbertTransformerLayer(keras.layers.Layer):
             "dropout": self.dropout,
             "attention_dropout": self.attention_dropout,
             "layer_norm_epsilon": self.layer_norm_epsilon,
+            "gelu_approximate": self.gelu_approximate,
         })
         return config
 

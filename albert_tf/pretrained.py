@@ -1,0 +1,137 @@
+"""Pretrained-encoder directories: what import and pretraining write, fine-tuning reads.
+
+```
+PRETRAINED_DIR/
+  config.json           {"format", "backbone": AlbertBackbone config, "heads"}
+  model.weights.h5      AlbertPretrainer weights: backbone + MLM and SOP heads
+  tokenizer/            spiece.model + tokenizer.json (normalization rules)
+  pretraining_curves.png, history.json   (pretraining only)
+  metadata.json         versions, source or corpus hashes, MLM/SOP accuracy, sha256s
+```
+
+The heads travel with the backbone so that pretraining can continue from
+an imported checkpoint; `heads` says whether they are "trained",
+"imported" or "random" (a source that had none).
+"""
+
+import json
+import os
+
+import keras
+
+from albert_tf import __version__
+from albert_tf.errors import ModelDirError
+from albert_tf.manifest import AtomicDirectory, package_versions, verify_manifest, write_manifest
+from albert_tf.models import AlbertBackbone, AlbertPretrainer
+from albert_tf.tokenizer import AlbertTokenizer
+
+CONFIG = "config.json"
+WEIGHTS = "model.weights.h5"
+TOKENIZER_DIR = "tokenizer"
+REQUIRED = (CONFIG, WEIGHTS, f"{TOKENIZER_DIR}/spiece.model")
+FORMAT = "albert_tf.pretrained/1"
+HEAD_STATES = ("trained", "imported", "random")
+
+
+class PretrainedAlbert:
+    """A loaded pretrained directory: the pretrainer (backbone + heads) and tokenizer.
+
+    Example:
+    ```python
+    pretrained = albert_tf.load_pretrained("runs/pretrained-small")
+    pretrained.backbone  # an AlbertBackbone with the pretrained weights
+    ```
+    """
+
+    def __init__(self, pretrainer, tokenizer, config, metadata=None, path=None):
+        self.pretrainer = pretrainer
+        self.tokenizer = tokenizer
+        self.config = config
+        self.metadata = metadata or {}
+        self.path = path
+
+    @property
+    def backbone(self):
+        return self.pretrainer.backbone
+
+    @property
+    def heads(self):
+        return self.config.get("heads", "random")
+
+
+def backbone_config(backbone):
+    """A backbone's config without its dtype: stored weights are float32 whatever trained them."""
+    config = backbone.get_config()
+    for key in ("name", "trainable", "dtype"):
+        config.pop(key, None)
+    return config
+
+
+def save_pretrained(path, pretrainer, tokenizer, heads, overwrite=False, history=None,
+                    plot=None, **metadata):
+    """Write a complete, hashed pretrained directory atomically.
+
+    `plot(history, png_path)` draws the curves when `history` is given.
+    """
+    if heads not in HEAD_STATES:
+        raise ValueError(f"`heads` must be one of {HEAD_STATES}. Received: heads={heads!r}")
+    backbone = pretrainer.backbone
+    if tokenizer.vocab_size != backbone.vocabulary_size:
+        raise ModelDirError(f"tokenizer has {tokenizer.vocab_size} pieces but the model "
+                            f"embeds {backbone.vocabulary_size}")
+    config = {"format": FORMAT, "backbone": backbone_config(backbone), "heads": heads}
+    with AtomicDirectory(path, overwrite=overwrite) as tmp:
+        with open(os.path.join(tmp, CONFIG), "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2)
+        pretrainer.save_weights(os.path.join(tmp, WEIGHTS))
+        tokenizer.save(os.path.join(tmp, TOKENIZER_DIR))
+        if history:
+            with open(os.path.join(tmp, "history.json"), "w", encoding="utf-8") as f:
+                json.dump(history, f, indent=2)
+            if plot is not None:
+                plot(history, os.path.join(tmp, "pretraining_curves.png"))
+        write_manifest(
+            tmp, format=FORMAT,
+            versions={"albert_tf": __version__, "keras_backend": keras.backend.backend(),
+                      **package_versions("keras", "tensorflow", "jax", "torch",
+                                         "sentencepiece", "numpy")},
+            num_parameters=int(backbone.count_params()),
+            **metadata)
+    return path
+
+
+def is_pretrained_dir(path):
+    try:
+        with open(os.path.join(path, CONFIG), encoding="utf-8") as f:
+            return json.load(f).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_pretrained(path, dtype="float32", dropout=None, verify=True):
+    """Load a pretrained directory after checking its manifest.
+
+    `dtype` is the compute policy (e.g. "mixed_bfloat16"); `dropout`
+    replaces the stored rate (imported checkpoints often carry 0.0).
+    """
+    path = os.fspath(path)
+    metadata = verify_manifest(path, REQUIRED) if verify else {}
+    with open(os.path.join(path, CONFIG), encoding="utf-8") as f:
+        config = json.load(f)
+    if config.get("format") != FORMAT:
+        raise ModelDirError(f"{path}: {CONFIG} has format {config.get('format')!r}, "
+                            f"expected {FORMAT!r} (a directory written by `albert-tf import` "
+                            "or `albert-tf pretrain`)")
+    kwargs = dict(config["backbone"], dtype=dtype)
+    if dropout is not None:
+        kwargs["dropout"] = dropout
+    pretrainer = AlbertPretrainer(AlbertBackbone(**kwargs))
+    tokenizer = AlbertTokenizer.load(os.path.join(path, TOKENIZER_DIR))
+    if tokenizer.vocab_size != pretrainer.backbone.vocabulary_size:
+        raise ModelDirError(f"{path}: tokenizer has {tokenizer.vocab_size} pieces but the "
+                            f"model embeds {pretrainer.backbone.vocabulary_size}")
+    try:
+        pretrainer.load_weights(os.path.join(path, WEIGHTS))
+    except (ValueError, OSError) as error:
+        raise ModelDirError(f"{path}: weights do not fit the config: {error}") from None
+    return PretrainedAlbert(pretrainer, tokenizer, config, metadata, path)
