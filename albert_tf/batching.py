@@ -36,6 +36,8 @@ class ClassificationBatches(keras.utils.PyDataset):
         shuffle: reshuffle (with bucketing) every epoch, seeded by
             `seed + epoch`.
         sample_weights: optional per-example weights (e.g. class weights).
+        row_multiple: pad each batch's rows to a multiple of this (the
+            device count in data-parallel training) with zero-weight rows.
 
     Example:
     ```python
@@ -47,7 +49,7 @@ class ClassificationBatches(keras.utils.PyDataset):
 
     def __init__(self, sequences, labels=None, batch_size=32, max_length=128,
                  shuffle=False, seed=0, sample_weights=None, pad_to_multiple_of=8,
-                 **kwargs):
+                 row_multiple=1, **kwargs):
         super().__init__(**kwargs)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -63,6 +65,7 @@ class ClassificationBatches(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = seed
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.row_multiple = row_multiple
         self.lengths = np.array([len(t) for t, _ in sequences])
         self.epoch = 0
         self.batches = self._plan()
@@ -76,9 +79,20 @@ class ClassificationBatches(keras.utils.PyDataset):
                                self.pad_to_multiple_of)
         if self.labels is None:
             return (inputs,)
+        if self.row_multiple > 1:
+            return self._pad_rows(inputs, rows)
         if self.sample_weights is None:
             return inputs, self.labels[rows]
         return inputs, self.labels[rows], self.sample_weights[rows]
+
+    def _pad_rows(self, inputs, rows):
+        """Append empty rows (no tokens, weight 0) up to a multiple of `row_multiple`."""
+        extra = -len(rows) % self.row_multiple
+        weights = (np.ones(len(rows), "float32") if self.sample_weights is None
+                   else self.sample_weights[rows])
+        pad = lambda array: np.concatenate(  # noqa: E731
+            [array, np.zeros((extra,) + array.shape[1:], array.dtype)])
+        return ({k: pad(v) for k, v in inputs.items()}, pad(self.labels[rows]), pad(weights))
 
     def on_epoch_end(self):
         self.set_epoch(self.epoch + 1)

@@ -169,12 +169,7 @@ def load(path, dtype="float32", verify=True):
     compute policy for inference (e.g. "mixed_bfloat16" on a GPU).
     """
     path = os.fspath(path)
-    metadata = verify_manifest(path, REQUIRED) if verify else {}
-    with open(os.path.join(path, CONFIG), encoding="utf-8") as f:
-        config = json.load(f)
-    if config.get("format") != FORMAT:
-        raise ModelDirError(f"{path}: {CONFIG} has format {config.get('format')!r}, "
-                            f"expected {FORMAT!r}")
+    metadata, config = read_config(path, REQUIRED, FORMAT, verify)
     model_config = json.loads(json.dumps(config["model"]))
     model_config["backbone"]["config"]["dtype"] = dtype
     model = AlbertClassifier.from_config(model_config)
@@ -184,11 +179,27 @@ def load(path, dtype="float32", verify=True):
     if len(labels) != model.num_classes:
         raise ModelDirError(f"{path}: {LABELS} has {len(labels)} labels but the model "
                             f"outputs {model.num_classes} classes")
+    load_weights_checked(path, model, tokenizer)
+    return TrainedClassifier(model, tokenizer, labels, config, metadata, path)
+
+
+def read_config(path, required, expected_format, verify=True, hint=""):
+    """`(manifest, config.json)` of a directory, once its files match the manifest."""
+    metadata = verify_manifest(path, required) if verify else {}
+    with open(os.path.join(path, CONFIG), encoding="utf-8") as f:
+        config = json.load(f)
+    if config.get("format") != expected_format:
+        raise ModelDirError(f"{path}: {CONFIG} has format {config.get('format')!r}, "
+                            f"expected {expected_format!r}{hint}")
+    return metadata, config
+
+
+def load_weights_checked(path, model, tokenizer, weights=WEIGHTS):
+    """Load `path/weights` into `model` once the tokenizer fits its embedding."""
     if tokenizer.vocab_size != model.backbone.vocabulary_size:
         raise ModelDirError(f"{path}: tokenizer has {tokenizer.vocab_size} pieces but the "
                             f"model embeds {model.backbone.vocabulary_size}")
     try:
-        model.load_weights(os.path.join(path, WEIGHTS))
+        model.load_weights(os.path.join(path, weights))
     except (ValueError, OSError) as error:
         raise ModelDirError(f"{path}: weights do not fit the config: {error}") from None
-    return TrainedClassifier(model, tokenizer, labels, config, metadata, path)

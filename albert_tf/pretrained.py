@@ -21,7 +21,7 @@ import keras
 
 from albert_tf import __version__
 from albert_tf.errors import ModelDirError
-from albert_tf.manifest import AtomicDirectory, package_versions, verify_manifest, write_manifest
+from albert_tf.manifest import AtomicDirectory, package_versions, write_manifest
 from albert_tf.models import AlbertBackbone, AlbertPretrainer
 from albert_tf.tokenizer import AlbertTokenizer
 
@@ -114,24 +114,16 @@ def load_pretrained(path, dtype="float32", dropout=None, verify=True):
     `dtype` is the compute policy (e.g. "mixed_bfloat16"); `dropout`
     replaces the stored rate (imported checkpoints often carry 0.0).
     """
+    from albert_tf.model_dir import load_weights_checked, read_config
+
     path = os.fspath(path)
-    metadata = verify_manifest(path, REQUIRED) if verify else {}
-    with open(os.path.join(path, CONFIG), encoding="utf-8") as f:
-        config = json.load(f)
-    if config.get("format") != FORMAT:
-        raise ModelDirError(f"{path}: {CONFIG} has format {config.get('format')!r}, "
-                            f"expected {FORMAT!r} (a directory written by `albert-tf import` "
-                            "or `albert-tf pretrain`)")
+    metadata, config = read_config(path, REQUIRED, FORMAT, verify,
+                                   hint=" (a directory written by `albert-tf import` or "
+                                        "`albert-tf pretrain`)")
     kwargs = dict(config["backbone"], dtype=dtype)
     if dropout is not None:
         kwargs["dropout"] = dropout
     pretrainer = AlbertPretrainer(AlbertBackbone(**kwargs))
     tokenizer = AlbertTokenizer.load(os.path.join(path, TOKENIZER_DIR))
-    if tokenizer.vocab_size != pretrainer.backbone.vocabulary_size:
-        raise ModelDirError(f"{path}: tokenizer has {tokenizer.vocab_size} pieces but the "
-                            f"model embeds {pretrainer.backbone.vocabulary_size}")
-    try:
-        pretrainer.load_weights(os.path.join(path, WEIGHTS))
-    except (ValueError, OSError) as error:
-        raise ModelDirError(f"{path}: weights do not fit the config: {error}") from None
+    load_weights_checked(path, pretrainer, tokenizer, WEIGHTS)
     return PretrainedAlbert(pretrainer, tokenizer, config, metadata, path)

@@ -18,8 +18,11 @@ from keras import ops
 
 from albert_tf.batching import ClassificationBatches, EpochSync
 from albert_tf.data import LabelVocab, load_examples
+from albert_tf.distribution import data_parallel
 from albert_tf.errors import AlbertTfError
 from albert_tf.models import PRESETS, AlbertClassifier, AlbertBackbone, preset_config
+from albert_tf.options import (check_choice, check_init, check_inputs, check_output,
+                               check_positive, check_rates, fail)
 from albert_tf.tokenizer import AlbertTokenizer
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -94,6 +97,7 @@ class TrainConfig:
     patience: int = 2
     class_weight: str = None  # None, "balanced" or JSON {"label": weight}
     precision: str = "float32"
+    data_parallel: bool = False  # all local devices (JAX DataParallel / TF MirroredStrategy)
     seed: int = 0
     resume: bool = False
     overwrite: bool = False
@@ -103,45 +107,20 @@ class TrainConfig:
 
     def validate(self):
         """Fail before any work with a message naming the bad value."""
-        def fail(message):
-            raise AlbertTfError(message)
-
         if not self.train:
             fail("a training file is required (train=... / --train)")
-        if not self.out:
-            fail("an output directory is required (out=... / --out)")
-        if self.preset not in PRESETS:
-            fail(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
-        if self.precision not in PRECISIONS:
-            fail(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        for name in ("batch_size", "epochs", "max_length", "vocab_size"):
-            if int(getattr(self, name)) < 1:
-                fail(f"{name} must be a positive integer, got {getattr(self, name)}")
+        check_output(self.out, self.overwrite)
+        check_choice("preset", self.preset, PRESETS)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_positive(self, "batch_size", "epochs", "max_length", "vocab_size")
         if self.max_length < 8:
             fail(f"max_length must be at least 8, got {self.max_length}")
-        if not 0 < self.learning_rate < 1:
-            fail(f"learning_rate must be in (0, 1), got {self.learning_rate}")
-        if not 0 <= self.warmup_ratio < 1:
-            fail(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        for name in ("dropout", "classifier_dropout"):
-            value = getattr(self, name)
-            if value is not None and not 0 <= value < 1:
-                fail(f"{name} must be in [0, 1), got {value}")
-        if self.init is not None:
-            from albert_tf.pretrained import is_pretrained_dir
-
-            if not is_pretrained_dir(self.init):
-                fail(f"{self.init}: not a pretrained directory (write one with "
-                     "`albert-tf import` or `albert-tf pretrain`)")
-            if self.tokenizer is not None:
-                fail("pass either init (which brings its tokenizer) or tokenizer, not both")
+        check_rates(self, "learning_rate", open_low=True)
+        check_rates(self, "warmup_ratio", "dropout", "classifier_dropout")
+        check_inputs(self.train, self.eval, self.tokenizer)
+        check_init(self.init, self.tokenizer)
         if self.class_weight is not None and self.multi_label:
             fail("class weights are for single-label tasks; multi-label is not supported")
-        for path in (self.train, self.eval, self.tokenizer):
-            if path is not None and not os.path.exists(path):
-                fail(f"{path}: no such file or directory")
-        if (os.path.isdir(self.out) and os.listdir(self.out) and not self.overwrite):
-            fail(f"{self.out} exists and is not empty; pass overwrite=True / --overwrite")
         return self
 
 
@@ -223,14 +202,17 @@ def compile_model(model, config, total_steps):
     else:
         loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    # Data-parallel batches carry zero-weight padding rows: weight the metrics.
+    metric_kind = "weighted_metrics" if config.data_parallel else "metrics"
     # Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer
     # (auto_scale_loss=True, the default), which is what we want.
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    model.compile(optimizer=optimizer, loss=loss, **{metric_kind: metrics})
     return model
 
 
-def _prepare_tokenizer(config, work_dir, train_examples):
-    """The run's tokenizer: given, resumed from the work dir, or trained now."""
+def prepare_tokenizer(config, work_dir, texts):
+    """The run's tokenizer: resumed from the work dir, the `init` directory's,
+    the given one, or trained now on `texts` (an iterable of strings)."""
     saved = os.path.join(work_dir, "tokenizer")
     if config.resume and os.path.isdir(saved):
         return AlbertTokenizer.load(saved)
@@ -239,7 +221,6 @@ def _prepare_tokenizer(config, work_dir, train_examples):
     elif config.tokenizer:
         tokenizer = AlbertTokenizer.load(config.tokenizer)
     else:
-        texts = train_examples.texts + (train_examples.pairs or [])
         tokenizer = AlbertTokenizer.train(texts, vocab_size=config.vocab_size, seed=config.seed)
     tokenizer.save(saved)
     return tokenizer
@@ -273,36 +254,40 @@ def train(config=None, **kwargs):
     eval_examples = y_eval = None
     if config.eval:
         eval_examples, _, y_eval = _read_split(config, config.eval, labels)
-    tokenizer = _prepare_tokenizer(config, work_dir, train_examples)
+    tokenizer = prepare_tokenizer(config, work_dir,
+                                  train_examples.texts + (train_examples.pairs or []))
 
-    def batches(examples, y, shuffle, weights=None):
-        packed, _ = tokenizer.encode_unpadded(examples.texts, examples.pairs, config.max_length)
-        return ClassificationBatches(packed, y, config.batch_size, config.max_length,
-                                     shuffle=shuffle, seed=config.seed,
-                                     sample_weights=weights)
+    with data_parallel(config.data_parallel) as replicas:
+        def batches(examples, y, shuffle, weights=None):
+            packed, _ = tokenizer.encode_unpadded(examples.texts, examples.pairs,
+                                                  config.max_length)
+            return ClassificationBatches(packed, y, config.batch_size, config.max_length,
+                                         shuffle=shuffle, seed=config.seed,
+                                         sample_weights=weights, row_multiple=replicas)
 
-    train_batches = batches(train_examples, y_train, True,
-                            _class_sample_weights(config, labels, y_train))
-    eval_batches = batches(eval_examples, y_eval, False) if eval_examples else None
+        train_batches = batches(train_examples, y_train, True,
+                                _class_sample_weights(config, labels, y_train))
+        eval_batches = batches(eval_examples, y_eval, False) if eval_examples else None
 
-    model = build_model(config, tokenizer.vocab_size, len(labels))
-    compile_model(model, config, total_steps=len(train_batches) * config.epochs)
+        model = build_model(config, tokenizer.vocab_size, len(labels))
+        compile_model(model, config, total_steps=len(train_batches) * config.epochs)
 
-    monitor = "val_accuracy" if eval_batches else "accuracy"
-    best_path = os.path.join(work_dir, "best.weights.h5")
-    best_record = BestRecord(os.path.join(work_dir, "best.json"), monitor)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")),
-        EpochSync(train_batches),
-        # After a resume, only a better epoch may replace the saved best.
-        keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max",
-                                        save_best_only=True, save_weights_only=True,
-                                        initial_value_threshold=best_record.value()),
-        best_record,
-        keras.callbacks.EarlyStopping(monitor=monitor, mode="max", patience=config.patience),
-    ]
-    fit = model.fit(train_batches, validation_data=eval_batches, epochs=config.epochs,
-                    callbacks=callbacks, verbose=config.verbose)
+        monitor = "val_accuracy" if eval_batches else "accuracy"
+        best_path = os.path.join(work_dir, "best.weights.h5")
+        best_record = BestRecord(os.path.join(work_dir, "best.json"), monitor)
+        callbacks = [
+            keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")),
+            EpochSync(train_batches),
+            # After a resume, only a better epoch may replace the saved best.
+            keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max",
+                                            save_best_only=True, save_weights_only=True,
+                                            initial_value_threshold=best_record.value()),
+            best_record,
+            keras.callbacks.EarlyStopping(monitor=monitor, mode="max",
+                                          patience=config.patience),
+        ]
+        fit = model.fit(train_batches, validation_data=eval_batches, epochs=config.epochs,
+                        callbacks=callbacks, verbose=config.verbose)
     if os.path.exists(best_path):
         model.load_weights(best_path)
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
@@ -313,6 +298,7 @@ def train(config=None, **kwargs):
         "num_train_examples": len(train_examples),
         "vocab_size_trained": tokenizer.vocab_size,
         "train_padding_ratio": round(train_batches.padding_ratio(), 4),
+        "replicas": replicas,
         "train_seconds": round(time.time() - started, 1),
     })
     eval_metrics = {}

@@ -223,6 +223,9 @@ def _add_training_options(parser):
     parser.add_argument("--label-separator", default="|")
     parser.add_argument("--precision", default="float32",
                         choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    parser.add_argument("--data-parallel", action="store_true",
+                        help="train on every local device (JAX DataParallel / TF "
+                             "MirroredStrategy); --batch-size is the global batch")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-train-examples", type=int, help="use only the first N rows")
     parser.add_argument("--resume", action="store_true",

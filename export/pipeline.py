@@ -183,6 +183,11 @@ def export_model(options=None, **kwargs):
                    **parity.compare(reference, probabilities, y_true)}
             row["failures"] = parity.check(row, recipe, options.min_agreement)
             rows.append(row)
+            tok = trained.tokenizer
+            if static_length and (tok.strip_accents or tok.replace_quotes):
+                row["caution"] = ("MediaPipe's tokenizer neither strips accents nor replaces "
+                                  "LaTeX quotes as this (imported) tokenizer does: normalize "
+                                  "text before MediaPipe, or use the runtime")
             files[filename] = {"recipe": recipe.name, "description": recipe.description,
                                "inputs": "ids/mask/segment_ids int32 [1, %d]" % static_length
                                if static_length else

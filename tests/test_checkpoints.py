@@ -297,3 +297,55 @@ def test_cli_import_and_export(tmp_path, hf_dir):
                      "--out", tmp_path / "hf")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "hf" / "model.safetensors").exists()
+
+
+def test_pretraining_continues_from_an_imported_checkpoint(tmp_path, hf_imported):
+    """`pretrain --init`: the imported MLM/SOP heads and encoder keep training."""
+    from albert_tf.pretraining.trainer import pretrain
+    from tests.helpers import ordered_documents
+
+    corpus = tmp_path / "docs.txt"
+    corpus.write_text("\n".join(ordered_documents(100)) + "\n", encoding="utf-8")
+    before = [w.copy() for w in hf_imported.pretrainer.get_weights()]
+    continued = pretrain(corpus=[str(corpus)], out=str(tmp_path / "p"), init=hf_imported.path,
+                         max_length=32, token_budget=256, steps=10, eval_every=10,
+                         heldout_fraction=0.1, verbose=0)
+    assert continued.heads == "trained"
+    assert continued.config["backbone"] == hf_imported.config["backbone"]
+    assert continued.tokenizer.model_proto == hf_imported.tokenizer.model_proto
+    after = continued.pretrainer.get_weights()
+    assert len(before) == len(after)
+    assert any(not np.allclose(a, b) for a, b in zip(before, after))  # it trained
+
+
+def test_safetensors_import_needs_neither_torch_nor_transformers(tmp_path, hf_dir):
+    import subprocess
+    import sys
+
+    directory, _ = hf_dir
+    code = ("import importlib.abc, sys\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in ('torch', 'transformers'):\n"
+            "            raise ImportError('blocked: ' + name)\n"
+            "sys.meta_path.insert(0, Block())\n"
+            "from albert_tf.checkpoints import import_checkpoint\n"
+            f"p = import_checkpoint('hf', {str(directory)!r}, {str(tmp_path / 'out')!r})\n"
+            "assert p.heads == 'imported'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_imported_text_rules_hold_in_the_saved_model_tokenizer(hf_imported):
+    """The SavedModel's in-graph tokenizer applies the imported rules too."""
+    tf = pytest.importorskip("tensorflow")
+    pytest.importorskip("tensorflow_text")
+    from albert_tf.export.graphs import InGraphTokenizer
+
+    ours = hf_imported.tokenizer
+    in_graph = InGraphTokenizer(ours, max_length=64)
+    found = in_graph(tf.constant(TEXTS[:-1]))
+    expected = ours.encode(TEXTS[:-1], max_length=64, pad_to_multiple_of=1)
+    width = expected["token_ids"].shape[1]
+    np.testing.assert_array_equal(found["token_ids"].numpy()[:, :width], expected["token_ids"])

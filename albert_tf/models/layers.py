@@ -101,7 +101,9 @@ class AlbertEmbedding(keras.layers.Layer):
 
     def call(self, token_ids, segment_ids, training=False):
         length = ops.shape(token_ids)[1]
-        positions = self.position_embedding(ops.arange(length, dtype="int32"))
+        # A slice, not a gather of arange(length): its gradient is dense, where
+        # a gather's is IndexedSlices that tf.distribute aggregates differently.
+        positions = ops.cast(self.position_embedding.embeddings[:length], self.compute_dtype)
         x = self.token_embedding(token_ids) + self.segment_embedding(segment_ids)
         x = x + ops.expand_dims(positions, 0)
         x = self.layer_norm(x)

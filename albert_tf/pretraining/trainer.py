@@ -21,11 +21,12 @@ import numpy as np
 from albert_tf.batching import EpochSync
 from albert_tf.errors import AlbertTfError
 from albert_tf.models import PRESETS, AlbertBackbone, AlbertPretrainer, preset_config
+from albert_tf.options import (check_choice, check_init, check_inputs, check_output,
+                               check_positive, check_rates, fail)
 from albert_tf.pretraining.batches import PretrainingBatches
 from albert_tf.pretraining.corpus import fingerprint, read_documents, split_sentences
 from albert_tf.pretraining.instances import build_segment_pairs, tokenize_documents
-from albert_tf.tokenizer import AlbertTokenizer
-from albert_tf.training import PRECISIONS, WarmupLinearDecay
+from albert_tf.training import PRECISIONS, WarmupLinearDecay, prepare_tokenizer
 
 WORK_DIR_SUFFIX = ".pretraining"
 MLM_ACCURACY, SOP_ACCURACY = "mlm_logits_accuracy", "sop_logits_accuracy"
@@ -66,38 +67,22 @@ class PretrainConfig:
     verbose: object = "auto"
 
     def validate(self):
-        def fail(message):
-            raise AlbertTfError(message)
-
+        """Fail before any work with a message naming the bad value."""
         if not self.corpus:
             fail("at least one corpus file is required (corpus=[...] / --corpus)")
-        if not self.out:
-            fail("an output directory is required (out=... / --out)")
-        for path in list(self.corpus) + [p for p in (self.init, self.tokenizer) if p]:
-            if not os.path.exists(path):
-                fail(f"{path}: no such file or directory")
-        if self.init and self.tokenizer:
-            fail("pass either init (which brings its tokenizer) or tokenizer, not both")
-        if self.preset not in PRESETS:
-            fail(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
-        if self.precision not in PRECISIONS:
-            fail(f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        for name in ("steps", "eval_every", "token_budget", "vocab_size", "workers"):
-            if int(getattr(self, name)) < 1:
-                fail(f"{name} must be a positive integer, got {getattr(self, name)}")
+        check_output(self.out, self.overwrite)
+        check_inputs(*self.corpus, self.init, self.tokenizer)
+        check_init(self.init, self.tokenizer)
+        check_choice("preset", self.preset, PRESETS)
+        check_choice("precision", self.precision, PRECISIONS)
+        check_positive(self, "steps", "eval_every", "token_budget", "vocab_size", "workers")
         if self.max_length < 16:
             fail(f"max_length must be at least 16, got {self.max_length}")
         if self.token_budget < self.max_length:
             fail(f"token_budget={self.token_budget} must hold one sequence of "
                  f"max_length={self.max_length}")
-        for name in ("learning_rate", "mask_rate", "heldout_fraction"):
-            if not 0 < getattr(self, name) < 1:
-                fail(f"{name} must be in (0, 1), got {getattr(self, name)}")
-        for name in ("warmup_ratio", "dropout", "short_seq_prob"):
-            if not 0 <= getattr(self, name) < 1:
-                fail(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if os.path.isdir(self.out) and os.listdir(self.out) and not self.overwrite:
-            fail(f"{self.out} exists and is not empty; pass overwrite=True / --overwrite")
+        check_rates(self, "learning_rate", "mask_rate", "heldout_fraction", open_low=True)
+        check_rates(self, "warmup_ratio", "dropout", "short_seq_prob")
         return self
 
 
@@ -123,21 +108,6 @@ def _documents(config):
     if len(docs) < 2:
         raise AlbertTfError(f"the corpus has {len(docs)} document(s); pretraining needs more")
     return docs
-
-
-def _tokenizer(config, work_dir, docs):
-    saved = os.path.join(work_dir, "tokenizer")
-    if config.resume and os.path.isdir(saved):
-        return AlbertTokenizer.load(saved)
-    if config.init:
-        tokenizer = AlbertTokenizer.load(os.path.join(config.init, "tokenizer"))
-    elif config.tokenizer:
-        tokenizer = AlbertTokenizer.load(config.tokenizer)
-    else:
-        tokenizer = AlbertTokenizer.train((" ".join(d) for d in docs),
-                                          vocab_size=config.vocab_size, seed=config.seed)
-    tokenizer.save(saved)
-    return tokenizer
 
 
 def _split_pairs(config, tokenizer, docs):
@@ -248,7 +218,7 @@ def pretrain(config=None, command=None, **kwargs):
     _check_resumable(work_dir, corpus_hashes, config.resume)
 
     docs = _documents(config)
-    tokenizer = _tokenizer(config, work_dir, docs)
+    tokenizer = prepare_tokenizer(config, work_dir, (" ".join(d) for d in docs))
     train_pairs, heldout_pairs = _split_pairs(config, tokenizer, docs)
     workers = dict(workers=config.workers, use_multiprocessing=False) if config.workers > 1 else {}
     train_batches = PretrainingBatches(train_pairs, tokenizer, config.token_budget,
