@@ -98,6 +98,7 @@ class TrainConfig:
     class_weight: str = None  # None, "balanced" or JSON {"label": weight}
     precision: str = "float32"
     data_parallel: bool = False  # all local devices (JAX DataParallel / TF MirroredStrategy)
+    pad_to_max_length: bool = False  # fixed-shape batches (for comparison with bucketing)
     seed: int = 0
     resume: bool = False
     overwrite: bool = False
@@ -263,7 +264,10 @@ def train(config=None, **kwargs):
                                                   config.max_length)
             return ClassificationBatches(packed, y, config.batch_size, config.max_length,
                                          shuffle=shuffle, seed=config.seed,
-                                         sample_weights=weights, row_multiple=replicas)
+                                         sample_weights=weights, row_multiple=replicas,
+                                         pad_to_multiple_of=(config.max_length
+                                                             if config.pad_to_max_length
+                                                             else 8))
 
         train_batches = batches(train_examples, y_train, True,
                                 _class_sample_weights(config, labels, y_train))
@@ -286,8 +290,10 @@ def train(config=None, **kwargs):
             keras.callbacks.EarlyStopping(monitor=monitor, mode="max",
                                           patience=config.patience),
         ]
+        fit_started = time.time()
         fit = model.fit(train_batches, validation_data=eval_batches, epochs=config.epochs,
                         callbacks=callbacks, verbose=config.verbose)
+        fit_seconds = time.time() - fit_started
     if os.path.exists(best_path):
         model.load_weights(best_path)
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
@@ -299,6 +305,10 @@ def train(config=None, **kwargs):
         "vocab_size_trained": tokenizer.vocab_size,
         "train_padding_ratio": round(train_batches.padding_ratio(), 4),
         "replicas": replicas,
+        # Includes per-epoch evaluation; compare runs of equal data and epochs.
+        "fit_seconds": round(fit_seconds, 1),
+        "train_examples_per_second": round(
+            len(train_examples) * len(fit.history.get("loss", [])) / max(fit_seconds, 1e-9), 1),
         "train_seconds": round(time.time() - started, 1),
     })
     eval_metrics = {}

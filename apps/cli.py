@@ -223,6 +223,9 @@ def _add_training_options(parser):
     parser.add_argument("--label-separator", default="|")
     parser.add_argument("--precision", default="float32",
                         choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    parser.add_argument("--pad-to-max-length", action="store_true",
+                        help="pad every batch to --max-length (default: to its longest "
+                             "sequence, length-bucketed)")
     parser.add_argument("--data-parallel", action="store_true",
                         help="train on every local device (JAX DataParallel / TF "
                              "MirroredStrategy); --batch-size is the global batch")

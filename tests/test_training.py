@@ -169,3 +169,14 @@ def test_bucketing_reduces_padding_and_keeps_every_example():
     inputs, labels = bucketed[1]
     assert inputs["token_ids"].shape[1] % 8 == 0 and len(labels) == 32
     assert len(plan_batches(lengths, 32)) == 63
+
+
+def test_fixed_length_padding_for_comparison_with_bucketing(tmp_path, data_files):
+    kwargs = dict(epochs=1, max_train_examples=64)
+    fixed = albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "fixed",
+                                                pad_to_max_length=True, **kwargs))
+    bucketed = albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "bucketed", **kwargs))
+    fixed_ratio = fixed.config["training"]["train_padding_ratio"]
+    bucketed_ratio = bucketed.config["training"]["train_padding_ratio"]
+    assert fixed_ratio > 0.5 > bucketed_ratio
+    assert fixed.config["training"]["train_examples_per_second"] > 0
