@@ -291,8 +291,10 @@ def train(config=None, **kwargs):
                                           patience=config.patience),
         ]
         fit_started = time.time()
+        # shuffle=False: the batches are already in a seeded random order per
+        # epoch; Keras' own shuffling draws from global state a resume cannot replay.
         fit = model.fit(train_batches, validation_data=eval_batches, epochs=config.epochs,
-                        callbacks=callbacks, verbose=config.verbose)
+                        callbacks=callbacks, verbose=config.verbose, shuffle=False)
         fit_seconds = time.time() - fit_started
     if os.path.exists(best_path):
         model.load_weights(best_path)
