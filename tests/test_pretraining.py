@@ -226,3 +226,12 @@ def test_cli_pretrain_then_fine_tune_on_jax(tmp_path, documents_file, data_files
 
     result = run_cli("pretrain", "--corpus", tmp_path / "nope.txt", "--out", tmp_path / "q")
     assert result.returncode == 1 and "no such file" in result.stderr
+
+
+def test_time_limit_stops_early_and_still_writes_the_model(tmp_path, documents_file):
+    pretrained = pretrain(corpus=[str(documents_file)], out=str(tmp_path / "t"), steps=200,
+                          time_limit_minutes=1e-4, **FAST)
+    run = pretrained.metadata["run"]
+    assert run["stopped_by_time_limit"] and 1 <= run["steps"] < 50
+    history = json.loads((tmp_path / "t" / "history.json").read_text())
+    assert history["step"] == [run["steps"]]

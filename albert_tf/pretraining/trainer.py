@@ -239,14 +239,15 @@ def pretrain(config=None, command=None, **kwargs):
         callbacks=[keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")),
                    EpochSync(train_batches), time_limit])
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
-    done = len(history.get("loss", []))
-    history["step"] = [config.eval_every * (i + 1) for i in range(done)]
 
     scores = pretrainer.evaluate(heldout_batches, verbose=0, return_dict=True)
     heldout = {"mlm_accuracy": float(scores[MLM_ACCURACY]),
                "sop_accuracy": float(scores[SOP_ACCURACY]),
                "loss": float(scores["loss"]), "pairs": len(heldout_pairs)}
     steps_run = int(pretrainer.optimizer.iterations.numpy())
+    # A time limit can end the last evaluation period early.
+    history["step"] = [min(config.eval_every * (i + 1), steps_run)
+                       for i in range(len(history.get("loss", [])))]
     settings = {k: v for k, v in dataclasses.asdict(config).items()
                 if k not in ("verbose", "overwrite", "resume")}
     save_pretrained(
