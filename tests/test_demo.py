@@ -66,7 +66,10 @@ def test_classify_returns_tokens_details_and_attributions(models):
     assert "".join(segment for segment, _ in segments) == "A superb and lovely film."
     _, _, _, segments = models.classify("the dull film", "float32")
     weights = {segment: weight for segment, weight in segments if weight is not None}
-    assert weights["dull"] > 0.5 > 0.1 > abs(weights["film"])  # the sentiment word carries it
+    # The sentiment word carries it (removing it moves the probability a lot
+    # more than removing any other word); absolute sizes depend on the model.
+    others = max(abs(weights["the"]), abs(weights["film"]))
+    assert weights["dull"] > 0.2 and weights["dull"] > 20 * others, weights
     _, _, details, _ = models.classify("superb film " * 300)
     assert "TRUNCATED" in details
 
