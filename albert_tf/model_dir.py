@@ -12,6 +12,7 @@ MODEL_DIR/
 ```
 """
 
+import copy
 import json
 import os
 
@@ -170,9 +171,8 @@ def load(path, dtype="float32", verify=True):
     """
     path = os.fspath(path)
     metadata, config = read_config(path, REQUIRED, FORMAT, verify)
-    model_config = json.loads(json.dumps(config["model"]))
-    model_config["backbone"]["config"]["dtype"] = dtype
-    model = AlbertClassifier.from_config(model_config)
+    model_config = config["model"]
+    model = classifier_with_dtype(model_config, dtype)
     tokenizer = AlbertTokenizer.load(os.path.join(path, TOKENIZER_DIR))
     labels = LabelVocab.load(os.path.join(path, LABELS),
                              multi_label=bool(model_config.get("multi_label")))
@@ -181,6 +181,14 @@ def load(path, dtype="float32", verify=True):
                             f"outputs {model.num_classes} classes")
     load_weights_checked(path, model, tokenizer)
     return TrainedClassifier(model, tokenizer, labels, config, metadata, path)
+
+
+def classifier_with_dtype(model_config, dtype):
+    """An `AlbertClassifier` from `get_config()` output, computing in `dtype`
+    (weights are not copied)."""
+    model_config = copy.deepcopy(model_config)
+    model_config["backbone"]["config"]["dtype"] = dtype
+    return AlbertClassifier.from_config(model_config)
 
 
 def read_config(path, required, expected_format, verify=True, hint=""):

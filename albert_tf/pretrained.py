@@ -108,11 +108,13 @@ def is_pretrained_dir(path):
         return False
 
 
-def load_pretrained(path, dtype="float32", dropout=None, verify=True):
+def load_pretrained(path, dtype="float32", dropout=None, verify=True, max_length=None):
     """Load a pretrained directory after checking its manifest.
 
     `dtype` is the compute policy (e.g. "mixed_bfloat16"); `dropout`
-    replaces the stored rate (imported checkpoints often carry 0.0).
+    replaces the stored rate (imported checkpoints often carry 0.0);
+    `max_length`, the sequence length a run will use, must fit the
+    position table.
     """
     from albert_tf.model_dir import load_weights_checked, read_config
 
@@ -120,6 +122,10 @@ def load_pretrained(path, dtype="float32", dropout=None, verify=True):
     metadata, config = read_config(path, REQUIRED, FORMAT, verify,
                                    hint=" (a directory written by `albert-tf import` or "
                                         "`albert-tf pretrain`)")
+    positions = config["backbone"]["max_sequence_length"]
+    if max_length is not None and max_length > positions:
+        raise ModelDirError(f"max_length={max_length} exceeds the {path} position table "
+                            f"({positions})")
     kwargs = dict(config["backbone"], dtype=dtype)
     if dropout is not None:
         kwargs["dropout"] = dropout

@@ -160,14 +160,11 @@ def _class_sample_weights(config, labels, y):
 def _pretrained_backbone(config, vocabulary_size):
     from albert_tf.pretrained import load_pretrained
 
-    backbone = load_pretrained(config.init, dtype=config.precision,
-                               dropout=config.dropout).backbone
+    backbone = load_pretrained(config.init, dtype=config.precision, dropout=config.dropout,
+                               max_length=config.max_length).backbone
     if backbone.vocabulary_size != vocabulary_size:
         raise AlbertTfError(f"{config.init}: embeds {backbone.vocabulary_size} pieces but the "
                             f"tokenizer has {vocabulary_size}")
-    if config.max_length > backbone.max_sequence_length:
-        raise AlbertTfError(f"max_length={config.max_length} exceeds the {config.init} "
-                            f"position table ({backbone.max_sequence_length})")
     return backbone
 
 
@@ -239,7 +236,8 @@ def train(config=None, **kwargs):
     model.metadata["eval_metrics"]["accuracy"]
     ```
     """
-    from albert_tf.model_dir import TrainedClassifier, load, save_model_dir
+    from albert_tf.model_dir import (TrainedClassifier, classifier_with_dtype, load,
+                                     save_model_dir)
 
     config = (config or TrainConfig())
     config = dataclasses.replace(config, **kwargs).validate()
@@ -316,8 +314,7 @@ def train(config=None, **kwargs):
     eval_metrics = {}
     if eval_examples is not None:
         # Report what inference will see: float32 compute, whatever trained it.
-        inference_model = build_model(dataclasses.replace(config, precision="float32"),
-                                      tokenizer.vocab_size, len(labels))
+        inference_model = classifier_with_dtype(model.get_config(), "float32")
         inference_model.set_weights(model.get_weights())
         eval_metrics = TrainedClassifier(inference_model, tokenizer, labels, training_config
                                          ).evaluate(eval_examples)

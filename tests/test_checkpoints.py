@@ -279,6 +279,8 @@ def test_fine_tuning_starts_from_the_imported_weights(tmp_path, hf_imported, dat
 
     with pytest.raises(albert_tf.AlbertTfError, match="not a pretrained directory"):
         albert_tf.train(**{**kwargs, "init": str(data_files), "out": str(tmp_path / "x")})
+    with pytest.raises(albert_tf.AlbertTfError, match=r"max_length=128 exceeds .* table \(64\)"):
+        albert_tf.train(**{**kwargs, "max_length": 128, "out": str(tmp_path / "y")})
 
 
 def test_cli_import_and_export(tmp_path, hf_dir):

@@ -62,10 +62,7 @@ def import_checkpoint(source, path, out, overwrite=False, tokenizer=None):
     """Convert a checkpoint into a pretrained directory at `out`; returns it loaded."""
     from albert_tf.pretrained import load_pretrained, save_pretrained
 
-    if source not in SOURCES:
-        raise CheckpointError(f"unknown checkpoint format {source!r}; choose one of "
-                              f"{', '.join(SOURCES)}")
-    checkpoint = read_checkpoint(source, path, tokenizer)
+    checkpoint = read_checkpoint(source, path, tokenizer)  # rejects unknown formats
     pretrainer, heads = build_pretrainer(checkpoint)
     save_pretrained(out, pretrainer, checkpoint.tokenizer, heads=heads, overwrite=overwrite,
                     source=checkpoint.source)

@@ -126,12 +126,8 @@ def _build_pretrainer(config, vocabulary_size):
     if config.init:
         from albert_tf.pretrained import load_pretrained
 
-        pretrained = load_pretrained(config.init, dtype=config.precision, dropout=config.dropout)
-        backbone = pretrained.backbone
-        if backbone.max_sequence_length < config.max_length:
-            raise AlbertTfError(f"max_length={config.max_length} exceeds the {config.init} "
-                                f"position table ({backbone.max_sequence_length})")
-        return pretrained.pretrainer
+        return load_pretrained(config.init, dtype=config.precision, dropout=config.dropout,
+                               max_length=config.max_length).pretrainer
     kwargs = preset_config(config.preset, vocabulary_size=vocabulary_size,
                            dropout=config.dropout, dtype=config.precision,
                            **config.model_overrides)
