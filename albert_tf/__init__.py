@@ -39,6 +39,8 @@ _LAZY = {
     "import_checkpoint": "albert_tf.checkpoints",
     "export_checkpoint": "albert_tf.checkpoints",
     "pretrain": "albert_tf.pretraining.trainer",
+    "distill": "albert_tf.distillation.distill",
+    "DistillConfig": "albert_tf.distillation.distill",
     "TrainedClassifier": "albert_tf.model_dir",
     "embed": "albert_tf.embedding",
     "cosine_similarity": "albert_tf.embedding",

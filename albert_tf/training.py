@@ -186,20 +186,28 @@ def build_model(config, vocabulary_size, num_classes):
                             dropout=config.classifier_dropout)
 
 
-def compile_model(model, config, total_steps):
-    """AdamW (no decay on biases and LayerNorm), warm-up + linear decay, clipping."""
+def task_loss_and_metrics(multi_label):
+    """The fine-tuning loss on logits and its `accuracy` metric."""
+    if multi_label:
+        return (keras.losses.BinaryCrossentropy(from_logits=True),
+                [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)])
+    return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+def compile_model(model, config, total_steps, loss=None, metrics=None):
+    """AdamW (no decay on biases and LayerNorm), warm-up + linear decay, clipping.
+
+    `loss` and `metrics` replace the task's defaults (distillation passes its own).
+    """
     schedule = WarmupLinearDecay(config.learning_rate,
                                  int(total_steps * config.warmup_ratio), total_steps)
     optimizer = keras.optimizers.AdamW(
         learning_rate=schedule, weight_decay=config.weight_decay,
         global_clipnorm=config.clipnorm or None)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
-    if config.multi_label:
-        loss = keras.losses.BinaryCrossentropy(from_logits=True)
-        metrics = [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)]
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    if loss is None:
+        loss, metrics = task_loss_and_metrics(config.multi_label)
     # Data-parallel batches carry zero-weight padding rows: weight the metrics.
     metric_kind = "weighted_metrics" if config.data_parallel else "metrics"
     # Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer
@@ -236,26 +244,59 @@ def train(config=None, **kwargs):
     model.metadata["eval_metrics"]["accuracy"]
     ```
     """
-    from albert_tf.model_dir import (TrainedClassifier, classifier_with_dtype, load,
-                                     save_model_dir)
-
     config = (config or TrainConfig())
     config = dataclasses.replace(config, **kwargs).validate()
-    started = time.time()
-    keras.utils.set_random_seed(config.seed)
-    work_dir = os.path.abspath(config.out.rstrip("/\\") + WORK_DIR_SUFFIX)
-    if not config.resume and os.path.exists(work_dir):
-        shutil.rmtree(work_dir)
-    os.makedirs(work_dir, exist_ok=True)
-
+    run = Run.start(config)
     train_examples, labels, y_train = _read_split(config, config.train,
                                                   limit=config.max_train_examples)
     eval_examples = y_eval = None
     if config.eval:
         eval_examples, _, y_eval = _read_split(config, config.eval, labels)
-    tokenizer = prepare_tokenizer(config, work_dir,
+    tokenizer = prepare_tokenizer(config, run.work_dir,
                                   train_examples.texts + (train_examples.pairs or []))
+    fitted = fit_classifier(run, tokenizer, len(labels), train_examples, y_train,
+                            eval_examples, y_eval,
+                            _class_sample_weights(config, labels, y_train))
+    return save_trained(run, fitted, tokenizer, labels, eval_examples)
 
+
+@dataclasses.dataclass
+class Run:
+    """A run's options, its work directory (checkpoints, for --resume) and start time."""
+
+    config: TrainConfig
+    work_dir: str
+    started: float
+
+    @classmethod
+    def start(cls, config):
+        keras.utils.set_random_seed(config.seed)
+        work_dir = os.path.abspath(config.out.rstrip("/\\") + WORK_DIR_SUFFIX)
+        if not config.resume and os.path.exists(work_dir):
+            shutil.rmtree(work_dir)
+        os.makedirs(work_dir, exist_ok=True)
+        return cls(config, work_dir, time.time())
+
+
+@dataclasses.dataclass
+class Fitted:
+    """What `fit_classifier` returns: the best epoch's model and facts about the fit."""
+
+    model: object
+    history: dict
+    num_train_examples: int
+    padding_ratio: float
+    replicas: int
+    fit_seconds: float
+
+
+def fit_classifier(run, tokenizer, num_classes, train_examples, y_train, eval_examples=None,
+                   y_eval=None, sample_weights=None, loss=None, metrics=None):
+    """`model.fit` with bucketed batches, checkpoints, early stopping; the best epoch kept.
+
+    `y_*` are whatever `loss` takes (default: class indices or multi-hot rows).
+    """
+    config = run.config
     with data_parallel(config.data_parallel) as replicas:
         def batches(examples, y, shuffle, weights=None):
             packed, _ = tokenizer.encode_unpadded(examples.texts, examples.pairs,
@@ -267,18 +308,18 @@ def train(config=None, **kwargs):
                                                              if config.pad_to_max_length
                                                              else 8))
 
-        train_batches = batches(train_examples, y_train, True,
-                                _class_sample_weights(config, labels, y_train))
+        train_batches = batches(train_examples, y_train, True, sample_weights)
         eval_batches = batches(eval_examples, y_eval, False) if eval_examples else None
 
-        model = build_model(config, tokenizer.vocab_size, len(labels))
-        compile_model(model, config, total_steps=len(train_batches) * config.epochs)
+        model = build_model(config, tokenizer.vocab_size, num_classes)
+        compile_model(model, config, total_steps=len(train_batches) * config.epochs,
+                      loss=loss, metrics=metrics)
 
         monitor = "val_accuracy" if eval_batches else "accuracy"
-        best_path = os.path.join(work_dir, "best.weights.h5")
-        best_record = BestRecord(os.path.join(work_dir, "best.json"), monitor)
+        best_path = os.path.join(run.work_dir, "best.weights.h5")
+        best_record = BestRecord(os.path.join(run.work_dir, "best.json"), monitor)
         callbacks = [
-            keras.callbacks.BackupAndRestore(os.path.join(work_dir, "backup")),
+            keras.callbacks.BackupAndRestore(os.path.join(run.work_dir, "backup")),
             EpochSync(train_batches),
             # After a resume, only a better epoch may replace the saved best.
             keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max",
@@ -297,19 +338,31 @@ def train(config=None, **kwargs):
     if os.path.exists(best_path):
         model.load_weights(best_path)
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+    return Fitted(model, history, len(train_examples), train_batches.padding_ratio(),
+                  replicas, fit_seconds)
 
+
+def save_trained(run, fitted, tokenizer, labels, eval_examples=None, extra_metadata=None,
+                 extra_training=None):
+    """Evaluate in float32, write the model directory, drop the work dir; return it loaded."""
+    from albert_tf.model_dir import (TrainedClassifier, classifier_with_dtype, load,
+                                     save_model_dir)
+
+    config, model = run.config, fitted.model
     training_config = {k: v for k, v in dataclasses.asdict(config).items()
                        if k not in ("verbose", "overwrite", "resume")}
+    epochs_run = len(fitted.history.get("loss", []))
     training_config.update({
-        "num_train_examples": len(train_examples),
+        "num_train_examples": fitted.num_train_examples,
         "vocab_size_trained": tokenizer.vocab_size,
-        "train_padding_ratio": round(train_batches.padding_ratio(), 4),
-        "replicas": replicas,
+        "train_padding_ratio": round(fitted.padding_ratio, 4),
+        "replicas": fitted.replicas,
         # Includes per-epoch evaluation; compare runs of equal data and epochs.
-        "fit_seconds": round(fit_seconds, 1),
+        "fit_seconds": round(fitted.fit_seconds, 1),
         "train_examples_per_second": round(
-            len(train_examples) * len(fit.history.get("loss", [])) / max(fit_seconds, 1e-9), 1),
-        "train_seconds": round(time.time() - started, 1),
+            fitted.num_train_examples * epochs_run / max(fitted.fit_seconds, 1e-9), 1),
+        "train_seconds": round(time.time() - run.started, 1),
+        **(extra_training or {}),
     })
     eval_metrics = {}
     if eval_examples is not None:
@@ -320,7 +373,8 @@ def train(config=None, **kwargs):
                                          ).evaluate(eval_examples)
         eval_metrics["file"] = config.eval
     save_model_dir(config.out, model, tokenizer, labels, training_config,
-                   eval_metrics=eval_metrics, history=history, overwrite=True)
+                   eval_metrics=eval_metrics, history=fitted.history, overwrite=True,
+                   extra_metadata=extra_metadata)
     trained = load(config.out, dtype="float32")
-    shutil.rmtree(work_dir, ignore_errors=True)
+    shutil.rmtree(run.work_dir, ignore_errors=True)
     return trained

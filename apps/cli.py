@@ -12,6 +12,10 @@ import json
 import os
 import sys
 
+from albert_tf.apps.cli_common import (add_data_columns, add_training_options,
+                                       config_from_args, print_json, stdout_to_stderr,
+                                       summary)
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
@@ -51,11 +55,6 @@ def _read_texts(args):
     return texts
 
 
-def _print_json(value):
-    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
-    sys.stdout.write("\n")
-
-
 # --- commands -------------------------------------------------------------
 
 
@@ -65,35 +64,21 @@ def cmd_train_tokenizer(args):
     tokenizer = AlbertTokenizer.train_from_files(args.input, vocab_size=args.vocab_size,
                                                  seed=args.seed)
     tokenizer.save(args.out)
-    _print_json({"out": args.out, "vocab_size": tokenizer.vocab_size})
+    print_json({"out": args.out, "vocab_size": tokenizer.vocab_size})
 
 
 def _train_config(args):
     from albert_tf.training import TrainConfig
 
-    fields = {f: getattr(args, f) for f in TrainConfig.__dataclass_fields__ if hasattr(args, f)}
-    fields["verbose"] = 1 if sys.stderr.isatty() else 2
-    return TrainConfig(**fields)
-
-
-def _summary(model):
-    metrics = model.metadata.get("eval_metrics", {})
-    return {"out": model.path,
-            "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
-            "train_seconds": model.config["training"].get("train_seconds"),
-            "num_parameters": model.metadata.get("num_parameters")}
+    return config_from_args(TrainConfig, args)
 
 
 def cmd_train(args):
     from albert_tf.training import train
 
-    # Keras' progress bar writes to stdout; keep stdout for the JSON result.
-    stdout, sys.stdout = sys.stdout, sys.stderr
-    try:
+    with stdout_to_stderr():
         model = train(_train_config(args))
-    finally:
-        sys.stdout = stdout
-    _print_json(_summary(model))
+    print_json(summary(model))
 
 
 def cmd_quickstart(args):
@@ -119,7 +104,7 @@ def cmd_evaluate(args):
         label_separator=training.get("label_separator", "|"))
     report = model.evaluate(examples, batch_size=args.batch_size)
     report["file"] = args.data
-    _print_json(report)
+    print_json(report)
 
 
 def cmd_predict(args):
@@ -180,62 +165,12 @@ def cmd_export(args):
         with open(os.path.join(args.out, "parity.md"), encoding="utf-8") as f:
             print(f.read(), file=sys.stderr)
         raise
-    _print_json({"out": args.out, "formats": [
+    print_json({"out": args.out, "formats": [
         {k: r.get(k) for k in ("file", "size_bytes", "accuracy", "agreement",
                                "max_abs_prob_diff")} for r in rows]})
 
 
 # --- parser ---------------------------------------------------------------
-
-
-def _add_data_columns(parser, label_default="label"):
-    parser.add_argument("--text-column", help="column with the text (default: text or sentence)")
-    parser.add_argument("--text-pair-column", help="column with the second text of a pair")
-    parser.add_argument("--label-column", default=label_default,
-                        help=f"column with the label (default: {label_default or 'from the model'})")
-
-
-def _add_training_options(parser):
-    parser.add_argument("--out", required=True, help="model directory to write")
-    parser.add_argument("--preset", default="small",
-                        choices=["tiny", "small", "base", "large"], help="model shape")
-    parser.add_argument("--init", help="pretrained directory to start from (from `albert-tf "
-                                       "import` or `albert-tf pretrain`; replaces --preset "
-                                       "and --tokenizer)")
-    parser.add_argument("--tokenizer", help="spiece.model or tokenizer dir (default: train one)")
-    parser.add_argument("--vocab-size", type=int, default=8000,
-                        help="pieces of a newly trained tokenizer")
-    parser.add_argument("--max-length", type=int, default=128, help="tokens per example")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
-    parser.add_argument("--warmup-ratio", type=float, default=0.1)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip")
-    parser.add_argument("--dropout", type=float, help="backbone dropout (default: preset's)")
-    parser.add_argument("--classifier-dropout", type=float, default=0.1)
-    parser.add_argument("--patience", type=int, default=2,
-                        help="epochs without eval improvement before stopping")
-    parser.add_argument("--class-weight",
-                        help="'balanced' or JSON like '{\"pos\": 2.0}'")
-    parser.add_argument("--multi-label", action="store_true",
-                        help="labels are sets, separated by --label-separator")
-    parser.add_argument("--label-separator", default="|")
-    parser.add_argument("--precision", default="float32",
-                        choices=["float32", "mixed_bfloat16", "mixed_float16"])
-    parser.add_argument("--pad-to-max-length", action="store_true",
-                        help="pad every batch to --max-length (default: to its longest "
-                             "sequence, length-bucketed)")
-    parser.add_argument("--data-parallel", action="store_true",
-                        help="train on every local device (JAX DataParallel / TF "
-                             "MirroredStrategy); --batch-size is the global batch")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-train-examples", type=int, help="use only the first N rows")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from its last finished epoch")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
-                        help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
 
 
 def build_parser():
@@ -251,7 +186,7 @@ def build_parser():
                             description="The main job on an embedded default: train a "
                                         "tokenizer and a tiny ALBERT on the bundled movie "
                                         "reviews, evaluate it, write a model directory.")
-    _add_training_options(p)
+    add_training_options(p)
     p.set_defaults(func=cmd_quickstart, preset="tiny", epochs=6, vocab_size=400,
                    learning_rate=5e-4, batch_size=32, max_length=64)
 
@@ -270,8 +205,8 @@ def build_parser():
                                         "and write a model directory.")
     p.add_argument("--train", required=True, help="training file (.tsv/.csv/.jsonl[.gz])")
     p.add_argument("--eval", help="evaluation file for early stopping and metrics")
-    _add_data_columns(p)
-    _add_training_options(p)
+    add_data_columns(p)
+    add_training_options(p)
     p.set_defaults(func=cmd_train)
 
     p = commands.add_parser("evaluate", help="metrics of a model on a labelled file (JSON)",
@@ -279,7 +214,7 @@ def build_parser():
                                         "confusion matrix as JSON.")
     p.add_argument("model", help="model directory")
     p.add_argument("--data", required=True, help="labelled file")
-    _add_data_columns(p, label_default=None)
+    add_data_columns(p, label_default=None)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
     p.set_defaults(func=cmd_evaluate)
@@ -357,9 +292,10 @@ def build_parser():
             p.add_argument("--pooling", choices=["cls", "mean"], default="cls")
         p.set_defaults(func=func)
 
-    from albert_tf.apps.cli_pretrained import add_commands
+    from albert_tf.apps import cli_distill, cli_pretrained
 
-    add_commands(commands)
+    cli_pretrained.add_commands(commands)
+    cli_distill.add_commands(commands)
     return parser
 
 

@@ -7,11 +7,7 @@ Registered on the main parser by `cli.build_parser`; same conventions
 import shlex
 import sys
 
-
-def _print_json(value):
-    from albert_tf.apps.cli import _print_json as print_json
-
-    print_json(value)
+from albert_tf.apps.cli_common import config_from_args, print_json, stdout_to_stderr
 
 
 def cmd_import(args):
@@ -19,7 +15,7 @@ def cmd_import(args):
 
     pretrained = import_checkpoint(args.source, args.path, args.out, overwrite=args.overwrite)
     backbone = pretrained.backbone
-    _print_json({"out": args.out, "heads": pretrained.heads,
+    print_json({"out": args.out, "heads": pretrained.heads,
                  "num_parameters": int(backbone.count_params()),
                  "vocabulary_size": backbone.vocabulary_size,
                  "num_layers": backbone.num_layers, "hidden_dim": backbone.hidden_dim})
@@ -28,24 +24,17 @@ def cmd_import(args):
 def cmd_export_checkpoint(args):
     from albert_tf.checkpoints import export_checkpoint
 
-    _print_json({"out": export_checkpoint(args.model, args.format, args.out),
+    print_json({"out": export_checkpoint(args.model, args.format, args.out),
                  "format": args.format})
 
 
 def cmd_pretrain(args):
     from albert_tf.pretraining.trainer import PretrainConfig, pretrain
 
-    fields = {f: getattr(args, f) for f in PretrainConfig.__dataclass_fields__
-              if hasattr(args, f)}
-    fields["verbose"] = 1 if sys.stderr.isatty() else 2
     command = "albert-tf " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    # Keras' progress bar writes to stdout; keep stdout for the JSON result.
-    stdout, sys.stdout = sys.stdout, sys.stderr
-    try:
-        pretrained = pretrain(PretrainConfig(**fields), command=command)
-    finally:
-        sys.stdout = stdout
-    _print_json({"out": args.out, **pretrained.metadata["heldout"],
+    with stdout_to_stderr():
+        pretrained = pretrain(config_from_args(PretrainConfig, args), command=command)
+    print_json({"out": args.out, **pretrained.metadata["heldout"],
                  **pretrained.metadata["run"]})
 
 

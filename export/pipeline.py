@@ -226,6 +226,9 @@ def export_model(options=None, **kwargs):
             num_parameters=num_parameters,
             keras_float_accuracy=float_accuracy,
             eval_metrics=trained.metadata.get("eval_metrics", {}),
+            # A distilled model's teacher and transfer set travel with its files.
+            **({"distillation": trained.metadata["distillation"]}
+               if "distillation" in trained.metadata else {}),
             tflite_files=files,
             parity=rows,
             versions={"albert_tf": __version__, "converter": "tf.lite.TFLiteConverter",

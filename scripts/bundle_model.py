@@ -21,7 +21,23 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from albert_tf.manifest import AtomicDirectory, verify_manifest, write_manifest  # noqa: E402
 
 KEPT_FIELDS = ("format", "source", "contract", "vocab_size", "tokenizer_sha256",
-               "num_parameters", "keras_float_accuracy", "eval_metrics", "versions")
+               "num_parameters", "keras_float_accuracy", "eval_metrics", "versions",
+               "distillation")
+
+
+def _distillation_note(manifest):
+    """One paragraph on the teacher, when the model was distilled."""
+    record = manifest.get("distillation")
+    if not record:
+        return ""
+    teacher, counts = record["teacher"], record["transfer"]["counts"]
+    accuracy = teacher.get("teacher_accuracy", teacher.get("accuracy"))
+    return (f"Distilled from a {teacher['kind']} teacher (sha256 {teacher['sha256'][:16]}..., "
+            f"eval accuracy {accuracy:.4f}) on {counts['total']:,} transfer texts "
+            f"({counts['labelled']:,} labelled, {counts['unlabelled']:,} unlabelled, "
+            f"{counts['augmented']:,} augmented), T={record['temperature']}, "
+            f"alpha={record['alpha']}; student agreement with the teacher on the eval "
+            f"file: {record.get('eval_agreement_with_teacher', float('nan')):.4f}.\n\n")
 
 
 def main(argv=None):
@@ -55,6 +71,7 @@ def main(argv=None):
                         f"| {r} | {p['size_bytes'] / 1e6:.2f} | {p['accuracy']:.4f} | "
                         f"{p['agreement']:.4f} |\n" for r, p in parity.items())
                     + f"\nKeras float model: {manifest['keras_float_accuracy']:.4f}.\n\n"
+                    + _distillation_note(manifest)
                     "## Reproduce from ../shared/data\n\n```bash\n" + reproduce
                     + f"python scripts/bundle_model.py {args.export} --out {args.out} "
                     f"--recipes {args.recipes}"

@@ -1,0 +1,1 @@
+"""Knowledge distillation: a teacher labels texts, an ALBERT student learns them."""

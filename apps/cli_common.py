@@ -1,0 +1,100 @@
+"""What every `albert-tf` command shares: JSON on stdout, option groups, configs from args.
+
+Kept apart from `cli.py` so that command modules (`cli_pretrained.py`,
+`cli_distill.py`) import it without importing the main parser back.
+"""
+
+import argparse
+import contextlib
+import json
+import sys
+
+
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """`--help` shows each option's default, unless it has none or its help names it."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def print_json(value):
+    json.dump(value, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+@contextlib.contextmanager
+def stdout_to_stderr():
+    """Keras' progress bar writes to stdout; keep stdout for the JSON result."""
+    stdout, sys.stdout = sys.stdout, sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout = stdout
+
+
+def config_from_args(config_class, args):
+    """A config dataclass from the parsed arguments of the same names."""
+    fields = {f: getattr(args, f) for f in config_class.__dataclass_fields__ if hasattr(args, f)}
+    fields["verbose"] = 1 if sys.stderr.isatty() else 2
+    return config_class(**fields)
+
+
+def summary(model):
+    """The JSON a training command prints: where the model is and how good it is."""
+    metrics = model.metadata.get("eval_metrics", {})
+    return {"out": model.path,
+            "accuracy": metrics.get("accuracy"), "macro_f1": metrics.get("macro_f1"),
+            "train_seconds": model.config["training"].get("train_seconds"),
+            "num_parameters": model.metadata.get("num_parameters")}
+
+
+def add_data_columns(parser, label_default="label"):
+    parser.add_argument("--text-column", help="column with the text (default: text or sentence)")
+    parser.add_argument("--text-pair-column", help="column with the second text of a pair")
+    parser.add_argument("--label-column", default=label_default,
+                        help=f"column with the label (default: {label_default or 'from the model'})")
+
+
+def add_training_options(parser):
+    parser.add_argument("--out", required=True, help="model directory to write")
+    parser.add_argument("--preset", default="small",
+                        choices=["tiny", "small", "base", "large"], help="model shape")
+    parser.add_argument("--init", help="pretrained directory to start from (from `albert-tf "
+                                       "import` or `albert-tf pretrain`; replaces --preset "
+                                       "and --tokenizer)")
+    parser.add_argument("--tokenizer", help="spiece.model or tokenizer dir (default: train one)")
+    parser.add_argument("--vocab-size", type=int, default=8000,
+                        help="pieces of a newly trained tokenizer")
+    parser.add_argument("--max-length", type=int, default=128, help="tokens per example")
+    parser.add_argument("--batch-size", type=int, default=32, help="examples per step")
+    parser.add_argument("--epochs", type=int, default=3, help="passes over the training data")
+    parser.add_argument("--learning-rate", type=float, default=1e-4, help="AdamW peak (warm-up, then linear decay)")
+    parser.add_argument("--warmup-ratio", type=float, default=0.1, help="share of steps spent warming up")
+    parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decoupled weight decay")
+    parser.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip")
+    parser.add_argument("--dropout", type=float, help="backbone dropout (default: preset's)")
+    parser.add_argument("--classifier-dropout", type=float, default=0.1, help="dropout before the classifier head")
+    parser.add_argument("--patience", type=int, default=2,
+                        help="epochs without eval improvement before stopping")
+    parser.add_argument("--class-weight",
+                        help="'balanced' or JSON like '{\"pos\": 2.0}'")
+    parser.add_argument("--multi-label", action="store_true",
+                        help="labels are sets, separated by --label-separator")
+    parser.add_argument("--label-separator", default="|", help="separator of multi-label labels")
+    parser.add_argument("--precision", default="float32",
+                        choices=["float32", "mixed_bfloat16", "mixed_float16"])
+    parser.add_argument("--pad-to-max-length", action="store_true",
+                        help="pad every batch to --max-length (default: to its longest "
+                             "sequence, length-bucketed)")
+    parser.add_argument("--data-parallel", action="store_true",
+                        help="train on every local device (JAX DataParallel / TF "
+                             "MirroredStrategy); --batch-size is the global batch")
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights, tokenizer and batch order")
+    parser.add_argument("--max-train-examples", type=int, help="use only the first N rows")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run from its last finished epoch")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+                        help="Keras backend (default: $KERAS_BACKEND or tensorflow)")

