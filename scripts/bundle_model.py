@@ -13,6 +13,7 @@ file) and writes the commands that reproduce it into README.md.
 import argparse
 import json
 import os
+import shlex
 import shutil
 import sys
 
@@ -72,11 +73,11 @@ def main(argv=None):
                         f"{p['agreement']:.4f} |\n" for r, p in parity.items())
                     + f"\nKeras float model: {manifest['keras_float_accuracy']:.4f}.\n\n"
                     + _distillation_note(manifest)
-                    "## Reproduce from ../shared/data\n\n```bash\n" + reproduce
+                    + "## Reproduce from ../shared/data\n\n```bash\n" + reproduce
                     + f"python scripts/bundle_model.py {args.export} --out {args.out} "
                     f"--recipes {args.recipes}"
                     + (f" --label-names {args.label_names}" if args.label_names else "")
-                    + "\n```\n")
+                    + f" \\\n    --title {shlex.quote(args.title)}\n```\n")
         write_manifest(out, title=args.title, labels=labels,
                        original_labels=manifest["labels"],
                        **{k: manifest[k] for k in KEPT_FIELDS if k in manifest},

@@ -283,6 +283,23 @@ def test_fine_tuning_starts_from_the_imported_weights(tmp_path, hf_imported, dat
         albert_tf.train(**{**kwargs, "max_length": 128, "out": str(tmp_path / "y")})
 
 
+def test_distillation_student_starts_from_the_imported_weights(tmp_path, hf_imported,
+                                                               data_files, trained_dir):
+    """`distill --init`: the student's encoder (and tokenizer) are the pretrained ones."""
+    import albert_tf
+
+    kwargs = fast_train_kwargs(data_files, tmp_path / "student", init=hf_imported.path,
+                               teacher=str(trained_dir), epochs=1, learning_rate=1e-9,
+                               max_train_examples=32, model_overrides={})
+    kwargs.pop("vocab_size")
+    kwargs.pop("preset")
+    student = albert_tf.distill(**kwargs)
+    for a, b in zip(hf_imported.backbone.get_weights(), student.backbone.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert student.tokenizer.model_proto == hf_imported.tokenizer.model_proto
+    assert student.metadata["distillation"]["teacher"]["path"] == str(trained_dir)
+
+
 def test_cli_import_and_export(tmp_path, hf_dir):
     directory, _ = hf_dir
     result = run_cli("import", "hf", directory, "--out", tmp_path / "m")

@@ -50,8 +50,14 @@ def client(served):
 def test_bundled_model_is_a_verified_sentiment_export():
     models = DemoModels(bundled_model_dir(), num_threads=1)
     assert set(models.classifiers) == {"int8", "float16"}
-    assert models.default.recipe == "int8" and models.accuracy >= 0.79
-    assert models.default.bundle.size_bytes < 3e6
+    assert models.default.recipe == "int8" and models.accuracy >= 0.84
+    assert models.default.bundle.size_bytes < 2.5e6
+    # Distilled from a pretrained teacher, whose figures travel with the files.
+    record = models.default.bundle.manifest["distillation"]
+    assert record["teacher"]["teacher_accuracy"] > 0.89 and record["temperature"] > 0
+    assert record["transfer"]["counts"]["unlabelled"] > 100_000
+    scores, *_ = models.classify("not bad at all, actually quite moving")
+    assert max(scores, key=scores.get) == "positive"
     scores, _, details, _ = models.classify("A gripping, funny and beautifully acted film.")
     assert max(scores, key=scores.get) == "positive" and "int8" in details
     scores, *_ = models.classify("A dull, clumsy and boring mess.")
