@@ -143,6 +143,9 @@ def hf_teacher(tmp_path_factory, data_files):
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)
     assert summary["accuracy"] > 0.9, summary  # the fixture task is easy
+    # A standard Hugging Face directory with our record; checkpoints were only for resume.
+    assert json.loads((root / "teacher" / "teacher.json").read_text())["eval"]["accuracy"] > 0.9
+    assert not [p for p in (root / "teacher.work").iterdir() if p.name.startswith("checkpoint")]
     return root / "teacher"
 
 

@@ -156,9 +156,7 @@ def finetune_teacher(base, train, out, eval=None, max_length=128, epochs=1.0, ba
     work = os.path.abspath(out.rstrip("/\\")) + WORK_SUFFIX
     os.makedirs(work, exist_ok=True)
     if not resume:
-        for name in os.listdir(work):
-            if name.startswith("checkpoint-"):
-                shutil.rmtree(os.path.join(work, name))
+        _drop_checkpoints(work)
     base_path, base_sha = resolve_base(base, work)
 
     examples = load_examples(train, text_column=text_column, label_column=label_column)
@@ -222,4 +220,13 @@ def finetune_teacher(base, train, out, eval=None, max_length=128, epochs=1.0, ba
         with open(os.path.join(tmp, TEACHER_RECORD), "w", encoding="utf-8") as f:
             json.dump(record, f, indent=2)
         write_manifest(tmp, format="albert_tf.hf_teacher/1", teacher=record)
+    # Keep the unpacked base for the next run; the checkpoints (weights plus
+    # optimizer state, 3x the model) are only for resuming this one.
+    _drop_checkpoints(work)
     return record
+
+
+def _drop_checkpoints(work):
+    for name in os.listdir(work):
+        if name.startswith("checkpoint-"):
+            shutil.rmtree(os.path.join(work, name))
