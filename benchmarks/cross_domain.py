@@ -1,0 +1,79 @@
+"""Does a classifier generalise beyond its training set? Accuracy on another labelled file.
+
+Scores, on a seeded sample of `--eval` (e.g. IMDB reviews for SST-2 models),
+the TF-IDF + LR baseline trained on `--train`, a Hugging Face teacher and a kit
+export (the student), each reading the text as it would in use (the student
+and teacher truncate long texts to their own max length). `--label-map`
+renames the eval file's labels to the models' (`neg=0,pos=1`).
+
+```bash
+python benchmarks/cross_domain.py --train ../shared/data/sst2/train.tsv \
+    --eval ../shared/data/imdb/test.jsonl.gz --label-map neg=0,pos=1 \
+    --teacher runs/teacher-sst2 --student runs/sst2-distilled-export --sample 2000
+```
+"""
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from albert_tf.data import LabelVocab, load_examples
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--train", required=True, help="the models' training file")
+    parser.add_argument("--eval", required=True, help="labelled file from another source")
+    parser.add_argument("--label-map", help="eval label renames, e.g. neg=0,pos=1")
+    parser.add_argument("--teacher", help="Hugging Face teacher directory")
+    parser.add_argument("--student", help="kit export directory")
+    parser.add_argument("--recipe", default="int8", help="the student's .tflite recipe")
+    parser.add_argument("--sample", type=int, default=2000, help="eval rows scored")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
+    parser.add_argument("--max-words", type=int,
+                        help="score only eval texts of at most N words (default: all)")
+    args = parser.parse_args(argv)
+
+    from baselines import tfidf_lr  # this folder's baseline script: one TF-IDF recipe
+
+    train = load_examples(args.train)
+    labels = LabelVocab.from_examples(train)
+    evaluation = load_examples(args.eval)
+    rename = dict(pair.split("=", 1) for pair in args.label_map.split(",")) \
+        if args.label_map else {}
+    rows = [i for i in np.random.default_rng(args.seed).permutation(len(evaluation))
+            if args.max_words is None or len(evaluation.texts[i].split()) <= args.max_words]
+    rows = np.array(rows[:args.sample])
+    evaluation = evaluation.subset(sorted(rows.tolist()))
+    evaluation.labels = [rename.get(label, label) for label in evaluation.labels]
+    y = np.array(labels.encode(evaluation))
+
+    results = {}
+    baseline = tfidf_lr(train.texts, np.array(labels.encode(train)), C=16.0)
+    results["tfidf_lr (C=16)"] = float((baseline.predict(evaluation.texts) == y).mean())
+    if args.teacher:
+        from albert_tf.distillation.teachers import load_teacher
+
+        teacher = load_teacher(args.teacher)
+        order = [teacher.labels.index(name) for name in labels.names]
+        results["teacher"] = float(
+            (teacher.predict_proba(evaluation.texts)[:, order].argmax(-1) == y).mean())
+    if args.student:
+        from albert_tf.runtime import Classifier
+
+        student = Classifier.load(args.student, recipe=args.recipe)
+        order = [student.labels.index(name) for name in labels.names]
+        results[f"student {args.recipe}"] = float(
+            (student.predict_proba(evaluation.texts)[:, order].argmax(-1) == y).mean())
+    json.dump({"train": args.train, "eval": args.eval, "rows": len(y),
+               "max_words": args.max_words,
+               "majority": float(max(np.mean(y == k) for k in range(len(labels)))),
+               "accuracy": results}, sys.stdout, indent=2)
+    print()
+
+
+if __name__ == "__main__":
+    main()
