@@ -45,8 +45,25 @@ class DemoModels:
                             for r in available_recipes(manifest)}
         self.default = next(iter(self.classifiers.values()))
         self.title = manifest.get("title") or os.path.basename(os.path.abspath(export_dir))
+        self.original_labels = [str(x) for x in manifest.get("original_labels", [])]
         self.accuracy = manifest.get("sst2_dev_accuracy", {}).get(self.default.recipe) or \
             manifest.get("eval_metrics", {}).get("accuracy")
+
+    def file_accuracy(self, gold, predictions):
+        """Accuracy against a file's labels, which may be the model's label names or the
+        ids it was trained with (a bundled model renames 0/1 to negative/positive)."""
+        names = list(self.default.labels)
+        renamed = dict(zip(self.original_labels, names))
+        gold = [str(label).strip() for label in gold]
+        if not all(label in names or label in renamed for label in gold):
+            unknown = sorted({label for label in gold if label not in names
+                              and label not in renamed})
+            return (f"accuracy not computed: the file's labels {', '.join(unknown[:5])} are "
+                    f"neither the model's ({', '.join(names)}) nor its original ids "
+                    f"({', '.join(self.original_labels)})")
+        correct = sum((label if label in names else renamed[label]) == p.label
+                      for label, p in zip(gold, predictions))
+        return f"accuracy against its labels {correct / len(gold):.4f}"
 
     @property
     def has_embedding(self):
@@ -117,8 +134,7 @@ class DemoModels:
                 for t, p in zip(examples.texts, predictions)]
         summary = f"{len(rows)} texts classified with {self.default.recipe}"
         if examples.labels and all(label is not None for label in examples.labels):
-            correct = sum(str(g) == p.label for g, p in zip(examples.labels, predictions))
-            summary += f"; accuracy against its labels {correct / len(rows):.4f}"
+            summary += "; " + self.file_accuracy(examples.labels, predictions)
         out = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="",
                                           encoding="utf-8", prefix="predictions-")
         with out:

@@ -47,6 +47,22 @@ def client(served):
 # --- logic -----------------------------------------------------------------------
 
 
+def test_batch_accuracy_accepts_label_names_and_original_ids(tmp_path):
+    """The bundled model says negative/positive; SST-2 files say 0/1. Both count."""
+    models = DemoModels(bundled_model_dir(), num_threads=1)
+    rows = [("A gripping, funny and beautifully acted film.", "1"),
+            ("A dull, clumsy and boring mess.", "0"), ("superb and moving", "1")]
+    by_id = write_tsv(tmp_path / "ids.tsv", rows)
+    by_name = write_tsv(tmp_path / "names.tsv",
+                        [(t, {"0": "negative", "1": "positive"}[l]) for t, l in rows])
+    assert models.classify_file(str(by_id))[2].endswith("accuracy against its labels 1.0000")
+    assert models.classify_file(str(by_name))[2].endswith("accuracy against its labels 1.0000")
+    other = write_tsv(tmp_path / "other.tsv", [(t, "pos") for t, _ in rows])
+    summary = models.classify_file(str(other))[2]
+    assert "accuracy not computed: the file's labels pos are neither the model's " \
+           "(negative, positive) nor its original ids (0, 1)" in summary
+
+
 def test_bundled_model_is_a_verified_sentiment_export():
     models = DemoModels(bundled_model_dir(), num_threads=1)
     assert set(models.classifiers) == {"int8", "float16"}
