@@ -255,8 +255,9 @@ def build_parser():
                     "num_tokens.")
     p.add_argument("export", help="export directory or .tflite file")
     p.add_argument("texts", nargs="*", metavar="TEXT")
-    p.add_argument("--recipe", help="which .tflite of the export (default: int8 if present, "
-                                    "else the smallest)")
+    p.add_argument("--recipe", help="which .tflite of the export (default: the first that "
+                                    "passed its parity gate of int8, dynamic_int8, float16, "
+                                    "float32)")
     p.add_argument("--top-k", type=int, help="keep the k most likely labels in scores")
     p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
     p.add_argument("--batch-size", type=int, default=32, help="texts per interpreter call")

@@ -46,8 +46,7 @@ class DemoModels:
         self.default = next(iter(self.classifiers.values()))
         self.title = manifest.get("title") or os.path.basename(os.path.abspath(export_dir))
         self.original_labels = [str(x) for x in manifest.get("original_labels", [])]
-        self.accuracy = manifest.get("sst2_dev_accuracy", {}).get(self.default.recipe) or \
-            manifest.get("eval_metrics", {}).get("accuracy")
+        self.accuracy = self.default.bundle.accuracy  # the default file's own figure
 
     def file_accuracy(self, gold, predictions):
         """Accuracy against a file's labels, which may be the model's label names or the

@@ -37,12 +37,26 @@ class Bundle:
     def size_bytes(self):
         return os.path.getsize(self.model_path)
 
+    @property
+    def accuracy(self):
+        """This file's own accuracy in the export's parity report (None if unmeasured)."""
+        return parity_row(self.manifest, os.path.basename(self.model_path)).get("accuracy")
+
+
+def parity_row(manifest, filename):
+    """The export's parity measurements of one file ({} when it has none)."""
+    return next((row for row in manifest.get("parity") or []
+                 if isinstance(row, dict) and row.get("file") == filename), {})
+
 
 def available_recipes(manifest):
-    """Recipes of the kit's dynamic-shape files, in `RECIPE_PREFERENCE` order first."""
+    """Recipes of the kit's dynamic-shape files: those that passed their parity gate
+    first, each group in `RECIPE_PREFERENCE` order, so the default is never a file
+    that `albert-tf export` reported as failing while a passing one is there."""
     files = manifest.get("tflite_files", {})
     names = [f[:-len(".tflite")] for f in files if not f.startswith("mediapipe_")]
-    return sorted(names, key=lambda n: (RECIPE_PREFERENCE + (n,)).index(n))
+    return sorted(names, key=lambda n: (bool(parity_row(manifest, f"{n}.tflite").get("failures")),
+                                        (RECIPE_PREFERENCE + (n,)).index(n)))
 
 
 def _read_labels(text, source):

@@ -93,7 +93,7 @@ class Classifier:
     Example:
     ```python
     from albert_tf.runtime import Classifier
-    classifier = Classifier.load("runs/sst2-export")  # int8 when present
+    classifier = Classifier.load("runs/sst2-export")  # int8 if it passed parity
     classifier.classify("a gripping, funny film").label  # e.g. "1"
     [p.scores for p in classifier.classify(["dull", "superb"], top_k=1)]
     ```
@@ -115,7 +115,8 @@ class Classifier:
 
     @classmethod
     def load(cls, source, recipe=None, **kwargs):
-        """Load an export directory (its `recipe`, default the smallest), one of
+        """Load an export directory (its `recipe`, default the first that passed its
+        parity gate in int8, dynamic_int8, float16, float32 order), one of
         its `.tflite` files, or a MediaPipe `.tflite` with embedded metadata."""
         return cls(locate(source, recipe), **kwargs)
 
@@ -133,7 +134,7 @@ class Classifier:
                 "size_bytes": self.bundle.size_bytes, "labels": self.labels,
                 "max_length": self.max_length, "backend": self.backend,
                 "num_threads": self.runner.num_threads, "embedding": self.has_embedding,
-                "accuracy": self.bundle.manifest.get("eval_metrics", {}).get("accuracy")}
+                "accuracy": self.bundle.accuracy}
 
     # --- inference ----------------------------------------------------------
 

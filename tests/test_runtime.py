@@ -229,6 +229,21 @@ def test_a_tokenizer_of_another_vocabulary_is_refused(exported, tmp_path, corpus
         Classifier.load(copy)
 
 
+def test_default_recipe_passed_its_gate_and_accuracy_is_the_files_own(exported, tmp_path):
+    copy = _copy(exported, tmp_path)
+    parity = read_manifest(str(copy))["parity"]
+    for row in parity:  # as if int8 had missed its agreement target at export
+        if row["file"] == "int8.tflite":
+            row.update(failures=["agreement 0.9875 < 0.99"], accuracy=0.5)
+        elif row["file"] == "dynamic_int8.tflite":
+            row.update(accuracy=0.625)
+    _remanifest(copy, parity=parity, eval_metrics={"accuracy": 0.97})
+    default = Classifier.load(copy)
+    assert default.recipe == "dynamic_int8" and default.describe()["accuracy"] == 0.625
+    failed = Classifier.load(copy, recipe="int8")  # still loadable when asked for
+    assert failed.describe()["accuracy"] == 0.5  # its own figure, not the Keras model's 0.97
+
+
 def test_missing_recipe_and_wrong_directory(exported, trained_dir, tmp_path):
     with pytest.raises(ModelDirError, match="no 'int16' model; it has int8, dynamic_int8"):
         Classifier.load(exported[0], recipe="int16")
