@@ -23,7 +23,15 @@ class TokenizerError(AlbertTfError, ValueError):
 
 
 class InputError(AlbertTfError, ValueError):
-    """A text handed to a model cannot be classified (empty, not a string, bad UTF-8)."""
+    """A text handed to a model cannot be classified (empty, not a string, bad UTF-8).
+
+    `reason` is the message without the text's position ("empty or whitespace
+    only"), for callers that report each text in place (the CLI's records).
+    """
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class ModelFileError(AlbertTfError):

@@ -3,6 +3,7 @@
 import numpy as np
 
 from albert_tf.bucketing import plan_batches
+from albert_tf.inputs import check_text, check_tokens
 from albert_tf.tokenizer import pad_sequences
 
 
@@ -17,7 +18,10 @@ def predict_in_batches(model, tokenizer, texts, pairs=None, max_length=128, batc
     texts = list(texts)
     if not texts:
         raise ValueError("no texts given (an empty list)")
+    texts = [check_text(i, text) for i, text in enumerate(texts)]
     packed, truncated = tokenizer.encode_unpadded(texts, pairs, max_length)
+    for i, (tokens, _) in enumerate(packed):
+        check_tokens(i, texts[i], len(tokens))
     results = [None] * len(texts)
     for rows in plan_batches([len(t) for t, _ in packed], batch_size):
         batch = pad_sequences([packed[i] for i in rows], max_length)

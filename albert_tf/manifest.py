@@ -18,6 +18,27 @@ from albert_tf.errors import ModelDirError
 
 MANIFEST = "metadata.json"
 
+# The kinds of directory the kit writes, by their manifest's `format`, and
+# what writes each: a reader handed the wrong kind names what it got.
+MODEL_FORMAT = "albert_tf.classifier/1"
+PRETRAINED_FORMAT = "albert_tf.pretrained/1"
+EXPORT_FORMAT = "albert_tf.export/1"
+HF_TEACHER_FORMAT = "albert_tf.hf_teacher/1"
+DIRECTORY_KINDS = {
+    MODEL_FORMAT: "a model directory (from `albert-tf train`, `distill` or `quickstart`)",
+    PRETRAINED_FORMAT: "a pretrained directory (from `albert-tf import` or `pretrain`)",
+    EXPORT_FORMAT: "an export directory (from `albert-tf export`)",
+    HF_TEACHER_FORMAT: "a Hugging Face teacher directory (from `albert-tf teacher`)",
+}
+
+
+def check_kind(directory, manifest, expected):
+    """`ModelDirError` unless the manifest's format is `expected`, naming both kinds."""
+    found = manifest.get("format")
+    if found != expected:
+        got = DIRECTORY_KINDS.get(found, f"a directory of format {found!r}")
+        raise ModelDirError(f"{directory} is {got}; expected {DIRECTORY_KINDS[expected]}")
+
 
 def sha256_file(path, chunk=1 << 20):
     digest = hashlib.sha256()
@@ -83,14 +104,17 @@ def read_manifest(directory):
     return manifest
 
 
-def verify_manifest(directory, required=(), only=None):
-    """Check presence and sha256 of every listed file; return the manifest.
+def verify_manifest(directory, required=(), only=None, expected_format=None):
+    """Check the directory's kind (`expected_format`), then presence and sha256
+    of every listed file; return the manifest.
 
     `required` files must be listed too, so deleting a file *and* its
     manifest entry is caught as well. `only` restricts the hashing to the
     files a reader will actually open.
     """
     manifest = read_manifest(directory)
+    if expected_format is not None:
+        check_kind(directory, manifest, expected_format)
     files = manifest["files"]
     for name in required:
         if name not in files:
@@ -109,6 +133,18 @@ def verify_manifest(directory, required=(), only=None):
                 f"{directory}: {name} does not match its sha256 in {MANIFEST} "
                 "(modified or corrupted); re-create the directory")
     return manifest
+
+
+def _umask():
+    # Linux reports it; elsewhere the only way to read it is to set it (for
+    # an instant, which another thread creating a file could observe).
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return mask
 
 
 class AtomicDirectory:
@@ -132,6 +168,10 @@ class AtomicDirectory:
         parent = os.path.dirname(self.target)
         os.makedirs(parent, exist_ok=True)
         self.tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(self.target), dir=parent)
+        # mkdtemp makes it 0700; the finished directory gets the mode any new
+        # directory would (0777 less the umask), so other users and
+        # containers can read it.
+        os.chmod(self.tmp, 0o777 & ~_umask())
         return self.tmp
 
     def __exit__(self, kind, error, traceback):

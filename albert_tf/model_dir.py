@@ -23,7 +23,8 @@ from albert_tf import __version__
 from albert_tf.data import LabelVocab
 from albert_tf.errors import ModelDirError
 from albert_tf.inference import predict_in_batches
-from albert_tf.manifest import AtomicDirectory, package_versions, verify_manifest, write_manifest
+from albert_tf.manifest import (MODEL_FORMAT, AtomicDirectory, package_versions,
+                                verify_manifest, write_manifest)
 from albert_tf.models import AlbertClassifier
 from albert_tf.tokenizer import AlbertTokenizer
 
@@ -32,7 +33,7 @@ WEIGHTS = "model.weights.h5"
 LABELS = "labels.txt"
 TOKENIZER_DIR = "tokenizer"
 REQUIRED = (CONFIG, WEIGHTS, LABELS, f"{TOKENIZER_DIR}/spiece.model")
-FORMAT = "albert_tf.classifier/1"
+FORMAT = MODEL_FORMAT
 
 
 def save_model_dir(path, model, tokenizer, labels, training_config=None, eval_metrics=None,
@@ -183,6 +184,20 @@ def load(path, dtype="float32", verify=True):
     return TrainedClassifier(model, tokenizer, labels, config, metadata, path)
 
 
+def has_config_format(path, expected):
+    """Whether `path/config.json` declares the format `expected` (no hashing)."""
+    try:
+        with open(os.path.join(path, CONFIG), encoding="utf-8") as f:
+            return json.load(f).get("format") == expected
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def is_model_dir(path):
+    """Whether `path` holds a classifier model directory."""
+    return has_config_format(path, FORMAT)
+
+
 def classifier_with_dtype(model_config, dtype):
     """An `AlbertClassifier` from `get_config()` output, computing in `dtype`
     (weights are not copied)."""
@@ -193,7 +208,7 @@ def classifier_with_dtype(model_config, dtype):
 
 def read_config(path, required, expected_format, verify=True, hint=""):
     """`(manifest, config.json)` of a directory, once its files match the manifest."""
-    metadata = verify_manifest(path, required) if verify else {}
+    metadata = verify_manifest(path, required, expected_format=expected_format) if verify else {}
     with open(os.path.join(path, CONFIG), encoding="utf-8") as f:
         config = json.load(f)
     if config.get("format") != expected_format:

@@ -44,14 +44,17 @@ def check_output(out, overwrite):
         fail(f"{out} exists and is not empty; pass overwrite=True / --overwrite")
 
 
-def check_init(init, tokenizer):
-    """`init` is a pretrained directory, which brings its own tokenizer."""
+def check_init(init, tokenizer, model_dir_ok=False):
+    """`init` is a pretrained directory (or, with `model_dir_ok`, a trained
+    model directory to warm-start from), which brings its own tokenizer."""
     if init is None:
         return
+    from albert_tf.model_dir import is_model_dir
     from albert_tf.pretrained import is_pretrained_dir
 
-    if not is_pretrained_dir(init):
-        fail(f"{init}: not a pretrained directory (write one with `albert-tf import` "
-             "or `albert-tf pretrain`)")
+    if not (is_pretrained_dir(init) or (model_dir_ok and is_model_dir(init))):
+        kinds = "a pretrained or model directory" if model_dir_ok else "a pretrained directory"
+        fail(f"{init}: not {kinds} (write one with `albert-tf import`, `albert-tf pretrain`"
+             + (", `train` or `distill`)" if model_dir_ok else ")"))
     if tokenizer is not None:
         fail("pass either init (which brings its tokenizer) or tokenizer, not both")

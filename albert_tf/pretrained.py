@@ -21,7 +21,8 @@ import keras
 
 from albert_tf import __version__
 from albert_tf.errors import ModelDirError
-from albert_tf.manifest import AtomicDirectory, package_versions, write_manifest
+from albert_tf.manifest import (PRETRAINED_FORMAT, AtomicDirectory, package_versions,
+                                write_manifest)
 from albert_tf.models import AlbertBackbone, AlbertPretrainer
 from albert_tf.tokenizer import AlbertTokenizer
 
@@ -29,7 +30,7 @@ CONFIG = "config.json"
 WEIGHTS = "model.weights.h5"
 TOKENIZER_DIR = "tokenizer"
 REQUIRED = (CONFIG, WEIGHTS, f"{TOKENIZER_DIR}/spiece.model")
-FORMAT = "albert_tf.pretrained/1"
+FORMAT = PRETRAINED_FORMAT
 HEAD_STATES = ("trained", "imported", "random")
 
 
@@ -101,11 +102,9 @@ def save_pretrained(path, pretrainer, tokenizer, heads, overwrite=False, history
 
 
 def is_pretrained_dir(path):
-    try:
-        with open(os.path.join(path, CONFIG), encoding="utf-8") as f:
-            return json.load(f).get("format") == FORMAT
-    except (OSError, ValueError, AttributeError):
-        return False
+    from albert_tf.model_dir import has_config_format
+
+    return has_config_format(path, FORMAT)
 
 
 def load_pretrained(path, dtype="float32", dropout=None, verify=True, max_length=None):

@@ -6,6 +6,7 @@ AdamW with linear warm-up and decay, early stopping and best-checkpoint
 saving on the eval metric, resumable runs, and a model directory at the end.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -77,7 +78,9 @@ class TrainConfig:
     eval: str = None
     out: str = None
     preset: str = "small"
-    init: str = None  # pretrained directory (albert-tf import / pretrain); overrides preset
+    # A pretrained directory (albert-tf import / pretrain), or a model directory
+    # with the same labels to warm-start from; overrides preset.
+    init: str = None
     tokenizer: str = None  # spiece.model or tokenizer dir; None = train one
     vocab_size: int = 8000
     text_column: str = None
@@ -119,7 +122,7 @@ class TrainConfig:
         check_rates(self, "learning_rate", open_low=True)
         check_rates(self, "warmup_ratio", "dropout", "classifier_dropout")
         check_inputs(self.train, self.eval, self.tokenizer)
-        check_init(self.init, self.tokenizer)
+        check_init(self.init, self.tokenizer, model_dir_ok=True)
         if self.class_weight is not None and self.multi_label:
             fail("class weights are for single-label tasks; multi-label is not supported")
         return self
@@ -168,8 +171,47 @@ def _pretrained_backbone(config, vocabulary_size):
     return backbone
 
 
-def build_model(config, vocabulary_size, num_classes):
-    """A classifier: pretrained encoder from `config.init`, or a random one of `config.preset`."""
+def _warm_start(config, vocabulary_size, labels):
+    """The classifier of the model directory `config.init`, weights and head
+    included, computing in the run's precision (with its dropout, if given).
+
+    Continuing a run this way (a new schedule over the same or new data) costs
+    what the new epochs cost; a longer schedule from scratch repeats the old ones.
+    """
+    from albert_tf.model_dir import (CONFIG, LABELS, TOKENIZER_DIR, classifier_with_dtype,
+                                     load_weights_checked)
+
+    with open(os.path.join(config.init, CONFIG), encoding="utf-8") as f:
+        model_config = json.load(f)["model"]
+    init_labels = LabelVocab.load(os.path.join(config.init, LABELS),
+                                  multi_label=bool(model_config.get("multi_label")))
+    if (init_labels.names, init_labels.multi_label) != (labels.names, labels.multi_label):
+        raise AlbertTfError(f"{config.init}: labels {init_labels.names} do not match this "
+                            f"run's {labels.names}")
+    backbone = model_config["backbone"]["config"]
+    if config.max_length > backbone["max_sequence_length"]:
+        raise AlbertTfError(f"max_length={config.max_length} exceeds the {config.init} "
+                            f"position table ({backbone['max_sequence_length']})")
+    if config.dropout is not None:
+        backbone["dropout"] = config.dropout
+    model_config["dropout"] = config.classifier_dropout
+    model = classifier_with_dtype(model_config, config.precision)
+    if model.backbone.vocabulary_size != vocabulary_size:
+        raise AlbertTfError(f"{config.init}: embeds {model.backbone.vocabulary_size} pieces "
+                            f"but the tokenizer has {vocabulary_size}")
+    load_weights_checked(config.init, model,
+                         AlbertTokenizer.load(os.path.join(config.init, TOKENIZER_DIR)))
+    return model
+
+
+def build_model(config, vocabulary_size, labels):
+    """A classifier: warm-started from a model directory or a pretrained encoder
+    (`config.init`), or a random one of `config.preset`."""
+    from albert_tf.model_dir import is_model_dir
+
+    num_classes = len(labels)
+    if config.init and is_model_dir(config.init):
+        return _warm_start(config, vocabulary_size, labels)
     if config.init:
         return AlbertClassifier(_pretrained_backbone(config, vocabulary_size), num_classes,
                                 multi_label=config.multi_label,
@@ -246,17 +288,19 @@ def train(config=None, **kwargs):
     """
     config = (config or TrainConfig())
     config = dataclasses.replace(config, **kwargs).validate()
-    run = Run.start(config)
+    # Data first: a bad file fails here, before a work directory exists.
     train_examples, labels, y_train = _read_split(config, config.train,
                                                   limit=config.max_train_examples)
     eval_examples = y_eval = None
     if config.eval:
         eval_examples, _, y_eval = _read_split(config, config.eval, labels)
-    tokenizer = prepare_tokenizer(config, run.work_dir,
-                                  train_examples.texts + (train_examples.pairs or []))
-    fitted = fit_classifier(run, tokenizer, len(labels), train_examples, y_train,
-                            eval_examples, y_eval,
-                            _class_sample_weights(config, labels, y_train))
+    run = Run.start(config)
+    with run.discarded_on_error():
+        tokenizer = prepare_tokenizer(config, run.work_dir,
+                                      train_examples.texts + (train_examples.pairs or []))
+        fitted = fit_classifier(run, tokenizer, labels, train_examples, y_train,
+                                eval_examples, y_eval,
+                                _class_sample_weights(config, labels, y_train))
     return save_trained(run, fitted, tokenizer, labels, eval_examples)
 
 
@@ -277,6 +321,21 @@ class Run:
         os.makedirs(work_dir, exist_ok=True)
         return cls(config, work_dir, time.time())
 
+    def has_checkpoint(self):
+        return os.path.exists(os.path.join(self.work_dir, "backup"))
+
+    @contextlib.contextmanager
+    def discarded_on_error(self):
+        """A user error (`AlbertTfError`) before the first finished epoch
+        removes the work directory: there is nothing in it to resume. Any
+        other failure keeps it, for `--resume`."""
+        try:
+            yield
+        except AlbertTfError:
+            if not self.has_checkpoint():
+                shutil.rmtree(self.work_dir, ignore_errors=True)
+            raise
+
 
 @dataclasses.dataclass
 class Fitted:
@@ -290,7 +349,7 @@ class Fitted:
     fit_seconds: float
 
 
-def fit_classifier(run, tokenizer, num_classes, train_examples, y_train, eval_examples=None,
+def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_examples=None,
                    y_eval=None, sample_weights=None, loss=None, metrics=None):
     """`model.fit` with bucketed batches, checkpoints, early stopping; the best epoch kept.
 
@@ -311,7 +370,7 @@ def fit_classifier(run, tokenizer, num_classes, train_examples, y_train, eval_ex
         train_batches = batches(train_examples, y_train, True, sample_weights)
         eval_batches = batches(eval_examples, y_eval, False) if eval_examples else None
 
-        model = build_model(config, tokenizer.vocab_size, num_classes)
+        model = build_model(config, tokenizer.vocab_size, labels)
         compile_model(model, config, total_steps=len(train_batches) * config.epochs,
                       loss=loss, metrics=metrics)
 

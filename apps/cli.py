@@ -12,11 +12,16 @@ import json
 import os
 import sys
 
-from albert_tf.apps.cli_common import (add_data_columns, add_training_options,
-                                       config_from_args, print_json, stdout_to_stderr,
+from albert_tf.apps.cli_common import (CommandParser, add_data_columns, add_texts,
+                                       add_training_options, config_from_args, install_hint,
+                                       print_json, start_tensorflow_quietly, stdout_to_stderr,
                                        summary)
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+# Commands that always run TensorFlow, and those that run Keras on its backend.
+TENSORFLOW_COMMANDS = ("export",)
+KERAS_COMMANDS = ("train", "quickstart", "evaluate", "predict", "embed", "pretrain", "import",
+                  "export-checkpoint", "distill")
 
 
 def _set_backend(args):
@@ -27,8 +32,9 @@ def _set_backend(args):
 
 
 def _text_chunks(args, size=1024):
-    """Texts from the arguments, else non-empty stdin lines, `size` at a time
-    (a long pipe is classified as it streams, not read into memory first)."""
+    """Texts from the arguments, else every stdin line (empty ones included:
+    each gets its record), `size` at a time: a long pipe is answered as it
+    streams, not read into memory first."""
     if args.texts:
         yield args.texts
         return
@@ -36,8 +42,7 @@ def _text_chunks(args, size=1024):
         print("reading texts from stdin, one per line (Ctrl-D to end)", file=sys.stderr)
     chunk = []
     for line in sys.stdin:
-        if line.strip():
-            chunk.append(line.rstrip("\n"))
+        chunk.append(line.rstrip("\r\n"))
         if len(chunk) == size:
             yield chunk
             chunk = []
@@ -45,14 +50,42 @@ def _text_chunks(args, size=1024):
         yield chunk
 
 
-def _read_texts(args):
-    """Texts from the command line, else non-empty stdin lines."""
-    texts = [text for chunk in _text_chunks(args) for text in chunk]
-    if not texts:
-        from albert_tf.errors import AlbertTfError
+def _answer_each(args, answer):
+    """One JSON line per text, in input order, from `answer(texts)` (a list of
+    dicts); returns the exit status.
 
+    The rule for every command that takes texts (predict, embed, classify),
+    from arguments or stdin alike: a text the model cannot take (empty,
+    whitespace only, no tokens) gets `{"text": ..., "error": ...}` in its
+    place, the others are answered, and the command exits 1 if any text had
+    an error or none was given.
+    """
+    from albert_tf.errors import AlbertTfError, InputError
+
+    seen = failed = 0
+    for texts in _text_chunks(args):
+        try:
+            records = answer(texts)
+        except InputError:
+            # Rare: answer this chunk one text at a time to find the bad ones.
+            records = []
+            for text in texts:
+                try:
+                    records.extend(answer([text]))
+                except InputError as error:
+                    records.append({"error": f"text {error.reason}"})
+                    failed += 1
+        for text, record in zip(texts, records):
+            print(json.dumps({"text": text, **record}, ensure_ascii=False),
+                  flush=getattr(args, "flush", False))
+        seen += len(texts)
+    if not seen:
         raise AlbertTfError("no texts given (as arguments or lines on stdin)")
-    return texts
+    if failed:
+        print(f"albert-tf {args.command}: {failed} of {seen} texts had errors (their records "
+              "say why)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 # --- commands -------------------------------------------------------------
@@ -73,12 +106,17 @@ def _train_config(args):
     return config_from_args(TrainConfig, args)
 
 
-def cmd_train(args):
+def cmd_train(args, note=None):
     from albert_tf.training import train
 
     with stdout_to_stderr():
         model = train(_train_config(args))
-    print_json(summary(model))
+    print_json({**summary(model), **({"note": note} if note else {})})
+
+
+QUICKSTART_NOTE = ("trained on the kit's small synthetic review set to show the workflow: it "
+                   "knows that set's phrasing, not English sentiment; for real text train on "
+                   "real data, or use `albert-tf demo` (a distilled SST-2 model)")
 
 
 def cmd_quickstart(args):
@@ -87,7 +125,7 @@ def cmd_quickstart(args):
     args.train, args.eval = MOVIE_REVIEWS_TRAIN, MOVIE_REVIEWS_DEV
     print(f"training a '{args.preset}' ALBERT on the bundled movie reviews "
           f"({MOVIE_REVIEWS_TRAIN}) and evaluating on {MOVIE_REVIEWS_DEV}", file=sys.stderr)
-    cmd_train(args)
+    cmd_train(args, note=QUICKSTART_NOTE)
 
 
 def cmd_evaluate(args):
@@ -111,23 +149,28 @@ def cmd_predict(args):
     from albert_tf.model_dir import load
 
     model = load(args.model)
-    texts = _read_texts(args)
-    for text, result in zip(texts, model.predict(texts, batch_size=args.batch_size)):
-        if args.top_k:
-            top = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])[:args.top_k]
-            result["probabilities"] = dict(top)
-        print(json.dumps({"text": text, **result}, ensure_ascii=False))
+
+    def answer(texts):
+        results = model.predict(texts, batch_size=args.batch_size)
+        for result in results:
+            if args.top_k:
+                top = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])
+                result["probabilities"] = dict(top[:args.top_k])
+        return results
+
+    return _answer_each(args, answer)
 
 
 def cmd_embed(args):
     from albert_tf.model_dir import load
 
     model = load(args.model)
-    texts = _read_texts(args)
-    vectors = model.embed(texts, pooling=args.pooling, batch_size=args.batch_size)
-    for text, vector in zip(texts, vectors):
-        print(json.dumps({"text": text, "embedding": [round(float(v), 6) for v in vector]},
-                         ensure_ascii=False))
+
+    def answer(texts):
+        vectors = model.embed(texts, pooling=args.pooling, batch_size=args.batch_size)
+        return [{"embedding": [round(float(v), 6) for v in vector]} for vector in vectors]
+
+    return _answer_each(args, answer)
 
 
 def cmd_classify(args):
@@ -136,18 +179,18 @@ def cmd_classify(args):
     classifier = Classifier.load(args.export, recipe=args.recipe, num_threads=args.threads,
                                  max_batch_size=args.batch_size)
     print(f"albert-tf classify: {json.dumps(classifier.describe())}", file=sys.stderr)
-    for texts in _text_chunks(args):
-        for text, prediction in zip(texts, classifier.classify(texts, top_k=args.top_k)):
-            print(json.dumps({"text": text, **prediction.to_dict()}, ensure_ascii=False),
-                  flush=args.flush)
+    return _answer_each(args, lambda texts: [
+        p.to_dict() for p in classifier.classify(texts, top_k=args.top_k)])
 
 
 def cmd_demo(args):
     from albert_tf.apps.demo import launch
 
-    print(f"albert-tf demo: serving on http://{args.host}:{args.port} (Ctrl-C to stop)",
-          file=sys.stderr)
-    launch(args.export, host=args.host, port=args.port, num_threads=args.threads)
+    app = launch(args.export, host=args.host, port=args.port, num_threads=args.threads,
+                 prevent_thread_lock=True, quiet=True)
+    # The URL Gradio actually bound (with --port 0, the port it was given).
+    print(f"albert-tf demo: serving on {app.local_url} (Ctrl-C to stop)", file=sys.stderr)
+    app.block_thread()
 
 
 def cmd_export(args):
@@ -160,14 +203,17 @@ def cmd_export(args):
         given["mediapipe_recipes"] = tuple(args.mediapipe_recipes)
     options = ExportOptions(model_dir=args.model, **given)
     try:
-        rows = export_model(options)
-    except ParityError:
+        rows, failure = export_model(options), None
+    except ParityError as error:
+        rows, failure = error.rows, error
         with open(os.path.join(args.out, "parity.md"), encoding="utf-8") as f:
             print(f.read(), file=sys.stderr)
-        raise
-    print_json({"out": args.out, "formats": [
+    # stdout stays JSON either way; a miss also exits 1 with its one-line error.
+    print_json({"out": args.out, "passed": failure is None, "formats": [
         {k: r.get(k) for k in ("file", "size_bytes", "accuracy", "agreement",
-                               "max_abs_prob_diff")} for r in rows]})
+                               "max_abs_prob_diff", "failures")} for r in rows]})
+    if failure is not None:
+        raise failure
 
 
 # --- parser ---------------------------------------------------------------
@@ -180,12 +226,16 @@ def build_parser():
     from albert_tf import __version__
 
     parser.add_argument("--version", action="version", version=f"albert-tf {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                     parser_class=CommandParser)
 
     p = commands.add_parser("quickstart", help="train + evaluate on the bundled reviews (offline)",
-                            description="The main job on an embedded default: train a "
-                                        "tokenizer and a tiny ALBERT on the bundled movie "
-                                        "reviews, evaluate it, write a model directory.")
+                            description="A first run in about a minute, with no data to "
+                                        "download: train a tokenizer and a tiny ALBERT on the "
+                                        "small synthetic movie-review set bundled with the "
+                                        "kit, evaluate it, write a model directory. It shows "
+                                        "the workflow; it is not a sentiment model for real "
+                                        "text (use `albert-tf demo` for that).")
     add_training_options(p)
     p.set_defaults(func=cmd_quickstart, preset="tiny", epochs=6, vocab_size=400,
                    learning_rate=5e-4, batch_size=32, max_length=64)
@@ -250,11 +300,10 @@ def build_parser():
         "classify", help="classify with an exported .tflite (TF-free runtime, JSON lines out)",
         description="Classify texts with the TF-free runtime (ai-edge-litert + sentencepiece "
                     "+ numpy): an export directory, one of its .tflite files, or a MediaPipe "
-                    ".tflite. Texts from the arguments, else one per stdin line (empty lines "
-                    "skipped). One JSON object per text: label, score, scores, truncated, "
-                    "num_tokens.")
+                    ".tflite. One JSON object per text, in input order: label, score, scores, "
+                    "truncated, num_tokens (or error).")
     p.add_argument("export", help="export directory or .tflite file")
-    p.add_argument("texts", nargs="*", metavar="TEXT")
+    add_texts(p)
     p.add_argument("--recipe", help="which .tflite of the export (default: the first that "
                                     "passed its parity gate of int8, dynamic_int8, float16, "
                                     "float32)")
@@ -273,7 +322,8 @@ def build_parser():
                                              "sentiment model)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (default 127.0.0.1; 0.0.0.0 exposes it to the network)")
-    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--port", type=int, default=7860, help="port to serve on; 0 takes any "
+                                                         "free one (default: 7860)")
     p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
     p.set_defaults(func=cmd_demo)
 
@@ -281,10 +331,10 @@ def build_parser():
             ("predict", cmd_predict, "classify texts (JSON lines out)"),
             ("embed", cmd_embed, "embedding vectors of texts (JSON lines out)")):
         p = commands.add_parser(name, help=help_text,
-                                description=f"{help_text[0].upper()}{help_text[1:]}; texts "
-                                            "from the arguments, else one per stdin line.")
+                                description=f"{help_text[0].upper()}{help_text[1:]}, one "
+                                            "JSON object per text in input order.")
         p.add_argument("model", help="model directory")
-        p.add_argument("texts", nargs="*", metavar="TEXT")
+        add_texts(p)
         p.add_argument("--batch-size", type=int, default=64)
         p.add_argument("--backend", choices=["tensorflow", "jax", "torch"])
         if name == "predict":
@@ -303,20 +353,33 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _set_backend(args)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from albert_tf.errors import AlbertTfError
 
+    # A user who set a TensorFlow log level sees everything it lets through.
+    if "TF_CPP_MIN_LOG_LEVEL" not in os.environ:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        if args.command in TENSORFLOW_COMMANDS or (
+                args.command in KERAS_COMMANDS
+                and os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow"):
+            start_tensorflow_quietly()
+
     try:
-        args.func(args)
+        status = args.func(args)
     except AlbertTfError as error:
         print(f"albert-tf {args.command}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    except ModuleNotFoundError as error:
+        hint = install_hint(args.command, error.name)
+        if hint is None:
+            raise
+        print(f"albert-tf {args.command}: error: {hint}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"albert-tf {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    return EXIT_OK
+    return status or EXIT_OK
 
 
 if __name__ == "__main__":

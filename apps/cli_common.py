@@ -7,16 +7,128 @@ Kept apart from `cli.py` so that command modules (`cli_pretrained.py`,
 import argparse
 import contextlib
 import json
+import os
 import sys
+import tempfile
+
+from albert_tf.data import TEXT_COLUMN_CANDIDATES
+
+TEXT_COLUMN_HELP = ("column with the text (default: the first of "
+                    f"{', '.join(TEXT_COLUMN_CANDIDATES)} that the file has)")
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """`--help` shows each option's default, unless it has none or its help names it."""
 
     def _get_help_string(self, action):
-        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+        # Identity, not `in`: 0 == False, and a default of 0 is worth showing.
+        if (action.default is None or action.default is False
+                or action.default == argparse.SUPPRESS or "default" in (action.help or "")):
             return action.help
         return super()._get_help_string(action)
+
+
+class CommandParser(argparse.ArgumentParser):
+    """Every `albert-tf` command: defaults shown in `--help`, and options and
+    texts accepted in any order (`predict MODEL --backend jax "text"`)."""
+
+    def __init__(self, *args, formatter_class=DefaultsFormatter, **kwargs):
+        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+        self._intermixing = False
+
+    def add_argument(self, *args, **kwargs):
+        action = super().add_argument(*args, **kwargs)
+        # argparse prints nothing for an option without help, default included.
+        if (action.help is None and action.option_strings and action.default is not None
+                and action.default is not False):
+            action.help = "(default: %(default)s)"
+        return action
+
+    def parse_known_args(self, args=None, namespace=None):
+        # The subcommand action calls parse_known_args; route it through the
+        # intermixed parse, which itself calls parse_known_args (hence the flag).
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
+TEXTS_HELP = ("texts to answer (default: one per stdin line); a text that cannot be answered "
+              "(empty, no tokens) gets an \"error\" record in its place and the exit status "
+              "is 1")
+
+
+def add_texts(parser):
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help=TEXTS_HELP)
+
+
+# The extra that brings each optional module (pyproject.toml's extras), for a
+# one-line hint instead of a ModuleNotFoundError traceback.
+MODULE_EXTRAS = {
+    "keras": "tensorflow", "h5py": "tensorflow", "tensorflow": "tensorflow",
+    "tensorflow_text": "export", "mediapipe": "export", "jax": "jax", "gradio": "demo",
+    "ai_edge_litert": "runtime", "torch": "teacher", "transformers": "teacher",
+    "accelerate": "teacher", "safetensors": "checkpoints", "keras_hub": "checkpoints",
+    "matplotlib": "plot",
+}
+# Commands whose whole stack is one extra: Keras or TensorFlow missing there
+# means that extra, not the training one.
+COMMAND_EXTRAS = {"export": "export", "demo": "demo", "import": "checkpoints",
+                  "export-checkpoint": "checkpoints"}
+
+
+def install_hint(command, missing):
+    """One line naming the extra that provides the module `missing`, or None."""
+    root = (missing or "").split(".")[0]
+    extra = MODULE_EXTRAS.get(root)
+    if extra is None:
+        return None
+    if extra in ("tensorflow", "jax") and command in COMMAND_EXTRAS:
+        extra = COMMAND_EXTRAS[command]
+    return (f"`{command}` needs {root}, which is not installed: pip install -e \".[{extra}]\" "
+            "(from the albert-tf checkout)")
+
+
+# TensorFlow's native start-up lines that look like errors on a CPU machine
+# and are not: absl writes them to stderr before TF_CPP_MIN_LOG_LEVEL applies.
+NATIVE_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cudart_stub",
+                "cuInit", "cuda drivers", "TensorFlow binary is optimized",
+                "rebuild TensorFlow with the appropriate compiler flags",
+                "Unable to register cu", "computation placer already registered")
+
+
+@contextlib.contextmanager
+def native_stderr_filtered(noise=NATIVE_NOISE):
+    """Hold back what native code writes to stderr (fd 2) inside the block,
+    then pass on every line but the known start-up noise."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode("utf-8", "replace").splitlines():
+                if line.strip() and not any(n in line for n in noise):
+                    print(line, file=sys.stderr)
+
+
+def start_tensorflow_quietly():
+    """Import TensorFlow and initialise its devices (where cuInit reports)
+    with the start-up noise filtered; a no-op if it is not installed."""
+    with native_stderr_filtered():
+        try:
+            import tensorflow as tf
+        except ImportError:
+            return
+        tf.config.list_physical_devices()
 
 
 def print_json(value):
@@ -51,7 +163,7 @@ def summary(model):
 
 
 def add_data_columns(parser, label_default="label"):
-    parser.add_argument("--text-column", help="column with the text (default: text or sentence)")
+    parser.add_argument("--text-column", help=TEXT_COLUMN_HELP)
     parser.add_argument("--text-pair-column", help="column with the second text of a pair")
     parser.add_argument("--label-column", default=label_default,
                         help=f"column with the label (default: {label_default or 'from the model'})")
@@ -62,8 +174,9 @@ def add_training_options(parser):
     parser.add_argument("--preset", default="small",
                         choices=["tiny", "small", "base", "large"], help="model shape")
     parser.add_argument("--init", help="pretrained directory to start from (from `albert-tf "
-                                       "import` or `albert-tf pretrain`; replaces --preset "
-                                       "and --tokenizer)")
+                                       "import` or `albert-tf pretrain`), or a model directory "
+                                       "with the same labels to continue from; replaces "
+                                       "--preset and --tokenizer")
     parser.add_argument("--tokenizer", help="spiece.model or tokenizer dir (default: train one)")
     parser.add_argument("--vocab-size", type=int, default=8000,
                         help="pieces of a newly trained tokenizer")

@@ -7,7 +7,7 @@ Registered on the main parser by `cli.build_parser`; same conventions
 import shlex
 import sys
 
-from albert_tf.apps.cli_common import (DefaultsFormatter, add_data_columns, add_training_options,
+from albert_tf.apps.cli_common import (add_data_columns, add_training_options,
                                        config_from_args, print_json, stdout_to_stderr,
                                        summary)
 
@@ -51,7 +51,6 @@ def add_commands(commands):
 
     p = commands.add_parser(
         "teacher", help="fine-tune a Hugging Face teacher (e.g. MiniLM) on a labelled file",
-        formatter_class=DefaultsFormatter,
         description="Fine-tune a Hugging Face encoder as a sequence classifier with "
                     "transformers' Trainer (length-grouped batches, bf16 autocast where the "
                     "CPU has it, checkpoints) and write a standard Hugging Face directory "
@@ -81,7 +80,6 @@ def add_commands(commands):
 
     p = commands.add_parser(
         "distill", help="distil a teacher into an ALBERT student (soft labels, model.fit)",
-        formatter_class=DefaultsFormatter,
         description="A teacher (kit model directory, kit export, or Hugging Face classifier "
                     "directory) labels a transfer set (the training file, unlabelled files "
                     "split into sentences, augmented copies); an ALBERT student learns the "

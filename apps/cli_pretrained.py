@@ -7,13 +7,14 @@ Registered on the main parser by `cli.build_parser`; same conventions
 import shlex
 import sys
 
-from albert_tf.apps.cli_common import config_from_args, print_json, stdout_to_stderr
+from albert_tf.apps.cli_common import TEXT_COLUMN_HELP, config_from_args, print_json, stdout_to_stderr
 
 
 def cmd_import(args):
     from albert_tf.checkpoints import import_checkpoint
 
-    pretrained = import_checkpoint(args.source, args.path, args.out, overwrite=args.overwrite)
+    pretrained = import_checkpoint(args.source, args.path, args.out, overwrite=args.overwrite,
+                                   revision=args.revision)
     backbone = pretrained.backbone
     print_json({"out": args.out, "heads": pretrained.heads,
                  "num_parameters": int(backbone.count_params()),
@@ -45,11 +46,17 @@ def add_commands(commands):
         "import", help="import a keras-hub / Hugging Face / Google TF1 checkpoint",
         description="Convert a pretrained ALBERT checkpoint into a pretrained directory "
                     "(config, weights, tokenizer, metadata) that `train --init` fine-tunes. "
-                    "keras-hub: a preset directory or handle; hf: a save_pretrained directory "
-                    "(config.json, model.safetensors or pytorch_model.bin, spiece.model); "
-                    "tf1: albert_config.json, model.ckpt-*, 30k-clean.model.")
+                    "keras-hub: a preset directory or handle (kaggle://..., hf://...); hf: a "
+                    "save_pretrained directory (config.json, model.safetensors or "
+                    "pytorch_model.bin, spiece.model) or a hub id such as "
+                    "albert/albert-base-v2, through the Hugging Face cache (HF_HUB_OFFLINE=1 "
+                    "uses only the cache); tf1: albert_config.json, model.ckpt-*, "
+                    "30k-clean.model.")
     p.add_argument("source", choices=SOURCES, help="checkpoint format")
-    p.add_argument("path", help="checkpoint directory (or keras-hub preset handle)")
+    p.add_argument("path", help="checkpoint directory, hub id (hf) or preset handle "
+                                "(keras-hub)")
+    p.add_argument("--revision", help="hub branch, tag or commit to pin (hf ids; default: "
+                                      "main)")
     p.add_argument("--out", required=True, help="pretrained directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.set_defaults(func=cmd_import)
@@ -59,7 +66,9 @@ def add_commands(commands):
         description="Write the encoder of a pretrained or fine-tuned directory as a keras-hub "
                     "AlbertBackbone preset or a Hugging Face AlbertForPreTraining directory.")
     p.add_argument("model", help="pretrained or model directory")
-    p.add_argument("--format", required=True, choices=TARGETS)
+    p.add_argument("--format", required=True, choices=TARGETS,
+                   help="keras-hub: a keras-hub AlbertBackbone preset directory; hf: a Hugging "
+                        "Face AlbertForPreTraining directory (config.json + model.safetensors)")
     p.add_argument("--out", required=True, help="directory to write (must be empty)")
     p.set_defaults(func=cmd_export_checkpoint)
 
@@ -76,7 +85,7 @@ def add_commands(commands):
     p.add_argument("--init", help="pretrained directory to continue from")
     p.add_argument("--tokenizer", help="tokenizer dir or spiece.model (default: train one)")
     p.add_argument("--vocab-size", type=int, default=30000)
-    p.add_argument("--text-column", help="column with the text (default: text or sentence)")
+    p.add_argument("--text-column", help=TEXT_COLUMN_HELP)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--token-budget", type=int, default=16384,
                    help="padded tokens per batch (rows x length)")

@@ -11,7 +11,9 @@ from users, and user text only ever rendered as text (never as HTML).
 """
 
 import csv
+import logging
 import os
+import socket
 import tempfile
 import time
 
@@ -20,6 +22,7 @@ from albert_tf.manifest import read_manifest
 from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
 
+LOG = logging.getLogger("albert_tf.demo")
 MAX_TEXT_CHARS = 5000  # per text box; the model reads ~max_length*32 chars anyway
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILE_ROWS = 5000
@@ -85,6 +88,10 @@ class DemoModels:
         prediction = classifier.classify(text)
         latency = (time.perf_counter() - started) * 1000
         _, segments = occlusion(classifier, text)
+        # HighlightedText colours scores in [-1, 1]: scale log-odds drops so the
+        # strongest word is +-1 and the others keep their proportions.
+        strongest = max((abs(w) for _, w in segments if w is not None), default=0.0) or 1.0
+        segments = [(piece, None if w is None else w / strongest) for piece, w in segments]
         # Alternating categories draw a box around each piece.
         tokens = [(piece, "ab"[i % 2]) for i, piece in enumerate(classifier.tokens(text))]
         details = (f"{classifier.recipe} model, {latency:.1f} ms, {prediction.num_tokens} "
@@ -154,7 +161,10 @@ def _user_errors(function):
         try:
             return function(*args)
         except AlbertTfError as error:
-            raise gr.Error(str(error)) from None
+            # The user sees the message; the server log gets one line, not a
+            # traceback: a user's empty text is not a server fault.
+            LOG.warning("%s: %s", function.__name__, error)
+            raise gr.Error(str(error), print_exception=False) from None
 
     return wrapper
 
@@ -180,15 +190,17 @@ def build_app(models):
             label = gr.Label(label="prediction", elem_id="prediction")
             details = gr.Textbox(label="details", interactive=False, elem_id="details")
             attributions = gr.HighlightedText(
-                label="why: how much each word supports the prediction (occlusion)",
+                label="why: how much each word supports the prediction (drop in log-odds "
+                      "without it, scaled to the strongest word)",
                 color_map=None, show_legend=False, combine_adjacent=False)
             tokens = gr.HighlightedText(label="tokens the model saw", show_legend=False,
                                         show_inline_category=False,
                                         color_map={"a": "#dbeafe", "b": "#fef3c7"})
             button.click(_user_errors(models.classify), [text, recipe],
                          [label, tokens, details, attributions], api_name="classify")
+            # Enter in the text box does what the button does; one API endpoint.
             text.submit(_user_errors(models.classify), [text, recipe],
-                        [label, tokens, details, attributions])
+                        [label, tokens, details, attributions], api_visibility="private")
         with gr.Tab("Batch file"):
             upload = gr.File(label=f"a {', '.join(FILE_TYPES)} file (≤ "
                                    f"{MAX_FILE_BYTES // 2**20} MB, ≤ {MAX_FILE_ROWS} rows)",
@@ -221,9 +233,27 @@ def build_app(models):
     return app
 
 
+def free_port(host, port):
+    """`port` if it can be bound on `host` (any free one for 0), else one line
+    naming the CLI option."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise AlbertTfError(f"cannot serve on {host}:{port} ({error.strerror}); pass "
+                                "--port with another number, or --port 0 for any free "
+                                "one") from None
+        return probe.getsockname()[1]
+
+
 def launch(export_dir=None, host="127.0.0.1", port=7860, num_threads=None,
            prevent_thread_lock=False, quiet=False):
-    """Build and serve the demo; returns the app (and the URL via `app.local_url`)."""
+    """Build and serve the demo; returns the app (and the URL via `app.local_url`).
+
+    `port=0` takes any free port; a busy port fails before the models load.
+    """
+    port = free_port(host, port)
     models = DemoModels(export_dir or bundled_model_dir(), num_threads=num_threads)
     app = build_app(models)
     app.queue(default_concurrency_limit=2, max_size=32)

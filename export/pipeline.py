@@ -21,17 +21,23 @@ import keras
 from albert_tf import __version__
 from albert_tf.data import load_examples
 from albert_tf.errors import AlbertTfError
-from albert_tf.manifest import AtomicDirectory, package_versions, sha256_file, write_manifest
+from albert_tf.manifest import (EXPORT_FORMAT, AtomicDirectory, package_versions, sha256_file,
+                                write_manifest)
 from albert_tf.model_dir import load
 from albert_tf.tokenizer import pad_sequences
 
 from .recipes import RECIPES, resolve_recipes
 
-FORMAT = "albert_tf.export/1"
+FORMAT = EXPORT_FORMAT
 
 
 class ParityError(AlbertTfError):
-    """An exported format fell below its parity target (the export is kept)."""
+    """An exported format fell below its parity target (the export is kept);
+    `rows` holds every format's parity row, as a successful export returns."""
+
+    def __init__(self, message, rows=()):
+        super().__init__(message)
+        self.rows = list(rows)
 
 
 @dataclasses.dataclass
@@ -52,6 +58,13 @@ class ExportOptions:
 
 def _validate(options):
     """Everything that can be checked before conversion starts."""
+    import importlib.util
+
+    # Imported only once the graphs are built: check it before any work.
+    for module in ("tensorflow_text",):
+        if importlib.util.find_spec(module) is None:
+            raise ModuleNotFoundError(f"export needs {module}: pip install -e \".[export]\"",
+                                      name=module)
     if keras.backend.backend() != "tensorflow":
         raise AlbertTfError("export needs the TensorFlow backend: set KERAS_BACKEND=tensorflow "
                             f"(now {keras.backend.backend()!r})")
@@ -238,5 +251,5 @@ def export_model(options=None, **kwargs):
     failed = [f"{r['file']}: {'; '.join(r['failures'])}" for r in rows if r["failures"]]
     if failed:
         raise ParityError("parity targets missed (files kept in "
-                          f"{options.out}): " + " | ".join(failed))
+                          f"{options.out}): " + " | ".join(failed), rows)
     return rows

@@ -1,7 +1,7 @@
 """The TF-free runtime: classify text with an exported `.tflite`.
 
 Needs only `ai-edge-litert`, `sentencepiece` and `numpy`
-(`pip install 'albert-tf[runtime]'`); never imports TensorFlow or Keras
+(`pip install -e ".[runtime]"` from the checkout); never imports TensorFlow or Keras
 unless asked to fall back on `tf.lite`.
 
 ```python

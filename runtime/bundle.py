@@ -16,7 +16,8 @@ import os
 import zipfile
 
 from albert_tf.errors import ModelDirError, ModelFileError
-from albert_tf.manifest import MANIFEST, read_manifest, verify_manifest
+from albert_tf.manifest import (EXPORT_FORMAT, MANIFEST, check_kind, read_manifest,
+                                verify_manifest)
 from albert_tf.tokenizer import AlbertTokenizer
 
 # Picked when no recipe is asked for: smallest and fastest first.
@@ -71,10 +72,7 @@ def _read_labels(text, source):
 def load_export(directory, recipe=None, filename=None):
     """A verified `Bundle` from an export directory."""
     manifest = read_manifest(directory)
-    if not str(manifest.get("format", "")).startswith("albert_tf.export/"):
-        raise ModelDirError(
-            f"{directory}: not an export directory (format {manifest.get('format')!r}); "
-            "run `albert-tf export MODEL_DIR --out DIR` first")
+    check_kind(directory, manifest, EXPORT_FORMAT)
     recipes = available_recipes(manifest)
     if filename is None:
         if recipe is None:
@@ -117,10 +115,12 @@ def load_mediapipe_file(path):
         label_file = next(n for n in names if n.endswith(".txt"))
         tokenizer = AlbertTokenizer(archive.read(spiece))
         labels = _read_labels(archive.read(label_file).decode("utf-8"), f"{path}:{label_file}")
-    except (zipfile.BadZipFile, StopIteration, UnicodeDecodeError) as error:
+    except (zipfile.BadZipFile, StopIteration, UnicodeDecodeError):
+        # A MediaPipe file carries its tokenizer and labels inside it; a
+        # plain .tflite (or any other file) needs its export directory.
         raise ModelFileError(
-            f"{path}: no {MANIFEST} beside it and no tokenizer/labels inside it ({error or 'missing'}); "
-            "pass the export directory instead") from None
+            f"{path}: has no {MANIFEST} beside it and does not carry its own tokenizer and "
+            "labels (as a MediaPipe file does); pass its export directory instead") from None
     return Bundle(os.fspath(path), "mediapipe", tokenizer, labels, None, {})
 
 

@@ -24,6 +24,7 @@ import dataclasses
 import numpy as np
 
 from albert_tf.errors import InputError, ModelFileError, ModelOutputError
+from albert_tf.inputs import check_text, check_tokens
 from albert_tf.tokenizer import CHARS_PER_TOKEN_CAP
 
 from .bundle import locate
@@ -48,25 +49,6 @@ class Prediction:
         return dataclasses.asdict(self)
 
 
-def _as_text(index, text, max_chars):
-    """`text` as a str of at most `max_chars + 1` characters, or `InputError`."""
-    if isinstance(text, (bytes, bytearray)):
-        try:
-            text = bytes(text).decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise InputError(f"text {index} is not valid UTF-8: {error.reason} at byte "
-                             f"{error.start}") from None
-    elif not isinstance(text, str):
-        raise InputError(f"text {index} must be a str or UTF-8 bytes, got "
-                         f"{type(text).__name__}: {text!r:.60}")
-    # One character past the cap keeps the tokenizer's `truncated` flag right
-    # while bounding everything after this line, whatever the input size.
-    text = text[:max_chars + 1]
-    if not text.strip():
-        raise InputError(f"text {index} is empty or whitespace only")
-    return text
-
-
 def _as_list(texts):
     if isinstance(texts, (list, tuple)):
         return texts
@@ -80,7 +62,7 @@ class Classifier:
     """A text classifier running an exported `.tflite` with `ai-edge-litert`.
 
     Needs only `ai-edge-litert` (or a fallback interpreter), `sentencepiece`
-    and `numpy`: `pip install 'albert-tf[runtime]'`. Tokenization is the
+    and `numpy`: `pip install -e ".[runtime]"`. Tokenization is the
     kit's own (`albert_tf.tokenizer`), so ids equal those of training.
 
     Args:
@@ -144,12 +126,10 @@ class Classifier:
         return self.tokenizer.id_to_piece(packed[0])
 
     def _encode(self, texts, offset):
-        texts = [_as_text(offset + i, t, self.max_chars) for i, t in enumerate(texts)]
+        texts = [check_text(offset + i, t, self.max_chars) for i, t in enumerate(texts)]
         packed, truncated = self.tokenizer.encode_unpadded(texts, max_length=self.max_length)
         for i, (tokens, _) in enumerate(packed):
-            if len(tokens) <= 2:
-                raise InputError(f"text {offset + i} has no tokens after normalization "
-                                 f"(only control or invisible characters): {texts[i]!r:.60}")
+            check_tokens(offset + i, texts[i], len(tokens))
         return packed, truncated
 
     def _run(self, texts, outputs):

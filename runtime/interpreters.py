@@ -48,4 +48,5 @@ def find_interpreter(backend=None):
             reasons.append(f"  {name}: {error} ({install})")
     raise RuntimeUnavailableError(
         "no TFLite interpreter is available:\n" + "\n".join(reasons)
-        + "\nInstall the runtime with: pip install 'albert-tf[runtime]'")
+        + "\nInstall the runtime with: pip install -e \".[runtime]\" (from the albert-tf "
+          "checkout)")

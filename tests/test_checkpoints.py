@@ -7,6 +7,7 @@ pair inputs with padding, and identical token ids.
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -277,7 +278,7 @@ def test_fine_tuning_starts_from_the_imported_weights(tmp_path, hf_imported, dat
     assert trained.tokenizer.model_proto == hf_imported.tokenizer.model_proto
     assert trained.config["training"]["init"] == hf_imported.path
 
-    with pytest.raises(albert_tf.AlbertTfError, match="not a pretrained directory"):
+    with pytest.raises(albert_tf.AlbertTfError, match="not a pretrained or model directory"):
         albert_tf.train(**{**kwargs, "init": str(data_files), "out": str(tmp_path / "x")})
     with pytest.raises(albert_tf.AlbertTfError, match=r"max_length=128 exceeds .* table \(64\)"):
         albert_tf.train(**{**kwargs, "max_length": 128, "out": str(tmp_path / "y")})
@@ -368,3 +369,56 @@ def test_imported_text_rules_hold_in_the_saved_model_tokenizer(hf_imported):
     expected = ours.encode(TEXTS[:-1], max_length=64, pad_to_multiple_of=1)
     width = expected["token_ids"].shape[1]
     np.testing.assert_array_equal(found["token_ids"].numpy()[:, :width], expected["token_ids"])
+
+
+def _hf_cache(cache, repo_id, files_from, commit="0" * 39 + "1"):
+    """A Hugging Face hub cache holding one snapshot, in huggingface_hub's layout."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    shutil.copytree(files_from, repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    return commit
+
+
+def test_hub_ids_resolve_through_the_offline_cache(hf_dir, hf_imported, tmp_path):
+    """`import hf ORG/NAME` as `from_pretrained` takes it: from the cache when
+    HF_HUB_OFFLINE=1, and one clear line for an id that is not there."""
+    from tests.helpers import run_cli
+
+    directory, _ = hf_dir
+    commit = _hf_cache(tmp_path / "cache", "tiny-org/tiny-albert", directory)
+    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "cache")}
+    result = run_cli("import", "hf", "tiny-org/tiny-albert", "--out", tmp_path / "pre", env=env)
+    assert result.returncode == 0, result.stderr
+    imported = load_pretrained(tmp_path / "pre")
+    assert imported.metadata["source"]["hub"] == {
+        "repo_id": "tiny-org/tiny-albert", "revision": None, "commit": commit}
+    for ours, theirs in zip(imported.backbone.get_weights(),
+                            hf_imported.backbone.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+
+    missing = run_cli("import", "hf", "other-org/absent", "--out", tmp_path / "x", env=env)
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert "other-org/absent: not in the local Hugging Face cache" in missing.stderr
+    assert "HF_HUB_OFFLINE" in missing.stderr and not (tmp_path / "x").exists()
+    handle = run_cli("import", "keras-hub", "hf://other-org/absent", "--out", tmp_path / "y",
+                     env=env)
+    assert handle.returncode == 1 and "not in the local Hugging Face cache" in handle.stderr
+
+
+def test_from_preset_means_pretrained_weights_as_in_keras_hub(hf_imported, tmp_path):
+    from albert_tf.models import AlbertBackbone
+
+    with pytest.raises(ValueError, match=r"'small' names a shape, not pretrained weights; "
+                                         r"AlbertBackbone.from_shape\('small'"):
+        AlbertBackbone.from_preset("small")
+    assert AlbertBackbone.from_shape("tiny", vocabulary_size=100).vocabulary_size == 100
+    keras_hub_preset = export_checkpoint(hf_imported.path, "keras-hub", str(tmp_path / "kh"))
+    expected = hf_imported.backbone.get_weights()
+    for source in (hf_imported.path, keras_hub_preset):
+        loaded = AlbertBackbone.from_preset(source)
+        assert len(loaded.get_weights()) == len(expected)
+        for ours, theirs in zip(loaded.get_weights(), expected):
+            np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    assert AlbertBackbone.from_preset(hf_imported.path, dtype="mixed_bfloat16"
+                                      ).dtype_policy.name == "mixed_bfloat16"

@@ -170,3 +170,39 @@ def test_parity_check_flags_each_kind_of_miss():
         "max |Δp| 2.00e-04 > 0.0001"]
     assert check(dict(row, agreement=1.0, finite=False), RECIPES["int8"]) == [
         "non-finite probabilities"]
+
+
+def test_cli_export_refuses_an_export_directory_naming_it(exported, tmp_path):
+    from tests.helpers import run_cli
+
+    result = run_cli("export", exported[0], "--out", tmp_path / "again")
+    assert result.returncode == 1 and not result.stdout and "Traceback" not in result.stderr
+    assert "is an export directory (from `albert-tf export`); expected a model directory" \
+        in result.stderr
+    assert not (tmp_path / "again").exists()
+
+
+def test_cli_export_keeps_stdout_json_when_parity_fails(exported, trained_dir, tmp_path,
+                                                        monkeypatch, capsys):
+    """A miss prints the same JSON (passed: false, each format's failures) and exits 1."""
+    from albert_tf.apps import cli
+    from albert_tf.export import ParityError
+
+    out = tmp_path / "export"
+    out.mkdir()
+    (out / "parity.md").write_text("| file | agreement |\n")
+    rows = [dict(row, failures=["agreement 0.9700 < 0.99"] if row["file"] == "int8.tflite"
+                 else []) for row in exported[1].values()]
+
+    def missed(options):
+        raise ParityError("parity targets missed: int8.tflite: agreement 0.9700 < 0.99", rows)
+
+    monkeypatch.setattr("albert_tf.export.export_model", missed)
+    assert cli.main(["export", str(trained_dir), "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["passed"] is False and len(report["formats"]) == len(rows)
+    assert [f["failures"] for f in report["formats"] if f["failures"]] == [
+        ["agreement 0.9700 < 0.99"]]
+    assert "| file | agreement |" in captured.err and "parity targets missed" in captured.err
+

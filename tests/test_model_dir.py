@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 
 import numpy as np
@@ -82,3 +83,19 @@ def test_embeddings_and_similarity(trained_dir):
     assert matrix.shape == (3, 3) and np.allclose(np.diag(matrix), 1.0)
     with pytest.raises(ValueError, match="pooling must be one of"):
         model.embed(texts, pooling="max")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_written_directories_get_the_umask_permissions(tmp_path, umask):
+    """Not mkdtemp's 0700: other users and containers can read a model."""
+    from albert_tf.manifest import AtomicDirectory
+
+    previous = os.umask(umask)
+    try:
+        with AtomicDirectory(tmp_path / "model") as tmp:
+            with open(os.path.join(tmp, "a.txt"), "w") as f:
+                f.write("x")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o777 & ~umask

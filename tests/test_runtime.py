@@ -146,6 +146,20 @@ def test_bad_texts_raise_input_error_naming_the_text(float_classifier, bad, mess
         float_classifier.classify(bad)
 
 
+@pytest.mark.parametrize("text", ["", "   ", "\u200b\u200b"], ids=["empty", "blank", "no-tokens"])
+def test_the_keras_model_and_the_runtime_refuse_the_same_texts(float_classifier, keras_model,
+                                                               text):
+    """One rule for what a text is (albert_tf.inputs), on both sides of export."""
+    with pytest.raises(InputError) as runtime_error:
+        float_classifier.classify(["fine", text])
+    with pytest.raises(InputError) as keras_error:
+        keras_model.predict(["fine", text])
+    assert str(runtime_error.value) == str(keras_error.value)
+    assert str(keras_error.value).startswith("text 1 ")
+    with pytest.raises(InputError):
+        keras_model.embed([text])
+
+
 def test_defined_results_for_odd_but_valid_texts(float_classifier):
     assert float_classifier.classify([]) == []
     assert float_classifier.predict_proba([]).shape == (0, 2)
@@ -247,8 +261,9 @@ def test_default_recipe_passed_its_gate_and_accuracy_is_the_files_own(exported, 
 def test_missing_recipe_and_wrong_directory(exported, trained_dir, tmp_path):
     with pytest.raises(ModelDirError, match="no 'int16' model; it has int8, dynamic_int8"):
         Classifier.load(exported[0], recipe="int16")
-    with pytest.raises(ModelDirError, match="not an export directory"):
-        Classifier.load(trained_dir)  # a model directory, not an export
+    with pytest.raises(ModelDirError, match="is a model directory .*; expected an export "
+                                            "directory"):
+        Classifier.load(trained_dir)
     with pytest.raises(ModelFileError, match="no such file"):
         Classifier.load(tmp_path / "absent")
 
@@ -283,7 +298,7 @@ except RuntimeUnavailableError as error:
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout
-    for name in ("ai-edge-litert", "tflite-runtime", "tensorflow", "albert-tf[runtime]"):
+    for name in ("ai-edge-litert", "tflite-runtime", "tensorflow", '.[runtime]'):
         assert name in out
 
 
@@ -339,15 +354,19 @@ def test_cli_classify_arguments_and_stdin(exported):
     assert list(lines[0]["scores"]) == ["pos"] and lines[0]["truncated"] is False
     piped = run_cli("classify", exported[0] / "float32.tflite",
                     stdin="a lovely film\n\n   \nboring plot\n")
-    assert piped.returncode == 0, piped.stderr
-    assert [json.loads(line)["label"] for line in piped.stdout.splitlines()] == ["pos", "neg"]
+    records = [json.loads(line) for line in piped.stdout.splitlines()]
+    assert [r.get("label", r.get("error")) for r in records] == [
+        "pos", "text is empty or whitespace only", "text is empty or whitespace only", "neg"]
+    assert piped.returncode == 1 and "2 of 4 texts had errors" in piped.stderr
+    empty = run_cli("classify", exported[0], stdin="")
+    assert empty.returncode == 1 and "no texts given" in empty.stderr and not empty.stdout
 
 
 def test_cli_classify_errors_go_to_stderr_with_exit_1(exported, tmp_path):
     missing = run_cli("classify", tmp_path / "nope", "text")
     assert missing.returncode == 1 and "no such file" in missing.stderr and not missing.stdout
     bad = run_cli("classify", exported[0], "\x01\x02")
-    assert bad.returncode == 1 and "no tokens" in bad.stderr
+    assert bad.returncode == 1 and "no tokens" in json.loads(bad.stdout)["error"]
 
 
 def test_benchmark_script_writes_its_report(exported, data_files, tmp_path):

@@ -180,3 +180,35 @@ def test_fixed_length_padding_for_comparison_with_bucketing(tmp_path, data_files
     bucketed_ratio = bucketed.config["training"]["train_padding_ratio"]
     assert fixed_ratio > 0.5 > bucketed_ratio
     assert fixed.config["training"]["train_examples_per_second"] > 0
+
+
+def test_a_failed_run_leaves_no_work_directory(tmp_path, data_files):
+    bad = write_tsv(tmp_path / "bad.tsv", [("fine", "pos"), ("", "neg")])
+    out = tmp_path / "x"
+    with pytest.raises(AlbertTfError, match="bad.tsv"):
+        albert_tf.train(**fast_train_kwargs(data_files, out, train=str(bad)))
+    with pytest.raises(AlbertTfError, match="no label column 'nope'"):
+        albert_tf.train(**fast_train_kwargs(data_files, out, label_column="nope"))
+    # An unreadable tokenizer fails after the work directory exists.
+    with pytest.raises(AlbertTfError, match="bad.tsv"):
+        albert_tf.train(**fast_train_kwargs(data_files, out, tokenizer=str(bad)))
+    assert sorted(os.listdir(tmp_path)) == ["bad.tsv"]
+
+
+def test_warm_start_from_a_model_directory(tmp_path, data_files, trained_dir):
+    """`init=` a trained model directory continues it: same tokenizer, its
+    weights (head included) as the starting point, labels checked by name."""
+    start = albert_tf.load(trained_dir)
+    kwargs = fast_train_kwargs(data_files, tmp_path / "more", epochs=1, max_train_examples=32,
+                               learning_rate=1e-9, init=str(trained_dir))
+    kwargs.pop("preset"), kwargs.pop("vocab_size", None)
+    continued = albert_tf.train(**kwargs)
+    assert continued.tokenizer.model_proto == start.tokenizer.model_proto
+    for before, after in zip(start.model.get_weights(), continued.model.get_weights()):
+        np.testing.assert_allclose(before, after, atol=1e-6)
+    other = write_tsv(tmp_path / "other.tsv", [("fine", "good"), ("bad", "poor")] * 8)
+    with pytest.raises(AlbertTfError, match=r"labels \['neg', 'pos'\] do not match this "
+                                            r"run's \['good', 'poor'\]"):
+        albert_tf.train(**{**kwargs, "train": str(other), "eval": None,
+                           "out": str(tmp_path / "y")})
+    assert not (tmp_path / "y.training").exists()

@@ -23,11 +23,24 @@ SOURCES = ("keras-hub", "hf", "tf1")
 TARGETS = ("keras-hub", "hf")
 
 
-def read_checkpoint(source, path, tokenizer=None):
-    """A `layout.Checkpoint` from one of `SOURCES` (nothing written)."""
+def read_checkpoint(source, path, tokenizer=None, revision=None):
+    """A `layout.Checkpoint` from one of `SOURCES` (nothing written).
+
+    For "hf", `path` may be a hub id (`albert/albert-base-v2`), resolved
+    through the Hugging Face cache at `revision` (see `hub.py`).
+    """
+    if revision is not None and source != "hf":
+        raise CheckpointError(f"a revision pins Hugging Face hub ids (hf), not {source!r}")
     if source == "hf":
+        from albert_tf.checkpoints import hub
         from albert_tf.checkpoints.hf import read_hf
 
+        if isinstance(path, (str, os.PathLike)) and hub.is_hub_id(path):
+            checkpoint = read_hf(hub.download_hf_checkpoint(os.fspath(path), revision))
+            # The snapshot folder is named by the commit it holds.
+            checkpoint.source["hub"] = {"repo_id": os.fspath(path), "revision": revision,
+                                        "commit": os.path.basename(checkpoint.source["path"])}
+            return checkpoint
         return read_hf(path)
     if source == "tf1":
         from albert_tf.checkpoints.tf1 import read_tf1
@@ -58,11 +71,11 @@ def build_pretrainer(checkpoint):
     return pretrainer, ("imported" if heads else "random")
 
 
-def import_checkpoint(source, path, out, overwrite=False, tokenizer=None):
+def import_checkpoint(source, path, out, overwrite=False, tokenizer=None, revision=None):
     """Convert a checkpoint into a pretrained directory at `out`; returns it loaded."""
     from albert_tf.pretrained import load_pretrained, save_pretrained
 
-    checkpoint = read_checkpoint(source, path, tokenizer)  # rejects unknown formats
+    checkpoint = read_checkpoint(source, path, tokenizer, revision)  # rejects unknown formats
     pretrainer, heads = build_pretrainer(checkpoint)
     save_pretrained(out, pretrainer, checkpoint.tokenizer, heads=heads, overwrite=overwrite,
                     source=checkpoint.source)

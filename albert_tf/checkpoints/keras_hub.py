@@ -77,6 +77,9 @@ def backbone_to_reference(backbone):
             for name, (variable, shape) in _variables(backbone).items()}
 
 
+HF_SCHEME = "hf://"
+
+
 def read_keras_hub(source, tokenizer=None):
     """A keras-hub preset (directory or handle) or an in-memory `AlbertBackbone`.
 
@@ -87,16 +90,28 @@ def read_keras_hub(source, tokenizer=None):
     files = {}
     if isinstance(source, (str, os.PathLike)):
         source = os.fspath(source)
+        preset = source
+        if source.startswith(HF_SCHEME):
+            # Through our resolver: the same cache, offline rule and one-line
+            # errors as `import hf ID` (keras-hub would say "no config.json").
+            from albert_tf.checkpoints.hub import download
+
+            preset = download(source[len(HF_SCHEME):], patterns=None)
         try:
-            backbone = keras_hub.models.AlbertBackbone.from_preset(source)
+            backbone = keras_hub.models.AlbertBackbone.from_preset(preset)
             if tokenizer is None:
-                tokenizer = keras_hub.models.AlbertTokenizer.from_preset(source)
-        except (ValueError, FileNotFoundError, OSError) as error:
+                tokenizer = keras_hub.models.AlbertTokenizer.from_preset(preset)
+        except FileNotFoundError as error:
             raise CheckpointError(f"{source}: not a keras-hub ALBERT preset: {error}") from None
-        if os.path.isdir(source):
-            files = {name: sha256_file(os.path.join(source, name))
-                     for name in sorted(os.listdir(source))
-                     if os.path.isfile(os.path.join(source, name))}
+        except OSError as error:  # kagglehub: a connection error, before any cache lookup
+            raise CheckpointError(f"{source}: cannot download it (no network?): "
+                                  f"{str(error).splitlines()[0][:200]}") from None
+        except ValueError as error:
+            raise CheckpointError(f"{source}: not a keras-hub ALBERT preset: {error}") from None
+        if os.path.isdir(preset):
+            files = {name: sha256_file(os.path.join(preset, name))
+                     for name in sorted(os.listdir(preset))
+                     if os.path.isfile(os.path.join(preset, name))}
     else:
         backbone = source
         if not isinstance(backbone, keras_hub.models.AlbertBackbone):

@@ -127,8 +127,6 @@ def distill(config=None, **kwargs):
     cache = TeacherCache(config.cache_dir or config.out.rstrip("/\\") + CACHE_SUFFIX, teacher)
     soft = cache.probabilities(transfer.texts, progress=config.verbose != 0)
 
-    run = Run.start(config)
-    tokenizer = prepare_tokenizer(config, run.work_dir, transfer.texts)
     y_eval = None
     eval_report = {}
     if eval_examples is not None:
@@ -137,10 +135,13 @@ def distill(config=None, **kwargs):
         teacher_eval = cache.probabilities(eval_examples.texts, progress=False)
         eval_report = {"teacher_accuracy": float(np.mean(teacher_eval.argmax(-1) ==
                                                          np.asarray(eval_gold)))}
-    fitted = fit_classifier(
-        run, tokenizer, len(labels), Examples(transfer.texts), targets(soft, transfer.gold),
-        eval_examples, y_eval,
-        loss=DistillationLoss(config.temperature, config.alpha), metrics=[accuracy_metric()])
+    run = Run.start(config)
+    with run.discarded_on_error():
+        tokenizer = prepare_tokenizer(config, run.work_dir, transfer.texts)
+        fitted = fit_classifier(
+            run, tokenizer, labels, Examples(transfer.texts), targets(soft, transfer.gold),
+            eval_examples, y_eval, loss=DistillationLoss(config.temperature, config.alpha),
+            metrics=[accuracy_metric()])
 
     record = {
         "teacher": {**teacher.describe(), **eval_report},

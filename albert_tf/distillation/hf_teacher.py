@@ -24,7 +24,8 @@ import time
 from albert_tf import __version__
 from albert_tf.data import LabelVocab, load_examples
 from albert_tf.errors import AlbertTfError
-from albert_tf.manifest import AtomicDirectory, package_versions, sha256_file, write_manifest
+from albert_tf.manifest import (HF_TEACHER_FORMAT, AtomicDirectory, package_versions,
+                                sha256_file, write_manifest)
 
 TEACHER_RECORD = "teacher.json"
 HF_WEIGHTS = "model.safetensors"
@@ -219,7 +220,7 @@ def finetune_teacher(base, train, out, eval=None, max_length=128, epochs=1.0, ba
                               "seconds": round(time.time() - started, 1)}
         with open(os.path.join(tmp, TEACHER_RECORD), "w", encoding="utf-8") as f:
             json.dump(record, f, indent=2)
-        write_manifest(tmp, format="albert_tf.hf_teacher/1", teacher=record)
+        write_manifest(tmp, format=HF_TEACHER_FORMAT, teacher=record)
     # Keep the unpacked base for the next run; the checkpoints (weights plus
     # optimizer state, 3x the model) are only for resuming this one.
     _drop_checkpoints(work)

@@ -1,5 +1,7 @@
 """The ALBERT encoder as a functional `keras.Model`."""
 
+import os
+
 import keras
 
 from albert_tf.models.layers import (
@@ -64,7 +66,7 @@ class AlbertBackbone(keras.Model):
 
     Example:
     ```python
-    backbone = AlbertBackbone.from_preset("tiny", vocabulary_size=1000)
+    backbone = AlbertBackbone.from_shape("tiny", vocabulary_size=1000)  # random weights
     outputs = backbone({
         "token_ids": np.array([[2, 15, 27, 3]], "int32"),
         "segment_ids": np.zeros((1, 4), "int32"),
@@ -169,8 +171,48 @@ class AlbertBackbone(keras.Model):
         return cls(**config)
 
     @classmethod
-    def from_preset(cls, preset, **overrides):
-        """A randomly initialised backbone of a named shape (see `presets.py`)."""
+    def from_shape(cls, shape, **overrides):
+        """A backbone of a named shape ("tiny", "small", "base", "large";
+        see `presets.py`) with **random weights**, for training from scratch.
+        `overrides` replace the shape's values (`vocabulary_size`, `dtype`, ...).
+        """
         from albert_tf.models.presets import preset_config
 
-        return cls(**preset_config(preset, **overrides))
+        return cls(**preset_config(shape, **overrides))
+
+    @classmethod
+    def from_preset(cls, preset, dtype="float32"):
+        """A backbone with **pretrained weights**, as keras-hub's `from_preset`
+        means it: a kit pretrained directory (`albert-tf import` / `pretrain`),
+        a kit model directory (its fine-tuned encoder), or a keras-hub preset
+        (directory, `kaggle://...` or `hf://...` handle). For a random
+        backbone of a named shape, use `from_shape`.
+
+        ```python
+        backbone = AlbertBackbone.from_preset("runs/albert-base")  # after `albert-tf import`
+        ```
+        """
+        # Imported here: the directory formats and checkpoint readers build
+        # on this module, and only this entry point needs them.
+        from albert_tf.models.presets import PRESETS
+
+        preset = str(preset)
+        if preset in PRESETS and not os.path.exists(preset):
+            raise ValueError(f"{preset!r} names a shape, not pretrained weights; "
+                             f"AlbertBackbone.from_shape({preset!r}, vocabulary_size=...) "
+                             "builds one with random weights")
+        from albert_tf.model_dir import is_model_dir, load
+        from albert_tf.pretrained import is_pretrained_dir, load_pretrained
+
+        if is_pretrained_dir(preset):
+            return load_pretrained(preset, dtype=dtype).backbone
+        if is_model_dir(preset):
+            return load(preset, dtype=dtype).backbone
+        from albert_tf.checkpoints import build_pretrainer, read_checkpoint
+
+        backbone = build_pretrainer(read_checkpoint("keras-hub", preset))[0].backbone
+        if dtype == "float32":
+            return backbone
+        copy = cls(**{**backbone.get_config(), "dtype": dtype})
+        copy.set_weights(backbone.get_weights())
+        return copy

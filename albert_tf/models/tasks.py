@@ -40,7 +40,7 @@ class AlbertClassifier(keras.Model):
 
     Example:
     ```python
-    backbone = AlbertBackbone.from_preset("tiny", vocabulary_size=1000)
+    backbone = AlbertBackbone.from_shape("tiny", vocabulary_size=1000)
     classifier = AlbertClassifier(backbone, num_classes=2)
     classifier.compile(
         optimizer="adam",
@@ -155,7 +155,7 @@ class AlbertPretrainer(keras.Model):
 
     Example:
     ```python
-    backbone = AlbertBackbone.from_preset("tiny", vocabulary_size=1000)
+    backbone = AlbertBackbone.from_shape("tiny", vocabulary_size=1000)
     pretrainer = AlbertPretrainer(backbone)
     ```
     """
@@ -195,6 +195,6 @@ class AlbertPretrainer(keras.Model):
 def build_classifier(preset="small", num_classes=2, multi_label=False,
                      classifier_dropout=0.1, **backbone_overrides):
     """A randomly initialised classifier of a preset shape."""
-    backbone = AlbertBackbone.from_preset(preset, **backbone_overrides)
+    backbone = AlbertBackbone.from_shape(preset, **backbone_overrides)
     return AlbertClassifier(backbone, num_classes, multi_label=multi_label,
                             dropout=classifier_dropout)
