@@ -8,6 +8,7 @@ recipe; nothing else branches on recipe names.
 import dataclasses
 
 from albert_tf.errors import AlbertTfError
+from albert_tf.models.layers import RENORMALIZATION_SCOPE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,7 +19,8 @@ class Recipe:
     optimize: bool = False  # converter.optimizations = [DEFAULT]
     float16_weights: bool = False
     calibrated: bool = False  # needs a representative dataset
-    float_ops: tuple = ()  # TFLite ops kept in float (selective quantization)
+    float_ops: tuple = ()  # TFLite op types kept in float (selective quantization)
+    float_scopes: tuple = ()  # ...and every op whose name is under one of these scopes
     max_prob_diff: float = None  # max |p_tflite - p_keras| allowed, None = unchecked
 
 
@@ -37,11 +39,16 @@ RECIPES = {r.name: r for r in (
     #   XNNPACK and made the all-int8 graph *slower* than float32 (base
     #   shape, L=128: 438 ms against 295 ms with these ops in float, one
     #   run interleaved; see docs/results.md). They hold ~3% of the MACs.
+    # - the attention renormalization's MUL and SUM, by the scope the model
+    #   layer puts them under (albert_tf/models/layers.py): in int8 their
+    #   8-bit steps made answers depend on how far a batch was padded.
     Recipe("int8", "int8 weights and activations for every matmul with weights (calibrated); "
-                   "attention core and layer norms in float32; float32 inputs/outputs", 1.0,
+                   "attention core, its padding renormalization and layer norms in float32; "
+                   "float32 inputs/outputs", 1.0,
            optimize=True, calibrated=True,
            float_ops=("DIV", "BATCH_MATMUL", "SOFTMAX", "MEAN", "SQUARED_DIFFERENCE",
-                      "RSQRT")),
+                      "RSQRT"),
+           float_scopes=(RENORMALIZATION_SCOPE,)),
 )}
 DEFAULT_RECIPES = ("float32", "float16", "dynamic_int8", "int8")
 

@@ -43,6 +43,19 @@ def input_names_in_tensor_order(tflite_bytes):
     return sorted(details, key=lambda name: details[name]["index"])
 
 
+def tensor_names_under(tflite_bytes, scopes):
+    """Output tensor names of the ops under any of `scopes` (a name-scope
+    segment, as `keras.name_scope` writes it): the quantization debugger's
+    `denylisted_nodes` take these names."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=tflite_bytes)
+    outputs = {index for op in interpreter._get_ops_details() for index in op["outputs"]}
+    return sorted(detail["name"] for detail in interpreter.get_tensor_details()
+                  if detail["index"] in outputs
+                  and any(f"/{scope}/" in f"/{detail['name']}" for scope in scopes))
+
+
 def _positional(named_dataset, order):
     """Turn a dataset of {input name: array} into lists in tensor order."""
     def dataset():
@@ -67,20 +80,28 @@ def convert(saved_model_dir, recipe, representative_dataset=None, signature_key=
     handed to the calibrator in the model's tensor order, looked up by name.
     """
     started = time.perf_counter()
+    float_nodes = []
     if recipe.calibrated and representative_dataset is not None:
         plain = _converter(saved_model_dir, signature_key)
         plain.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        order = input_names_in_tensor_order(plain.convert())
+        plain_bytes = plain.convert()
+        order = input_names_in_tensor_order(plain_bytes)
         representative_dataset = _positional(representative_dataset, order)
+        if recipe.float_scopes:
+            float_nodes = tensor_names_under(plain_bytes, recipe.float_scopes)
+            if not float_nodes:
+                raise AlbertTfError(f"recipe {recipe.name!r}: no op under "
+                                    f"{', '.join(recipe.float_scopes)} (renamed in the model?)")
     converter = _converter(saved_model_dir, signature_key)
     _configure(converter, recipe, representative_dataset)
     try:
-        if recipe.float_ops:
+        if recipe.float_ops or float_nodes:
             # TFLite's documented route to selective quantization.
             debugger = tf.lite.experimental.QuantizationDebugger(
                 converter=converter, debug_dataset=representative_dataset,
                 debug_options=tf.lite.experimental.QuantizationDebugOptions(
-                    denylisted_ops=list(recipe.float_ops)))
+                    denylisted_ops=list(recipe.float_ops),
+                    denylisted_nodes=float_nodes or None))
             blob = debugger.get_nondebug_quantized_model()
         else:
             blob = converter.convert()

@@ -87,16 +87,20 @@ class ModelRunner:
         self.static_length = static_length
         return runner, names
 
-    def run(self, packed, max_length, outputs=None):
+    def run(self, packed, max_length, outputs=None, pad_to=None):
         """Outputs for one batch of packed sequences: `{name: (n, ...) float32}`.
 
-        A static-length file runs one sequence at a time (its batch is 1).
+        Dynamic-shape files get the batch padded to its longest sequence
+        (rounded to 8), or to `pad_to` (answers must not depend on it). A
+        static-length file runs one sequence at a time (its batch is 1).
         """
         outputs = outputs or (self.probability_output,)
         runner, names = self._pool.get()
         try:
             if self.static_length is None:
-                return self._invoke(runner, names, pad_sequences(packed, max_length), outputs)
+                batch = (pad_sequences(packed, max_length) if pad_to is None
+                         else pad_sequences(packed, pad_to, pad_to))
+                return self._invoke(runner, names, batch, outputs)
             rows = [self._invoke(runner, names,
                                  pad_sequences([p], self.static_length, self.static_length),
                                  outputs) for p in packed]
