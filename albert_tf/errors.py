@@ -26,12 +26,14 @@ class InputError(AlbertTfError, ValueError):
     """A text handed to a model cannot be classified (empty, not a string, bad UTF-8).
 
     `reason` is the message without the text's position ("empty or whitespace
-    only"), for callers that report each text in place (the CLI's records).
+    only") and `index` that position in the list given (None if not about
+    one text), for callers that report each text in place (the CLI's records).
     """
 
-    def __init__(self, message, reason=None):
+    def __init__(self, message, reason=None, index=None):
         super().__init__(message)
         self.reason = reason or message
+        self.index = index
 
 
 class ModelFileError(AlbertTfError):

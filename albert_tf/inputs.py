@@ -13,7 +13,7 @@ from albert_tf.errors import InputError
 
 
 def _refuse(index, reason):
-    return InputError(f"text {index} {reason}", reason=reason)
+    return InputError(f"text {index} {reason}", reason=reason, index=index)
 
 
 def check_text(index, text, max_chars=None):

@@ -64,17 +64,21 @@ def _answer_each(args, answer):
 
     seen = failed = 0
     for texts in _text_chunks(args):
-        try:
-            records = answer(texts)
-        except InputError:
-            # Rare: answer this chunk one text at a time to find the bad ones.
-            records = []
-            for text in texts:
-                try:
-                    records.extend(answer([text]))
-                except InputError as error:
-                    records.append({"error": f"text {error.reason}"})
-                    failed += 1
+        # Texts are checked before the model runs, and the error names the
+        # first bad one: record it, drop it, ask again for the rest.
+        records, pending = [None] * len(texts), list(range(len(texts)))
+        while pending:
+            try:
+                answers = answer([texts[i] for i in pending])
+            except InputError as error:
+                if error.index is None or not 0 <= error.index < len(pending):
+                    raise
+                records[pending.pop(error.index)] = {"error": f"text {error.reason}"}
+                failed += 1
+                continue
+            for i, result in zip(pending, answers):
+                records[i] = result
+            break
         for text, record in zip(texts, records):
             print(json.dumps({"text": text, **record}, ensure_ascii=False),
                   flush=getattr(args, "flush", False))

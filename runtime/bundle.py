@@ -7,7 +7,10 @@ Two kinds of source:
   runtime reads, and its labels and vocabulary size are compared with the
   files *before* an interpreter is built;
 - a lone MediaPipe `.tflite` file: the tokenizer and labels are read from
-  the zip archive appended to it (MediaPipe's metadata convention).
+  the zip archive appended to it (MediaPipe's metadata convention). Its
+  sha256 is checked against a sidecar `FILE.sha256` (`sha256sum` format)
+  when there is one; otherwise `verified` says "unverified", and so does
+  every info line that shows it.
 """
 
 import dataclasses
@@ -17,7 +20,7 @@ import zipfile
 
 from albert_tf.errors import ModelDirError, ModelFileError
 from albert_tf.manifest import (EXPORT_FORMAT, MANIFEST, check_kind, read_manifest,
-                                verify_manifest)
+                                sha256_file, verify_manifest)
 from albert_tf.tokenizer import AlbertTokenizer
 
 # Picked when no recipe is asked for: smallest and fastest first.
@@ -33,6 +36,7 @@ class Bundle:
     labels: list
     max_length: int
     manifest: dict  # {} for a lone MediaPipe file
+    verified: str = "manifest"  # what its sha256 was checked against, or "unverified"
 
     @property
     def size_bytes(self):
@@ -105,8 +109,27 @@ def load_export(directory, recipe=None, filename=None):
                   int(max_length), manifest)
 
 
+SIDECAR_SUFFIX = ".sha256"
+
+
+def _check_sidecar(path):
+    """"sidecar" once the file matches `path.sha256`, "unverified" without one."""
+    sidecar = os.fspath(path) + SIDECAR_SUFFIX
+    if not os.path.isfile(sidecar):
+        return "unverified"
+    with open(sidecar, encoding="utf-8", errors="replace") as f:
+        expected = (f.read().split() or [""])[0].lower()
+    if len(expected) != 64:
+        raise ModelFileError(f"{sidecar}: not a sha256 (64 hex digits)")
+    if sha256_file(path) != expected:
+        raise ModelFileError(f"{path}: does not match its sha256 in {sidecar}: the file is "
+                             "damaged or was replaced")
+    return "sidecar"
+
+
 def load_mediapipe_file(path):
     """A `Bundle` from a `.tflite` with MediaPipe metadata (tokenizer and labels inside)."""
+    verified = _check_sidecar(path)
     try:
         with open(path, "rb") as f:
             archive = zipfile.ZipFile(io.BytesIO(f.read()))
@@ -121,7 +144,7 @@ def load_mediapipe_file(path):
         raise ModelFileError(
             f"{path}: has no {MANIFEST} beside it and does not carry its own tokenizer and "
             "labels (as a MediaPipe file does); pass its export directory instead") from None
-    return Bundle(os.fspath(path), "mediapipe", tokenizer, labels, None, {})
+    return Bundle(os.fspath(path), "mediapipe", tokenizer, labels, None, {}, verified)
 
 
 def locate(source, recipe=None):

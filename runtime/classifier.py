@@ -116,7 +116,7 @@ class Classifier:
                 "size_bytes": self.bundle.size_bytes, "labels": self.labels,
                 "max_length": self.max_length, "backend": self.backend,
                 "num_threads": self.runner.num_threads, "embedding": self.has_embedding,
-                "accuracy": self.bundle.accuracy}
+                "accuracy": self.bundle.accuracy, "verified": self.bundle.verified}
 
     # --- inference ----------------------------------------------------------
 

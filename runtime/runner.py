@@ -129,5 +129,10 @@ class ModelRunner:
 
     @staticmethod
     def _invoke(runner, names, batch, outputs):
-        result = runner(**{names[k]: v for k, v in batch.items()})
+        try:
+            result = runner(**{names[k]: v for k, v in batch.items()})
+        except RuntimeError as error:
+            # A damaged file can load and still fail to prepare or run (found
+            # by benchmarks/fuzz_model_files.py: a flipped zero-point).
+            raise ModelFileError(f"the model file cannot run: {str(error)[:300]}") from None
         return {name: np.asarray(result[name], dtype="float32") for name in outputs}

@@ -74,7 +74,7 @@ def main(argv=None):
                     + f"\nKeras float model: {manifest['keras_float_accuracy']:.4f}.\n\n"
                     + _distillation_note(manifest)
                     + "## Reproduce from ../shared/data\n\n```bash\n" + reproduce
-                    + f"python scripts/bundle_model.py {args.export} --out {args.out} "
+                    + f"python3 scripts/bundle_model.py {args.export} --out {args.out} "
                     f"--recipes {args.recipes}"
                     + (f" --label-names {args.label_names}" if args.label_names else "")
                     + f" \\\n    --title {shlex.quote(args.title)}\n```\n")

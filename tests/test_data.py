@@ -102,3 +102,44 @@ def test_subset_keeps_every_field_aligned():
     assert (picked.texts, picked.pairs, picked.labels, picked.line_numbers) == (
         ["c", "a"], ["z", "x"], ["3", "1"], [4, 2])
     assert picked.source == "f.tsv" and Examples(["a"]).subset([0]).pairs is None
+
+
+# --- fuzzing the loaders (issue 14, item 6) ---------------------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_FIELDS = st.sampled_from(["sentence", "text", "label", "x", "", "\"", "a\tb", "é", "\x00",
+                           "0", "1", "pos", "neg", "{", "}", "[", "null", "\n", "\r\n"])
+
+
+def _fuzz_bytes(suffix):
+    """Mostly well-formed rows with hostile pieces, plus arbitrary bytes."""
+    separator = {"tsv": "\t", "csv": ","}.get(suffix, "\t")
+    rows = st.lists(st.lists(_FIELDS, min_size=0, max_size=4).map(separator.join),
+                    min_size=0, max_size=6).map(lambda r: "\n".join(r).encode("utf-8"))
+    jsonl = st.lists(st.one_of(
+        st.fixed_dictionaries({"text": st.text(max_size=8), "label": st.sampled_from(
+            ["pos", "neg", 1, None, [], {}])}),
+        st.text(max_size=12)), max_size=5).map(
+        lambda items: "\n".join(json.dumps(i) if not isinstance(i, str) else i
+                                for i in items).encode("utf-8"))
+    return st.one_of(rows, jsonl if suffix == "jsonl" else rows, st.binary(max_size=200))
+
+
+@pytest.mark.parametrize("suffix", ["tsv", "csv", "jsonl", "tsv.gz", "jsonl.gz"])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_loaders_fail_only_with_the_kits_typed_errors(tmp_path, suffix, data):
+    from albert_tf.errors import AlbertTfError
+
+    content = data.draw(_fuzz_bytes(suffix.split(".")[0]))
+    path = tmp_path / f"fuzz.{suffix}"
+    path.write_bytes(gzip.compress(content) if suffix.endswith(".gz") else content)
+    for require_labels in (True, False):
+        try:
+            examples = load_examples(str(path), require_labels=require_labels)
+        except AlbertTfError:
+            continue
+        assert all(isinstance(t, str) and t.strip() for t in examples.texts)

@@ -1,5 +1,6 @@
 """The TF-free runtime against the Keras model it was exported from."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -95,6 +96,18 @@ def test_a_lone_mediapipe_file_carries_its_tokenizer_and_labels(exported, tmp_pa
                                float_classifier.predict_proba(VARIED), atol=1e-4)
     with pytest.raises(ModelFileError, match="embedding"):
         classifier.embed("x")
+    assert classifier.describe()["verified"] == "unverified"
+    assert Classifier.load(exported[0]).describe()["verified"] == "manifest"
+
+    # With a sha256 sidecar, a damaged file is refused instead of classifying silently.
+    digest = hashlib.sha256(lone.read_bytes()).hexdigest()
+    (tmp_path / "model.tflite.sha256").write_text(f"{digest}  model.tflite\n")
+    assert Classifier.load(lone).describe()["verified"] == "sidecar"
+    data = bytearray(lone.read_bytes())
+    data[4096:4096 + 256] = bytes(b ^ 0xFF for b in data[4096:4096 + 256])
+    lone.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="does not match its sha256"):
+        Classifier.load(lone)
 
 
 def test_batching_chunking_and_order(exported, float_classifier, monkeypatch):
@@ -384,3 +397,34 @@ def test_benchmark_script_writes_its_report(exported, data_files, tmp_path):
     assert report["accuracy"]["int8"]["accuracy"] > 0.8
     assert (tmp_path / "bench.png").exists() and "| int8 | 16 | 1 |" in \
         (tmp_path / "bench.md").read_text()
+
+
+def test_mutated_model_files_are_refused_or_run_never_crash(exported, capsys):
+    """Bit flips, truncations, oversized shapes: each mutant loads and runs in
+    its own process; the only failures allowed are the kit's typed errors."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import fuzz_model_files
+    finally:
+        sys.path.pop(0)
+    fuzz_model_files.main(["--model", str(exported[0] / "int8.tflite"), "--mutants", "15",
+                           "--timeout", "60"])
+    report = json.loads(capsys.readouterr().out)
+    assert sum(report["total"].values()) == 15
+    assert set(report["total"]) <= {"ran", "refused"}, report
+    assert report["by_mutation"]["truncate"] == {"refused": 5}
+
+
+def test_streaming_stdin_keeps_every_line_in_order_with_errors_in_place(exported, data_files,
+                                                                      capsys):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import stream_classify
+    finally:
+        sys.path.pop(0)
+    stream_classify.main(["--export", str(exported[0]), "--data", str(data_files / "dev.tsv"),
+                          "--lines", "2100", "--threads", "1"])
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert run["lines_out"] == 2100 and run["out_of_order"] == 0, run
+    assert run["error_records"] == run["expected_error_records"] == 4
+    assert run["misplaced_error_records"] == 0 and run["exit_status"] == 1
