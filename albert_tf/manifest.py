@@ -166,8 +166,12 @@ class AtomicDirectory:
 
     def __enter__(self):
         parent = os.path.dirname(self.target)
-        os.makedirs(parent, exist_ok=True)
-        self.tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(self.target), dir=parent)
+        try:
+            os.makedirs(parent, exist_ok=True)
+            self.tmp = tempfile.mkdtemp(prefix=".tmp-" + os.path.basename(self.target),
+                                        dir=parent)
+        except OSError as error:
+            raise _write_error(self.target, error) from None
         # mkdtemp makes it 0700; the finished directory gets the mode any new
         # directory would (0777 less the umask), so other users and
         # containers can read it.
@@ -177,13 +181,37 @@ class AtomicDirectory:
     def __exit__(self, kind, error, traceback):
         if kind is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
+            if issubclass(kind, OSError) and not isinstance(error, ModelDirError):
+                raise _write_error(self.target, error) from None
             return False
+        kill_point("before_rename")
         old = None
         if os.path.exists(self.target):
             old = self.target + ".old"
             shutil.rmtree(old, ignore_errors=True)
             os.rename(self.target, old)
+        # Killed here, the path holds nothing (the previous directory is at .old).
+        kill_point("between_renames")
         os.rename(self.tmp, self.target)
         if old:
             shutil.rmtree(old, ignore_errors=True)
         return False
+
+
+def _write_error(target, error):
+    """A full disk, a read-only or forbidden location: one line, not a traceback."""
+    reason = error.strerror or type(error).__name__
+    return ModelDirError(f"{target}: cannot write it ({reason}); nothing was left there")
+
+
+# Fault injection (tests/test_faults.py, benchmarks/kill_writes.py): with
+# ALBERT_TF_KILL_AT=<point>, the process sends itself SIGKILL at that point:
+# a real signal at a known moment, where a timer would land anywhere.
+KILL_POINTS = ("before_rename", "between_renames")
+
+
+def kill_point(name):
+    if os.environ.get("ALBERT_TF_KILL_AT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)

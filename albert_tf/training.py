@@ -378,7 +378,10 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         best_path = os.path.join(run.work_dir, "best.weights.h5")
         best_record = BestRecord(os.path.join(run.work_dir, "best.json"), monitor)
         callbacks = [
-            keras.callbacks.BackupAndRestore(os.path.join(run.work_dir, "backup")),
+            # Kept after the last epoch (the work dir goes once the model is
+            # saved): a run killed while saving resumes without retraining.
+            keras.callbacks.BackupAndRestore(os.path.join(run.work_dir, "backup"),
+                                             delete_checkpoint=False),
             EpochSync(train_batches),
             # After a resume, only a better epoch may replace the saved best.
             keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max",

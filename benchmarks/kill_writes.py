@@ -1,0 +1,126 @@
+"""SIGKILL at random moments (issue 14, item 4): a killed `train`, `export` or
+`pretrain` leaves at its final path either nothing or a complete, hash-valid
+directory, and `train --resume` / `pretrain --resume` finish the job.
+
+Each command first runs once uninterrupted to time it (T); then each trial
+starts it again and sends SIGKILL after a uniformly random delay in (0, T):
+during start-up, an epoch, the final save or a conversion. After the kill the
+final path is checked (absent, or it loads with every sha256 verified); for
+`train` and `pretrain`, a `--resume` run must then finish and load.
+
+    python benchmarks/kill_writes.py --trials 24 --out runs/kill
+"""
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+def commands(train, dev, work):
+    tiny = ["--preset", "tiny", "--vocab-size", "300", "--max-length", "32",
+            "--batch-size", "32", "--epochs", "3", "--max-train-examples", "512"]
+    model = os.path.join(work, "reference-model")
+    return {
+        "train": (lambda out: ["train", "--train", train, "--eval", dev, "--out", out, *tiny],
+                  "albert_tf.model_dir", "load"),
+        "export": (lambda out: ["export", model, "--out", out, "--recipes", "float32,int8",
+                                "--eval", dev, "--calibration", train,
+                                "--mediapipe-recipes"],
+                   "albert_tf.runtime", "Classifier.load"),
+        "pretrain": (lambda out: ["pretrain", "--corpus", train, "--out", out, "--preset",
+                                  "tiny", "--vocab-size", "300", "--max-length", "32",
+                                  "--steps", "60", "--eval-every", "20",
+                                  "--token-budget", "1024"],
+                     "albert_tf.pretrained", "load_pretrained"),
+    }, model
+
+
+def run(args, timeout=None):
+    return subprocess.Popen([sys.executable, "-m", "albert_tf.apps.cli", *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+
+
+def loads(module, loader, path):
+    """'absent', 'valid' or 'INVALID: why' for the final path."""
+    if not os.path.exists(path):
+        return "absent"
+    code = (f"import {module} as m; obj = m\nfor part in {loader!r}.split('.'): "
+            f"obj = getattr(obj, part)\nobj({path!r})")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    return "valid" if result.returncode == 0 else "INVALID: " + result.stderr.strip()[-200:]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--trials", type=int, default=24, help="kill points per command")
+    parser.add_argument("--commands", default="train,export,pretrain")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="directory for report.json")
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    report = {"trials_per_command": args.trials, "seed": args.seed, "commands": {}}
+    with tempfile.TemporaryDirectory() as work:
+        # The kit's bundled synthetic reviews: small, labelled, always there.
+        from albert_tf.datasets import MOVIE_REVIEWS_DEV as dev, MOVIE_REVIEWS_TRAIN as train
+
+        table, model = commands(train, dev, work)
+        reference = run(table["train"][0](model))
+        if reference.wait() != 0:
+            raise SystemExit(reference.stderr.read())
+        for name in args.commands.split(","):
+            build, module, loader = table[name]
+            started = time.perf_counter()
+            first = run(build(os.path.join(work, f"{name}-timing")))
+            if first.wait() != 0:
+                raise SystemExit(f"{name}: {first.stderr.read()[-500:]}")
+            total = time.perf_counter() - started
+            outcomes = {"absent": 0, "valid": 0, "invalid": 0, "resumed": 0,
+                        "resume_failed": 0, "finished_before_kill": 0}
+            failures = []
+            for trial in range(args.trials):
+                out = os.path.join(work, f"{name}-{trial}")
+                delay = rng.uniform(0.05, 1.0) * total
+                process = run(build(out))
+                try:
+                    process.wait(timeout=delay)
+                    outcomes["finished_before_kill"] += 1
+                except subprocess.TimeoutExpired:
+                    process.send_signal(signal.SIGKILL)
+                    process.wait()
+                state = loads(module, loader, out)
+                key = state if state in ("absent", "valid") else "invalid"
+                outcomes[key] += 1
+                if key == "invalid":
+                    failures.append(f"{name} killed at {delay:.1f}s: {state}")
+                if name in ("train", "pretrain") and state == "absent":
+                    resumed = run(build(out) + ["--resume"])
+                    ok = resumed.wait() == 0 and loads(module, loader, out) == "valid"
+                    outcomes["resumed" if ok else "resume_failed"] += 1
+                    if not ok:
+                        failures.append(f"{name} resume after {delay:.1f}s: "
+                                        f"{resumed.stderr.read()[-300:]}")
+                shutil.rmtree(out, ignore_errors=True)
+                shutil.rmtree(out + ".training", ignore_errors=True)
+                print(f"\r{name}: {trial + 1}/{args.trials}", end="", file=sys.stderr, flush=True)
+            print(file=sys.stderr)
+            report["commands"][name] = {"uninterrupted_seconds": round(total, 1), **outcomes,
+                                        "failures": failures}
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "report.json"), "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""The Gradio demo under concurrent users (issue 14, item 1).
+
+Starts `albert-tf demo EXPORT --port 0` (loopback only) and sends C
+`gradio_client` clients at it for D seconds: short texts, 5,000-character
+texts and batch-file uploads, mixed. Reports requests sent, answered,
+rejected (Gradio's queue-full answer; it must be a clean message) and lost
+(anything else), p50/p99 latency per kind, and the server's RSS at the start
+and the end.
+
+    python benchmarks/load_demo.py --clients 32 --seconds 60 --out runs/load-demo
+"""
+
+import argparse
+import collections
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+KINDS = (("short", 0.7), ("long", 0.2), ("file", 0.1))
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status", encoding="ascii") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS")) / 1024
+
+
+def start_server(export):
+    command = [sys.executable, "-m", "albert_tf.apps.cli", "demo", "--port", "0"]
+    command += [export] if export else []
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True)
+    for line in server.stderr:
+        match = re.search(r"serving on (http://\S+)", line)
+        if match:
+            threading.Thread(target=lambda: server.stderr.read(), daemon=True).start()
+            return server, match.group(1)
+    raise SystemExit(f"the demo did not start (exit {server.wait()})")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--export", help="export directory (default: the bundled model)")
+    parser.add_argument("--data", default="../shared/data/sst2/dev.tsv")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", help="directory for report.json")
+    args = parser.parse_args(argv)
+    from gradio_client import Client, handle_file
+
+    from albert_tf.data import load_examples
+
+    sentences = load_examples(args.data).texts
+    long_text = (" ".join(sentences) * 3)[:5000]
+    upload = os.path.join(tempfile.mkdtemp(), "batch.tsv")
+    with open(upload, "w", encoding="utf-8") as f:
+        f.write("sentence\tlabel\n" + "".join(f"{s}\t0\n" for s in sentences[:50]))
+    started_loading = time.perf_counter()
+    server, url = start_server(args.export)
+    load_seconds = time.perf_counter() - started_loading
+    rss_start = rss_mb(server.pid)
+    results = collections.defaultdict(list)  # kind -> [(outcome, seconds)]
+    lost_examples, lock = [], threading.Lock()
+    deadline = time.perf_counter() + args.seconds
+
+    def user(k):
+        rng = random.Random(args.seed * 1000 + k)
+        client = Client(url, verbose=False)
+        while time.perf_counter() < deadline:
+            kind = rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
+            started = time.perf_counter()
+            try:
+                if kind == "file":
+                    client.predict(handle_file(upload), api_name="/classify_file")
+                else:
+                    text = long_text if kind == "long" else rng.choice(sentences)
+                    client.predict(text, None, api_name="/classify")
+                outcome = "answered"
+            except Exception as error:  # gradio_client raises AppError and friends
+                message = str(error)
+                outcome = "rejected" if "queue is full" in message.lower() else "lost"
+                if outcome == "lost":
+                    with lock:
+                        lost_examples.append(f"{kind}: {type(error).__name__}: {message[:200]}")
+            with lock:
+                results[kind].append((outcome, time.perf_counter() - started))
+
+    users = [threading.Thread(target=user, args=(k,)) for k in range(args.clients)]
+    for u in users:
+        u.start()
+    for u in users:
+        u.join()
+    rss_end = rss_mb(server.pid)
+    server.terminate()
+    server.wait()
+    by_kind = {}
+    for kind, rows in results.items():
+        answered = [s for o, s in rows if o == "answered"]
+        by_kind[kind] = {
+            "sent": len(rows), **collections.Counter(o for o, _ in rows),
+            "p50_ms": round(float(np.percentile(answered, 50)) * 1e3, 1) if answered else None,
+            "p99_ms": round(float(np.percentile(answered, 99)) * 1e3, 1) if answered else None}
+    outcomes = collections.Counter(o for rows in results.values() for o, _ in rows)
+    report = {"export": args.export or "bundled", "clients": args.clients,
+              "seconds": args.seconds, "cores": os.cpu_count(),
+              "server_start_seconds": round(load_seconds, 1),
+              "sent": sum(outcomes.values()), **outcomes,
+              "server_rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1)},
+              "by_kind": by_kind, "lost_examples": lost_examples[:5]}
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+        with open(os.path.join(args.out, "report.json"), "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
