@@ -269,7 +269,12 @@ class AlbertTokenizer:
         """
         max_chars = (max_length or 1 << 62) * CHARS_PER_TOKEN_CAP
         prepared = [self._prepare(t, max_chars) for t in texts]
-        ids = self._sp.encode([p[0] for p in prepared], out_type=int)
+        strings = [p[0] for p in prepared]
+        # SentencePiece encodes a list on a thread pool: for the runtime's
+        # usual single text that costs 6x the encoding itself (p50 0.030
+        # against 0.005 ms, 2 cores), and far more on a busy machine.
+        ids = ([self._sp.encode(strings[0], out_type=int)] if len(strings) == 1
+               else self._sp.encode(strings, out_type=int))
         return ids, [p[1] for p in prepared]
 
     def pack(self, ids_a, ids_b=None, max_length=128):
