@@ -14,28 +14,13 @@ python benchmarks/distill_latency.py --teacher runs/teacher-sst2 \
 """
 
 import argparse
-import json
 import os
-import platform
-import subprocess
-import sys
 import time
 
 import numpy as np
 
 from albert_tf.data import load_examples
-
-
-def cpu_description():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        return {"model": platform.processor()}
-    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    flags = fields.get("Flags", "").split()
-    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
-    return {"model": fields.get("Model name", "").strip(),
-            "flags": [f for f in wanted if f in flags]}
+from reporting import emit, machine
 
 
 def directory_bytes(path):
@@ -53,6 +38,7 @@ def main(argv=None):
     parser.add_argument("--sample", type=int, default=300, help="texts timed")
     parser.add_argument("--warmup", type=int, default=20, help="untimed texts first")
     parser.add_argument("--seed", type=int, default=0, help="seed of the text sample")
+    parser.add_argument("--out", help="directory for report.json (default: print only)")
     args = parser.parse_args(argv)
 
     import torch
@@ -86,10 +72,8 @@ def main(argv=None):
     teacher_p50 = rows["teacher float32 (torch)"]["p50_ms"]
     for row in rows.values():
         row["teacher_fp32_over_this"] = round(teacher_p50 / row["p50_ms"], 1)
-    json.dump({"cpu": cpu_description(), "threads": 1, "texts": len(times[name]),
-               "data": args.data, "torch": torch.__version__, "models": rows},
-              sys.stdout, indent=2)
-    print()
+    emit({"machine": machine(), "threads": 1, "texts": len(times[name]),
+          "data": args.data, "torch": torch.__version__, "models": rows}, args.out)
 
 
 if __name__ == "__main__":

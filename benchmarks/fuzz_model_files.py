@@ -15,7 +15,6 @@ exception: a bug), `crashed` (the process died on a signal, or hung).
 
 import argparse
 import collections
-import json
 import os
 import random
 import struct
@@ -23,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from reporting import emit, machine
 
 # Loads and runs one file through the runtime's own loader; prints the outcome.
 CHILD = """
@@ -107,17 +108,12 @@ def main(argv=None):
             os.remove(path)
             print(f"\r{n + 1}/{args.mutants} mutants", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    report = {"model": args.model, "mutants": args.mutants, "seed": args.seed,
+    report = {"machine": machine(), "model": args.model, "mutants": args.mutants, "seed": args.seed,
               "seconds": round(time.time() - started, 1),
               "by_mutation": {k: dict(v) for k, v in counts.items()},
               "total": dict(sum(counts.values(), collections.Counter())),
               "examples": dict(examples)}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "report.json"), "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

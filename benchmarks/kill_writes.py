@@ -12,7 +12,6 @@ final path is checked (absent, or it loads with every sha256 verified); for
 """
 
 import argparse
-import json
 import os
 import random
 import shutil
@@ -21,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from reporting import emit, machine
 
 def commands(train, dev, work):
     tiny = ["--preset", "tiny", "--vocab-size", "300", "--max-length", "32",
@@ -67,7 +68,7 @@ def main(argv=None):
     parser.add_argument("--out", help="directory for report.json")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
-    report = {"trials_per_command": args.trials, "seed": args.seed, "commands": {}}
+    report = {"machine": machine(), "trials_per_command": args.trials, "seed": args.seed, "commands": {}}
     with tempfile.TemporaryDirectory() as work:
         # The kit's bundled synthetic reviews: small, labelled, always there.
         from albert_tf.datasets import MOVIE_REVIEWS_DEV as dev, MOVIE_REVIEWS_TRAIN as train
@@ -114,12 +115,7 @@ def main(argv=None):
             print(file=sys.stderr)
             report["commands"][name] = {"uninterrupted_seconds": round(total, 1), **outcomes,
                                         "failures": failures}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "report.json"), "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ and the end.
 
 import argparse
 import collections
-import json
 import os
 import random
 import re
@@ -23,6 +22,7 @@ import threading
 import time
 
 import numpy as np
+from reporting import emit, machine
 
 KINDS = (("short", 0.7), ("long", 0.2), ("file", 0.1))
 
@@ -110,18 +110,13 @@ def main(argv=None):
             "p50_ms": round(float(np.percentile(answered, 50)) * 1e3, 1) if answered else None,
             "p99_ms": round(float(np.percentile(answered, 99)) * 1e3, 1) if answered else None}
     outcomes = collections.Counter(o for rows in results.values() for o, _ in rows)
-    report = {"export": args.export or "bundled", "clients": args.clients,
-              "seconds": args.seconds, "cores": os.cpu_count(),
+    report = {"machine": machine(), "export": args.export or "bundled",
+              "clients": args.clients, "seconds": args.seconds,
               "server_start_seconds": round(load_seconds, 1),
               "sent": sum(outcomes.values()), **outcomes,
               "server_rss_mb": {"start": round(rss_start, 1), "end": round(rss_end, 1)},
               "by_kind": by_kind, "lost_examples": lost_examples[:5]}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "report.json"), "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

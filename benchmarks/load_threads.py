@@ -9,12 +9,11 @@ single-threaded answer for the same text (bit for bit).
 """
 
 import argparse
-import json
-import os
 import threading
 import time
 
 import numpy as np
+from reporting import emit, machine
 
 
 def main(argv=None):
@@ -64,14 +63,9 @@ def main(argv=None):
                      "p50_ms": round(float(np.percentile(flat, 50)), 3),
                      "p99_ms": round(float(np.percentile(flat, 99)), 3),
                      "answers_differing_from_single_threaded": int(sum(mismatches))})
-    report = {"export": args.export, "cores": os.cpu_count(),
+    report = {"machine": machine(), "export": args.export,
               "interpreter_threads": args.interpreter_threads, "runs": runs}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "report.json"), "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

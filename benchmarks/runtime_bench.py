@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from albert_tf.data import load_examples  # noqa: E402
 from albert_tf.runtime import Classifier, ModelRunner, available_recipes, locate  # noqa: E402
 from albert_tf.manifest import read_manifest  # noqa: E402
+from benchmarks.reporting import machine  # noqa: E402
 from benchmarks.keras_hub_anchor import ANCHOR_LENGTH, anchor_feed, build_anchor_files  # noqa: E402
 
 LENGTHS, THREADS = (16, 32, 64, 128), (1, 2)
@@ -302,7 +303,7 @@ def main(argv=None):
             args.out, manifest["vocab_size"], num_classes=len(manifest["labels"]),
             **_shape(args.export)).items()}
     examples = load_examples(args.sst2)
-    report = {"machine": _machine(), "export": args.export,
+    report = {"machine": machine(), "export": args.export,
               "sizes_mb": {n: os.path.getsize(p) / 1e6 for n, p in {**files, **anchors}.items()}}
     print("latency matrix", file=sys.stderr)
     vocab_size, max_length = manifest["vocab_size"], manifest["contract"]["max_length"]
@@ -329,14 +330,6 @@ def _shape(export):
         backbone = json.load(f)["model"]["backbone"]["config"]
     return {k: backbone[k] for k in ("num_layers", "hidden_dim", "embedding_dim",
                                      "num_heads", "intermediate_dim")}
-
-
-def _machine():
-    import platform
-
-    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                  if line.startswith("model name")), platform.processor())
-    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 if __name__ == "__main__":

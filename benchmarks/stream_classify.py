@@ -12,13 +12,13 @@ peak whatever the input size).
 
 import argparse
 import json
-import os
-import platform
 import resource
 import subprocess
 import sys
 import threading
 import time
+
+from reporting import emit, machine
 
 EMPTY_EVERY, INVISIBLE_EVERY = 997, 1009
 
@@ -81,21 +81,10 @@ def main(argv=None):
     from albert_tf.data import load_examples
 
     sentences = [t for t in load_examples(args.data).texts if "\n" not in t]
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            cpu = next(l.split(":", 1)[1].strip() for l in f if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    report = {"export": args.export, "cpu": cpu, "cores": os.cpu_count(), "runs": [
+    report = {"machine": machine(), "export": args.export, "runs": [
         stream(args.export, n, sentences, args.batch_size, args.threads)
         for n in sorted(args.lines)]}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "report.json"), "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+    emit(report, args.out)
 
 
 if __name__ == "__main__":
