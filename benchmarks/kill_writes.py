@@ -1,6 +1,6 @@
-"""SIGKILL at random moments (issue 14, item 4): a killed `train`, `export` or
-`pretrain` leaves at its final path either nothing or a complete, hash-valid
-directory, and `train --resume` / `pretrain --resume` finish the job.
+"""SIGKILL at random moments (issue 14, item 4): a killed `train`, `export`,
+`pretrain` or `distill` leaves at its final path either nothing or a complete,
+hash-valid directory, and `--resume` finishes the job (train, pretrain, distill).
 
 Each command first runs once uninterrupted to time it (T); then each trial
 starts it again and sends SIGKILL after a uniformly random delay in (0, T):
@@ -8,7 +8,7 @@ during start-up, an epoch, the final save or a conversion. After the kill the
 final path is checked (absent, or it loads with every sha256 verified); for
 `train` and `pretrain`, a `--resume` run must then finish and load.
 
-    python benchmarks/kill_writes.py --trials 24 --out runs/kill
+    python benchmarks/kill_writes.py --trials 6 --out runs/kill
 """
 
 import argparse
@@ -22,6 +22,11 @@ import tempfile
 import time
 
 from reporting import emit, machine
+
+
+# Commands with --resume; after a kill that left nothing, a resumed run must finish.
+RESUMABLE = ("train", "pretrain", "distill")
+
 
 def commands(train, dev, work):
     tiny = ["--preset", "tiny", "--vocab-size", "300", "--max-length", "32",
@@ -39,6 +44,11 @@ def commands(train, dev, work):
                                   "--steps", "60", "--eval-every", "20",
                                   "--token-budget", "1024"],
                      "albert_tf.pretrained", "load_pretrained"),
+        # The teacher is the reference model itself (a kit model directory), so
+        # the run needs neither torch nor a download.
+        "distill": (lambda out: ["distill", "--teacher", model, "--train", train,
+                                 "--eval", dev, "--out", out, *tiny],
+                    "albert_tf.model_dir", "load"),
     }, model
 
 
@@ -62,13 +72,15 @@ def loads(module, loader, path):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--trials", type=int, default=24, help="kill points per command")
-    parser.add_argument("--commands", default="train,export,pretrain")
+    parser.add_argument("--trials", type=int, default=6, help="kill points per command")
+    parser.add_argument("--commands", default="train,export,pretrain,distill",
+                        help="comma-separated")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", help="directory for report.json")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
-    report = {"machine": machine(), "trials_per_command": args.trials, "seed": args.seed, "commands": {}}
+    report = {"machine": machine(), "trials_per_command": args.trials, "seed": args.seed,
+              "commands": {}}
     with tempfile.TemporaryDirectory() as work:
         # The kit's bundled synthetic reviews: small, labelled, always there.
         from albert_tf.datasets import MOVIE_REVIEWS_DEV as dev, MOVIE_REVIEWS_TRAIN as train
@@ -102,15 +114,15 @@ def main(argv=None):
                 outcomes[key] += 1
                 if key == "invalid":
                     failures.append(f"{name} killed at {delay:.1f}s: {state}")
-                if name in ("train", "pretrain") and state == "absent":
+                if name in RESUMABLE and state == "absent":
                     resumed = run(build(out) + ["--resume"])
                     ok = resumed.wait() == 0 and loads(module, loader, out) == "valid"
                     outcomes["resumed" if ok else "resume_failed"] += 1
                     if not ok:
                         failures.append(f"{name} resume after {delay:.1f}s: "
                                         f"{resumed.stderr.read()[-300:]}")
-                shutil.rmtree(out, ignore_errors=True)
-                shutil.rmtree(out + ".training", ignore_errors=True)
+                for suffix in ("", ".training", ".teacher-cache"):
+                    shutil.rmtree(out + suffix, ignore_errors=True)
                 print(f"\r{name}: {trial + 1}/{args.trials}", end="", file=sys.stderr, flush=True)
             print(file=sys.stderr)
             report["commands"][name] = {"uninterrupted_seconds": round(total, 1), **outcomes,
