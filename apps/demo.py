@@ -10,11 +10,13 @@ bounded text and file sizes, a queue with a concurrency limit, no file paths
 from users, and user text only ever rendered as text (never as HTML).
 """
 
+import collections.abc
 import csv
 import logging
 import os
 import socket
 import tempfile
+import threading
 import time
 
 from albert_tf.errors import AlbertTfError
@@ -39,14 +41,51 @@ def bundled_model_dir():
     return BUNDLED_MODEL
 
 
+class LazyClassifiers(collections.abc.Mapping):
+    """recipe -> `Classifier`, each loaded on first use and then kept.
+
+    Why lazy: the demo offers every recipe of an export, but most visitors only
+    use the default. On a base-shape export the default (int8) costs +113 MB of
+    RSS once called, and all four recipes +985 MB: XNNPACK packs the weights of
+    ALBERT's one shared layer again for each of its 12 uses, so a 47 MB float32
+    file takes ~380 MB (benchmarks/load_demo.py, docs/results.md). Listing the
+    recipes loads nothing; the Compare tab loads them all, once. A lock keeps
+    two first requests for one recipe from loading it twice.
+    """
+
+    def __init__(self, export_dir, recipes, num_threads=None):
+        self._export_dir, self._recipes, self._num_threads = export_dir, list(recipes), num_threads
+        self._loaded, self._lock = {}, threading.Lock()
+
+    def __getitem__(self, recipe):
+        if recipe not in self._recipes:
+            raise KeyError(recipe)
+        with self._lock:
+            if recipe not in self._loaded:
+                # Classifier.load verifies the file's sha256 against the manifest.
+                self._loaded[recipe] = Classifier.load(self._export_dir, recipe=recipe,
+                                                       num_threads=self._num_threads)
+            return self._loaded[recipe]
+
+    def __iter__(self):
+        return iter(self._recipes)
+
+    def __len__(self):
+        return len(self._recipes)
+
+    def loaded(self):
+        """The recipes loaded so far."""
+        return [r for r in self._recipes if r in self._loaded]
+
+
 class DemoModels:
-    """Every recipe of one export, loaded once; the demo's logic, UI-free."""
+    """Every recipe of one export (the default loaded at start, the others on first
+    use); the demo's logic, UI-free."""
 
     def __init__(self, export_dir, num_threads=None):
-        manifest = read_manifest(export_dir)  # each Classifier.load verifies its files
-        self.classifiers = {r: Classifier.load(export_dir, recipe=r, num_threads=num_threads)
-                            for r in available_recipes(manifest)}
-        self.default = next(iter(self.classifiers.values()))
+        manifest = read_manifest(export_dir)
+        self.classifiers = LazyClassifiers(export_dir, available_recipes(manifest), num_threads)
+        self.default = self.classifiers[next(iter(self.classifiers))]
         self.title = manifest.get("title") or os.path.basename(os.path.abspath(export_dir))
         self.original_labels = [str(x) for x in manifest.get("original_labels", [])]
         self.accuracy = self.default.bundle.accuracy  # the default file's own figure
@@ -69,7 +108,9 @@ class DemoModels:
 
     @property
     def has_embedding(self):
-        return any(c.has_embedding for c in self.classifiers.values())
+        # The kit's files of one export share one output contract: asking the
+        # default answers for all, without loading the others.
+        return self.default.has_embedding
 
     @staticmethod
     def check_text(text):
@@ -113,8 +154,8 @@ class DemoModels:
         return rows
 
     def similarity(self, text_a, text_b):
-        classifier = next(c for c in self.classifiers.values() if c.has_embedding)
-        return round(classifier.similarity(self.check_text(text_a), self.check_text(text_b)), 4)
+        text_a, text_b = self.check_text(text_a), self.check_text(text_b)
+        return round(self.default.similarity(text_a, text_b), 4)
 
     def classify_file(self, path):
         """(table rows, CSV path, summary) for an uploaded file."""

@@ -1,5 +1,6 @@
 """The Gradio demo: its logic, a launched app through gradio_client, a real browser."""
 
+import concurrent.futures
 import os
 import shutil
 import socket
@@ -100,6 +101,23 @@ def test_compare_has_one_row_per_recipe(models):
     rows = models.compare("a dull story")
     assert [row[0] for row in rows] == list(models.classifiers)
     assert all(row[1] == "neg" and row[3] > 0 and row[4] > 0 for row in rows)
+
+
+def test_only_the_default_recipe_loads_at_start(exported):
+    """The others load on first use, once, even when two requests ask together."""
+    models = DemoModels(str(exported[0]), num_threads=1)
+    recipes = list(models.classifiers)
+    assert len(recipes) > 2 and models.classifiers.loaded() == [models.default.recipe]
+    other = recipes[-1]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: models.classify("a dull story", other)[2], range(4)))
+    assert all(f"{other} model" in details for details in answers)
+    assert models.classifiers.loaded() == [models.default.recipe, other]
+    assert models.classifiers[other] is models.classifiers[other]
+    models.compare("a dull story")
+    assert models.classifiers.loaded() == recipes
+    with pytest.raises(KeyError):
+        models.classifiers["no-such-recipe"]
 
 
 def test_similarity_ranks_a_paraphrase_above_an_opposite(models):
