@@ -1,15 +1,24 @@
-"""What bounds int8 latency on this CPU: one block's pieces, float32 vs int8.
+"""Where int8 wins or loses time on this CPU: one block's pieces, per recipe.
 
-Each case is a tiny TFLite model on a [1, L, H] float input, converted
-twice (float32, and full-integer with a representative dataset) and timed
-with ai-edge-litert on one thread. The FFN case is where ALBERT-base spends
-~2/3 of its MACs; if int8 is not much faster there, no recipe can make the
-whole model much faster.
+LiteRT's Python interpreter has no op profiler (the `benchmark_model` binary
+with `--enable_op_profiling` is not on the package index), so the block is cut
+into pieces instead. Each piece is a tiny TFLite model on a [1, L, H] float
+input, converted three ways (float32; dynamic_int8: int8 weights, activations
+quantized on the fly; int8: full-integer with a representative dataset and
+float fallback) and timed with ai-edge-litert on one thread, the recipes
+interleaved. The FFN is where ALBERT spends ~2/3 of its MACs; the
+QUANTIZE -> ADD -> DEQUANTIZE piece shows what each float island of the int8
+recipe costs at its two edges.
 
-    python benchmarks/int8_kernels.py [--length 128] [--hidden 768]
+With `--export DIR`, it also counts the ops of each .tflite file in an export
+(how many QUANTIZE/DEQUANTIZE edges the int8 graph has, and which ops run in
+float), so a piece's cost can be multiplied out to the whole model.
+
+    python benchmarks/int8_kernels.py --lengths 32 128 --export runs/base-export
 """
 
 import argparse
+import collections
 import os
 import sys
 import time
@@ -17,15 +26,20 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from reporting import emit, machine  # noqa: E402
 
-def convert(fn, shape, int8):
+RECIPES = ("float32", "dynamic_int8", "int8")
+
+
+def convert(fn, shape, recipe):
     import numpy as np
     import tensorflow as tf
 
     concrete = tf.function(fn).get_concrete_function(tf.TensorSpec(shape, tf.float32))
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
-    if int8:
+    if recipe != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if recipe == "int8":
         rng = np.random.default_rng(0)
         converter.representative_dataset = lambda: (
             [rng.standard_normal(shape).astype("float32")] for _ in range(10))
@@ -34,55 +48,105 @@ def convert(fn, shape, int8):
     return converter.convert()
 
 
-def latency_ms(blob, shape, repeats=30):
+def interpreter(blob, shape):
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=blob, num_threads=1)
-    interpreter.allocate_tensors()
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.set_tensor(index, np.random.default_rng(1).standard_normal(shape)
-                           .astype("float32"))
-    interpreter.invoke()
-    times = []
+    runner = Interpreter(model_content=blob, num_threads=1)
+    runner.allocate_tensors()
+    runner.set_tensor(runner.get_input_details()[0]["index"],
+                      np.random.default_rng(1).standard_normal(shape).astype("float32"))
+    runner.invoke()  # XNNPACK packs weights on the first call
+    return runner
+
+
+def interleaved_ms(runners, repeats):
+    """Median ms per runner, one call of each in turn, `repeats` rounds."""
+    import numpy as np
+
+    times = {name: [] for name in runners}
     for _ in range(repeats):
-        started = time.perf_counter()
-        interpreter.invoke()
-        times.append(time.perf_counter() - started)
-    return 1000 * float(np.median(times))
+        for name, runner in runners.items():
+            started = time.perf_counter()
+            runner.invoke()
+            times[name].append(time.perf_counter() - started)
+    return {name: round(1000 * float(np.median(t)), 3) for name, t in times.items()}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--length", type=int, default=128)
-    parser.add_argument("--hidden", type=int, default=768)
-    parser.add_argument("--intermediate", type=int, default=3072)
-    args = parser.parse_args(argv)
+def pieces(length, hidden, intermediate):
     import keras
 
     from albert_tf.models.layers import gelu_new
 
-    length, hidden = args.length, args.hidden
     shape = (1, length, hidden)
     norm = keras.layers.LayerNormalization(epsilon=1e-12)
-    up = keras.layers.Dense(args.intermediate)
+    up = keras.layers.Dense(intermediate)
     down = keras.layers.Dense(hidden)
+    qkv = keras.layers.Dense(3 * hidden)
     norm.build(shape)
     up.build(shape)
-    down.build((1, length, args.intermediate))
-    macs = 2 * length * hidden * args.intermediate
-    cases = {
+    down.build((1, length, intermediate))
+    qkv.build(shape)
+    return shape, {
         "FFN: dense-gelu-dense": lambda x: down(gelu_new(up(x))),
+        "q|k|v projection (one dense, 3H)": lambda x: qkv(x),
         "4 layer norms": lambda x: norm(norm(norm(norm(x)))),
-        "8 adds/muls": lambda x: x + x * 2 + x * 3 + x * 4 + x * 5 + x * 6 + x * 7 + x * 8,
+        "8 adds/muls (residuals, scales)": lambda x: x + x * 2 + x * 3 + x * 4 + x * 5
+        + x * 6 + x * 7 + x * 8,
+        # In the int8 file: QUANTIZE -> ADD -> DEQUANTIZE, what each edge of a
+        # float island costs (the float32 file runs the ADD alone).
+        "one add between float edges": lambda x: x + 1.0,
     }
-    print(f"| case (L={length}, H={hidden}) | float32 ms | int8 ms | int8 speed-up |")
-    print("|---|---|---|---|")
-    for name, fn in cases.items():
-        f32, i8 = (latency_ms(convert(fn, shape, q), shape) for q in (False, True))
-        extra = f" ({macs / f32 / 1e6:.0f} / {macs / i8 / 1e6:.0f} GMAC/s)" if "FFN" in name else ""
-        print(f"| {name} | {f32:.2f} | {i8:.2f} | {f32 / i8:.2f}x{extra} |", flush=True)
-    print(file=sys.stderr)
+
+
+def census(export):
+    """Op counts per .tflite file of an export, and the float ops of int8."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    rows = {}
+    for name in sorted(os.listdir(export)):
+        if not name.endswith(".tflite") or name.startswith("mediapipe_"):
+            continue
+        runner = Interpreter(model_path=os.path.join(export, name))
+        tensors = {d["index"]: d for d in runner.get_tensor_details()}
+        ops = runner._get_ops_details()  # the only op listing the Python API offers
+        counts = collections.Counter(op["op_name"] for op in ops)
+        float_ops = collections.Counter(
+            op["op_name"] for op in ops
+            if op["outputs"] and tensors[op["outputs"][0]]["dtype"].__name__ == "float32")
+        rows[name] = {"ops": len(ops), "QUANTIZE": counts.get("QUANTIZE", 0),
+                      "DEQUANTIZE": counts.get("DEQUANTIZE", 0),
+                      "FULLY_CONNECTED": counts.get("FULLY_CONNECTED", 0),
+                      "ops_with_float_output": dict(float_ops.most_common(8))}
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--lengths", type=int, nargs="+", default=[32, 128])
+    parser.add_argument("--hidden", type=int, default=768)
+    parser.add_argument("--intermediate", type=int, default=3072)
+    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--export", help="an export directory whose files' ops to count")
+    parser.add_argument("--out", help="directory for report.json")
+    args = parser.parse_args(argv)
+
+    results = []
+    for length in args.lengths:
+        shape, cases = pieces(length, args.hidden, args.intermediate)
+        print(f"| piece (L={length}, H={args.hidden}) | " + " | ".join(
+            f"{r} ms" for r in RECIPES) + " | int8 / dynamic_int8 |", file=sys.stderr)
+        for name, fn in cases.items():
+            runners = {r: interpreter(convert(fn, shape, r), shape) for r in RECIPES}
+            ms = interleaved_ms(runners, args.repeats)
+            results.append({"length": length, "piece": name, **ms,
+                            "int8_over_dynamic_int8": round(ms["int8"] / ms["dynamic_int8"], 2)})
+            print(f"| {name} | " + " | ".join(f"{ms[r]:.3f}" for r in RECIPES)
+                  + f" | {ms['int8'] / ms['dynamic_int8']:.2f} |", file=sys.stderr, flush=True)
+    emit({"machine": machine(), "hidden": args.hidden, "intermediate": args.intermediate,
+          "pieces": results, "census": census(args.export) if args.export else None},
+         args.out)
 
 
 if __name__ == "__main__":

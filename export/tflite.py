@@ -73,14 +73,17 @@ def _converter(saved_model_dir, signature_key):
         saved_model_dir, signature_keys=[signature_key] if signature_key else None)
 
 
-def convert(saved_model_dir, recipe, representative_dataset=None, signature_key=None):
+def convert(saved_model_dir, recipe, representative_dataset=None, signature_key=None,
+            float_nodes=()):
     """Convert one signature; returns `(tflite_bytes, seconds)`.
 
     `representative_dataset` yields dicts keyed by input name; values are
     handed to the calibrator in the model's tensor order, looked up by name.
+    `float_nodes`: tensor names kept in float besides the recipe's own (what
+    the quantization debugger flags; see benchmarks/int8_calibration.py).
     """
     started = time.perf_counter()
-    float_nodes = []
+    float_nodes = list(float_nodes)
     if recipe.calibrated and representative_dataset is not None:
         plain = _converter(saved_model_dir, signature_key)
         plain.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -88,8 +91,9 @@ def convert(saved_model_dir, recipe, representative_dataset=None, signature_key=
         order = input_names_in_tensor_order(plain_bytes)
         representative_dataset = _positional(representative_dataset, order)
         if recipe.float_scopes:
-            float_nodes = tensor_names_under(plain_bytes, recipe.float_scopes)
-            if not float_nodes:
+            scoped = tensor_names_under(plain_bytes, recipe.float_scopes)
+            float_nodes += scoped
+            if not scoped:
                 raise AlbertTfError(f"recipe {recipe.name!r}: no op under "
                                     f"{', '.join(recipe.float_scopes)} (renamed in the model?)")
     converter = _converter(saved_model_dir, signature_key)
