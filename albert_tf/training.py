@@ -96,6 +96,10 @@ class TrainConfig:
     weight_decay: float = 0.01
     clipnorm: float = 1.0
     dropout: float = None  # None = the preset's
+    # Distinct layer weight groups: None = the preset's 1 (ALBERT's one shared
+    # layer). The preset's num_layers unshares every layer: the same compute per
+    # token, num_layers x the encoder's parameters.
+    num_groups: int = None
     classifier_dropout: float = 0.1
     patience: int = 2
     class_weight: str = None  # None, "balanced" or JSON {"label": weight}
@@ -123,6 +127,13 @@ class TrainConfig:
         check_rates(self, "warmup_ratio", "dropout", "classifier_dropout")
         check_inputs(self.train, self.eval, self.tokenizer)
         check_init(self.init, self.tokenizer, model_dir_ok=True)
+        if self.num_groups is not None:
+            layers = self.model_overrides.get("num_layers", PRESETS[self.preset]["num_layers"])
+            if self.init:
+                fail(f"num_groups={self.num_groups} shapes a new model; --init brings its own")
+            if self.num_groups < 1 or layers % self.num_groups:
+                fail(f"num_groups must divide the model's {layers} layers, "
+                     f"got {self.num_groups}")
         if self.class_weight is not None and self.multi_label:
             fail("class weights are for single-label tasks; multi-label is not supported")
         return self
@@ -219,6 +230,8 @@ def build_model(config, vocabulary_size, labels):
     overrides = dict(config.model_overrides)
     if config.dropout is not None:
         overrides["dropout"] = config.dropout
+    if config.num_groups is not None:
+        overrides["num_groups"] = config.num_groups
     backbone_config = preset_config(config.preset, vocabulary_size=vocabulary_size,
                                     dtype=config.precision, **overrides)
     backbone_config["max_sequence_length"] = max(backbone_config["max_sequence_length"],

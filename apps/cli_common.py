@@ -188,6 +188,10 @@ def add_training_options(parser):
     parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decoupled weight decay")
     parser.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip")
     parser.add_argument("--dropout", type=float, help="backbone dropout (default: preset's)")
+    parser.add_argument("--num-groups", type=int,
+                        help="distinct layer weight groups (default: the preset's 1, one "
+                             "shared layer); the preset's layer count unshares them all: "
+                             "same compute, more parameters")
     parser.add_argument("--classifier-dropout", type=float, default=0.1, help="dropout before the classifier head")
     parser.add_argument("--patience", type=int, default=2,
                         help="epochs without eval improvement before stopping")

@@ -124,6 +124,7 @@ def test_class_weights_become_sample_weights(tmp_path):
     (dict(learning_rate=5.0), "learning_rate must be in"),
     (dict(train="missing.tsv"), "missing.tsv: no such file"),
     (dict(class_weight="balanced", multi_label=True), "class weights are for single-label"),
+    (dict(num_groups=3), "num_groups must divide the model's 2 layers, got 3"),
 ])
 def test_bad_options_fail_before_any_work(tmp_path, data_files, overrides, message):
     with pytest.raises(AlbertTfError, match=message):
@@ -193,6 +194,23 @@ def test_a_failed_run_leaves_no_work_directory(tmp_path, data_files):
     with pytest.raises(AlbertTfError, match="bad.tsv"):
         albert_tf.train(**fast_train_kwargs(data_files, out, tokenizer=str(bad)))
     assert sorted(os.listdir(tmp_path)) == ["bad.tsv"]
+
+
+def test_num_groups_unshares_layers_at_the_same_shape(tmp_path, data_files, trained_dir):
+    """num_groups = num_layers: one set of weights per layer call, so twice the
+    encoder parameters of the shared model, with the same layer shapes."""
+    unshared = albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "u", num_groups=2,
+                                                   epochs=1, max_train_examples=32))
+    backbone = unshared.model.backbone
+    assert backbone.get_config()["num_groups"] == 2
+    shared = albert_tf.load(str(trained_dir)).model.backbone
+    shapes = [[tuple(w.shape) for w in group[0].weights] for group in backbone.transformer_groups]
+    assert len(shapes) == 2 and len(shared.transformer_groups) == 1
+    assert shapes[0] == shapes[1] == [tuple(w.shape) for w in
+                                      shared.transformer_groups[0][0].weights]
+    with pytest.raises(AlbertTfError, match="shapes a new model"):
+        albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "x", num_groups=2,
+                                            init=str(trained_dir)))
 
 
 def test_warm_start_from_a_model_directory(tmp_path, data_files, trained_dir):
