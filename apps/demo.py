@@ -10,10 +10,13 @@ bounded text and file sizes, a queue with a concurrency limit, no file paths
 from users, and user text only ever rendered as text (never as HTML).
 """
 
+import atexit
+import collections
 import collections.abc
 import csv
 import logging
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -29,6 +32,11 @@ MAX_TEXT_CHARS = 5000  # per text box; the model reads ~max_length*32 chars anyw
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILE_ROWS = 5000
 FILE_TYPES = (".csv", ".tsv", ".txt", ".jsonl")
+# Prediction CSVs kept for download: the oldest is deleted beyond this many, and
+# Gradio's copies of them after CACHE_SECONDS. A 300 s load run left 452 files
+# in /tmp and 823 in Gradio's cache before either limit existed.
+MAX_KEPT_DOWNLOADS = 64
+CACHE_SECONDS = 600
 EXAMPLES = ["A gripping, funny and beautifully acted film.",
             "The plot is thin and the ending drags on forever.",
             "Not the best movie of the year, but far from boring.",
@@ -89,6 +97,9 @@ class DemoModels:
         self.title = manifest.get("title") or os.path.basename(os.path.abspath(export_dir))
         self.original_labels = [str(x) for x in manifest.get("original_labels", [])]
         self.accuracy = self.default.bundle.accuracy  # the default file's own figure
+        self.downloads = tempfile.mkdtemp(prefix="albert-tf-demo-")
+        self._kept, self._kept_lock = collections.deque(), threading.Lock()
+        atexit.register(shutil.rmtree, self.downloads, ignore_errors=True)
 
     def file_accuracy(self, gold, predictions):
         """Accuracy against a file's labels, which may be the model's label names or the
@@ -183,12 +194,25 @@ class DemoModels:
         if examples.labels and all(label is not None for label in examples.labels):
             summary += "; " + self.file_accuracy(examples.labels, predictions)
         out = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="",
-                                          encoding="utf-8", prefix="predictions-")
+                                          encoding="utf-8", prefix="predictions-",
+                                          dir=self.downloads)
         with out:
             writer = csv.writer(out)
             writer.writerow(["text", "label", "score", "truncated"])
             writer.writerows(rows)
+        self._keep(out.name)
         return rows, out.name, summary
+
+    def _keep(self, path):
+        """Remember a download; delete the oldest beyond MAX_KEPT_DOWNLOADS."""
+        with self._kept_lock:
+            self._kept.append(path)
+            while len(self._kept) > MAX_KEPT_DOWNLOADS:
+                old = self._kept.popleft()
+                try:
+                    os.remove(old)
+                except FileNotFoundError:
+                    pass
 
 
 def _user_errors(function):
@@ -218,7 +242,8 @@ def build_app(models):
                f"{', '.join(models.classifiers)}"
     if models.accuracy is not None:
         subtitle += f" · dev accuracy {models.accuracy:.4f}"
-    with gr.Blocks(title="albert_tf demo") as app:
+    # Gradio copies every returned file into its cache: delete them after a while.
+    with gr.Blocks(title="albert_tf demo", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
         gr.Markdown("# albert_tf: ALBERT on LiteRT, no TensorFlow")
         gr.Textbox(value=f"{models.title}: {subtitle}", label="model", interactive=False)
         with gr.Tab("Classify"):

@@ -103,6 +103,17 @@ def test_compare_has_one_row_per_recipe(models):
     assert all(row[1] == "neg" and row[3] > 0 and row[4] > 0 for row in rows)
 
 
+def test_downloads_are_kept_in_one_bounded_directory(exported, data_files, monkeypatch):
+    import albert_tf.apps.demo as demo
+
+    monkeypatch.setattr(demo, "MAX_KEPT_DOWNLOADS", 3)
+    models = DemoModels(str(exported[0]), num_threads=1)
+    paths = [models.classify_file(str(data_files / "dev.tsv"))[1] for _ in range(5)]
+    assert all(os.path.dirname(p) == models.downloads for p in paths)
+    assert sorted(os.listdir(models.downloads)) == sorted(os.path.basename(p)
+                                                          for p in paths[-3:])
+
+
 def test_only_the_default_recipe_loads_at_start(exported):
     """The others load on first use, once, even when two requests ask together."""
     models = DemoModels(str(exported[0]), num_threads=1)
