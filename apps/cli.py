@@ -285,7 +285,7 @@ def build_parser():
                    help="comma-separated recipes (default: float32,float16,dynamic_int8,int8)")
     p.add_argument("--calibration", help="file of texts for int8 calibration "
                                          "(default: the model's training file)")
-    p.add_argument("--calibration-size", type=int, help="texts to calibrate on (default: 200)")
+    p.add_argument("--calibration-size", type=int, help="texts to calibrate on (default: 1000)")
     p.add_argument("--eval", help="labelled file for the parity report")
     p.add_argument("--eval-size", type=int, help="use a seeded sample of N eval rows")
     p.add_argument("--mediapipe-recipes", nargs="*",

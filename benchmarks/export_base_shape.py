@@ -23,6 +23,9 @@ def main(argv=None):
     parser.add_argument("--recipes", default="float32,float16,dynamic_int8,int8")
     parser.add_argument("--eval-size", type=int, default=200)
     parser.add_argument("--tokenizer-texts", type=int, default=50000)
+    # Random weights: agreement measures noise around ties, and latency does not
+    # depend on the calibration size, so a short calibration is enough here.
+    parser.add_argument("--calibration-size", type=int, default=200)
     args = parser.parse_args(argv)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -46,6 +49,7 @@ def main(argv=None):
                    overwrite=True)
     rows = export_model(model_dir=model_dir, out=args.out, recipes=args.recipes,
                         eval=os.path.join(sst2, "dev.tsv"), eval_size=args.eval_size,
+                        calibration_size=args.calibration_size,
                         mediapipe_recipes=(), min_agreement=0.5, overwrite=True)
     summary = {"num_parameters": int(model.count_params()), "formats": [
         {k: r[k] for k in ("file", "size_bytes", "bytes_per_parameter", "agreement",

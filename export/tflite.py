@@ -44,16 +44,19 @@ def input_names_in_tensor_order(tflite_bytes):
 
 
 def tensor_names_under(tflite_bytes, scopes):
-    """Output tensor names of the ops under any of `scopes` (a name-scope
-    segment, as `keras.name_scope` writes it): the quantization debugger's
-    `denylisted_nodes` take these names."""
+    """Output tensor names of the ops under any of `scopes`: a name scope as
+    `keras.name_scope` writes it, or a layer's name, which TensorFlow may suffix
+    with `_1`, `_2`... when it traces the layer again. The quantization
+    debugger's `denylisted_nodes` take these names."""
     from ai_edge_litert.interpreter import Interpreter
 
+    pattern = re.compile("|".join(rf"{re.escape(scope)}(_\d+)?" for scope in scopes))
     interpreter = Interpreter(model_content=tflite_bytes)
     outputs = {index for op in interpreter._get_ops_details() for index in op["outputs"]}
     return sorted(detail["name"] for detail in interpreter.get_tensor_details()
                   if detail["index"] in outputs
-                  and any(f"/{scope}/" in f"/{detail['name']}" for scope in scopes))
+                  and any(pattern.fullmatch(segment)
+                          for segment in detail["name"].split("/")[:-1]))
 
 
 def _positional(named_dataset, order):

@@ -16,6 +16,12 @@ the int8 recipe (`export/recipes.py`) keeps those ops in float: the more a
 batch is padded, the less softmax mass the real keys keep, and quantizing
 those small probabilities to 8 bits made a text's answer depend on how far
 its batch was padded (p = 0.84 at length 16, 0.30 at 64).
+
+The layer norms' names, `LAYER_NORM_NAMES`, are kept float by that recipe too:
+in int8 the variance + epsilon and the gain carried the largest quantization
+error of the whole graph (RMSE 3-8 quantization steps, TFLite's quantization
+debugger), and keeping them float raised agreement with the float model.
+Their names are also weight paths (`checkpoints/layout.py`): do not rename.
 """
 
 import math
@@ -25,6 +31,8 @@ from keras import ops
 
 
 RENORMALIZATION_SCOPE = "attention_renormalization"
+# The embedding's, then the transformer layer's two, in order of use.
+LAYER_NORM_NAMES = ("layer_norm", "attention_layer_norm", "output_layer_norm")
 
 
 def albert_initializer(stddev=0.02):
@@ -95,7 +103,7 @@ class AlbertEmbedding(keras.layers.Layer):
             num_segments, embedding_dim, embeddings_initializer=albert_initializer(),
             dtype=policy, name="segment_embedding")
         self.layer_norm = keras.layers.LayerNormalization(
-            epsilon=layer_norm_epsilon, dtype=policy, name="layer_norm")
+            epsilon=layer_norm_epsilon, dtype=policy, name=LAYER_NORM_NAMES[0])
         self.dropout_layer = keras.layers.Dropout(dropout, dtype=policy, name="dropout")
         self.projection = keras.layers.Dense(
             hidden_dim, kernel_initializer=albert_initializer(), dtype=policy,
@@ -204,11 +212,11 @@ class AlbertTransformerLayer(keras.layers.Layer):
 
         self.qkv = dense(3 * hidden_dim, "qkv")
         self.attention_output = dense(hidden_dim, "attention_output")
-        self.attention_layer_norm = layer_norm("attention_layer_norm")
+        self.attention_layer_norm = layer_norm(LAYER_NORM_NAMES[1])
         self.ffn = dense(self.intermediate_dim, "ffn",
                          activation=gelu_new if self.gelu_approximate else gelu_exact)
         self.ffn_output = dense(hidden_dim, "ffn_output")
-        self.output_layer_norm = layer_norm("output_layer_norm")
+        self.output_layer_norm = layer_norm(LAYER_NORM_NAMES[2])
         self.probs_dropout = keras.layers.Dropout(
             self.attention_dropout, dtype=policy, name="probs_dropout")
         self.attention_dropout_layer = keras.layers.Dropout(
