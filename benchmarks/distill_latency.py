@@ -13,14 +13,13 @@ python benchmarks/distill_latency.py --teacher runs/teacher-sst2 \
 ```
 """
 
-import argparse
 import os
 import time
 
 import numpy as np
 
 from albert_tf.data import load_examples
-from reporting import emit, machine
+from reporting import benchmark_parser, emit, machine
 
 
 def directory_bytes(path):
@@ -29,8 +28,7 @@ def directory_bytes(path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--teacher", required=True, help="Hugging Face teacher directory")
     parser.add_argument("--student", required=True, help="kit export directory")
     parser.add_argument("--data", required=True, help="file of real texts")

@@ -13,7 +13,6 @@ exception: a bug), `crashed` (the process died on a signal, or hung).
         --mutants 200 --out runs/fuzz
 """
 
-import argparse
 import collections
 import os
 import random
@@ -23,7 +22,7 @@ import sys
 import tempfile
 import time
 
-from reporting import emit, machine
+from reporting import benchmark_parser, emit, machine
 
 # Loads and runs one file through the runtime's own loader; prints the outcome.
 CHILD = """
@@ -79,8 +78,7 @@ def run_one(path, timeout):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--model", default="albert_tf/datasets/sst2_sentiment/int8.tflite")
     parser.add_argument("--mutants", type=int, default=200, help="mutated files in all")
     parser.add_argument("--seed", type=int, default=0)

@@ -21,7 +21,6 @@ machine noise hits them alike). Variants:
         --eval ../shared/data/sst2/dev.tsv --out runs/int8-calibration
 """
 
-import argparse
 import dataclasses
 import os
 import random
@@ -33,7 +32,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
-from reporting import emit, machine  # noqa: E402
+from reporting import benchmark_parser, emit, machine  # noqa: E402
 
 
 def representative(tokenizer, texts, max_length):
@@ -87,8 +86,7 @@ def flagged_tensors(saved_model, recipe, dataset, count):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--model", required=True, help="kit model directory (the reference)")
     parser.add_argument("--export", required=True, help="its export (for the SavedModel)")
     parser.add_argument("--calibration", required=True, help="training file")

@@ -17,7 +17,6 @@ float), so a piece's cost can be multiplied out to the whole model.
     python benchmarks/int8_kernels.py --lengths 32 128 --export runs/base-export
 """
 
-import argparse
 import collections
 import os
 import sys
@@ -26,7 +25,7 @@ import time
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from reporting import emit, machine  # noqa: E402
+from reporting import benchmark_parser, emit, machine  # noqa: E402
 
 RECIPES = ("float32", "dynamic_int8", "int8")
 
@@ -122,8 +121,7 @@ def census(export):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--lengths", type=int, nargs="+", default=[32, 128])
     parser.add_argument("--hidden", type=int, default=768)
     parser.add_argument("--intermediate", type=int, default=3072)

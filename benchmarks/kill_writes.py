@@ -11,7 +11,6 @@ final path is checked (absent, or it loads with every sha256 verified); for
     python benchmarks/kill_writes.py --trials 6 --out runs/kill
 """
 
-import argparse
 import os
 import random
 import shutil
@@ -21,7 +20,7 @@ import sys
 import tempfile
 import time
 
-from reporting import emit, machine
+from reporting import benchmark_parser, emit, machine
 
 
 # Commands with --resume; after a kill that left nothing, a resumed run must finish.
@@ -70,8 +69,7 @@ def loads(module, loader, path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--trials", type=int, default=6, help="kill points per command")
     parser.add_argument("--commands", default="train,export,pretrain,distill",
                         help="comma-separated")

@@ -10,7 +10,6 @@ every --rss-every seconds and at the end (bounded means it levels off).
     python benchmarks/load_demo.py --clients 32 --seconds 60 --out runs/load-demo
 """
 
-import argparse
 import collections
 import json
 import os
@@ -23,7 +22,7 @@ import threading
 import time
 
 import numpy as np
-from reporting import emit, machine
+from reporting import benchmark_parser, emit, machine
 
 KINDS = (("short", 0.7), ("long", 0.2), ("file", 0.1))
 
@@ -77,8 +76,7 @@ def start_server(export):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--export", help="export directory (default: the bundled model)")
     parser.add_argument("--data", default="../shared/data/sst2/dev.tsv")
     parser.add_argument("--clients", type=int, default=32)

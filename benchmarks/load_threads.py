@@ -8,17 +8,15 @@ single-threaded answer for the same text (bit for bit).
     python benchmarks/load_threads.py --threads 8 --calls 1000 --out runs/threads
 """
 
-import argparse
 import threading
 import time
 
 import numpy as np
-from reporting import emit, machine
+from reporting import benchmark_parser, emit, machine
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--export", default="albert_tf/datasets/sst2_sentiment")
     parser.add_argument("--data", default="../shared/data/sst2/dev.tsv")
     parser.add_argument("--threads", type=int, default=8)

@@ -9,17 +9,15 @@ reference. Reports argmax agreement, max |Δp| and accuracy on a labelled file.
         --file mediapipe_int8.tflite --eval ../shared/data/sst2/dev.tsv
 """
 
-import argparse
 import os
 import sys
 
 import numpy as np
-from reporting import emit, machine
+from reporting import benchmark_parser, emit, machine
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--export", required=True, help="export directory")
     parser.add_argument("--file", default="mediapipe_int8.tflite", help="MediaPipe file in it")
     parser.add_argument("--eval", required=True, help="labelled file")

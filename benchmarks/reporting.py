@@ -1,4 +1,5 @@
-"""What every benchmark here ends with: the machine it ran on and one JSON report.
+"""What every benchmark here starts and ends with: its command line, the machine
+it ran on, and one JSON report.
 
 Latencies differ several-fold between machines (the same int8 file took 262 ms on
 a Zen 3 without VNNI and 68 ms on a Zen 4 with it), so every report carries the
@@ -7,6 +8,7 @@ one report should be compared. Scripts import this as ``from reporting import ..
 run as ``python benchmarks/NAME.py``, this folder is first on ``sys.path``.
 """
 
+import argparse
 import json
 import os
 import platform
@@ -15,6 +17,13 @@ import subprocess
 # The flags that pick XNNPACK's and oneDNN's int8 / bf16 kernels.
 KERNEL_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16",
                 "amx_int8", "asimddp", "i8mm")
+
+
+def benchmark_parser(doc):
+    """The command line of a benchmark: its docstring's first paragraph as the
+    description, every default shown in --help."""
+    return argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
 
 def machine():

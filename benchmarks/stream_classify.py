@@ -10,7 +10,6 @@ peak whatever the input size).
     python benchmarks/stream_classify.py --lines 100000 1000000 --out runs/stream
 """
 
-import argparse
 import json
 import resource
 import subprocess
@@ -18,7 +17,7 @@ import sys
 import threading
 import time
 
-from reporting import emit, machine
+from reporting import benchmark_parser, emit, machine
 
 EMPTY_EVERY, INVISIBLE_EVERY = 997, 1009
 
@@ -68,8 +67,7 @@ def stream(export, n, sentences, batch_size, threads):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = benchmark_parser(__doc__)
     parser.add_argument("--export", default="albert_tf/datasets/sst2_sentiment")
     parser.add_argument("--data", default="../shared/data/sst2/dev.tsv")
     parser.add_argument("--lines", type=int, nargs="+", default=[100_000, 1_000_000],
