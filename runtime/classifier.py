@@ -75,7 +75,7 @@ class Classifier:
     Example:
     ```python
     from albert_tf.runtime import Classifier
-    classifier = Classifier.load("runs/sst2-export")  # int8 if it passed parity
+    classifier = Classifier.load("runs/sst2-export")  # dynamic_int8 if it passed parity
     classifier.classify("a gripping, funny film").label  # e.g. "1"
     [p.scores for p in classifier.classify(["dull", "superb"], top_k=1)]
     ```

@@ -76,14 +76,16 @@ def test_prediction_fields_and_top_k(float_classifier):
         float_classifier.classify("x", top_k=3)
 
 
-def test_default_recipe_is_int8_and_agrees(exported, float_classifier, data_files):
-    int8 = Classifier.load(exported[0])
-    assert int8.recipe == "int8" and int8.describe()["model"].endswith("int8.tflite")
+def test_default_recipe_is_dynamic_int8_and_agrees(exported, float_classifier, data_files):
+    default = Classifier.load(exported[0])
+    assert default.recipe == "dynamic_int8"
+    assert default.describe()["model"].endswith("dynamic_int8.tflite")
     texts = [line.split("\t")[0] for line in
              (data_files / "dev.tsv").read_text().splitlines()[1:]]
-    agreement = np.mean([a.label == b.label for a, b in
-                         zip(int8.classify(texts), float_classifier.classify(texts))])
-    assert agreement >= 0.95
+    for model in (default, Classifier.load(exported[0], recipe="int8")):
+        agreement = np.mean([a.label == b.label for a, b in
+                             zip(model.classify(texts), float_classifier.classify(texts))])
+        assert agreement >= 0.95, (model.recipe, agreement)
 
 
 def test_a_lone_mediapipe_file_carries_its_tokenizer_and_labels(exported, tmp_path,
@@ -221,7 +223,7 @@ def test_corrupted_or_truncated_model_is_refused(exported, tmp_path):
     blob = (copy / "int8.tflite").read_bytes()
     (copy / "int8.tflite").write_bytes(blob[:len(blob) // 2])
     with pytest.raises(ModelDirError, match="int8.tflite does not match its sha256"):
-        Classifier.load(copy)
+        Classifier.load(copy, recipe="int8")
     lone = tmp_path / "lone.tflite"
     lone.write_bytes(blob[:len(blob) // 2])
     with pytest.raises(ModelFileError):
@@ -259,20 +261,20 @@ def test_a_tokenizer_of_another_vocabulary_is_refused(exported, tmp_path, corpus
 def test_default_recipe_passed_its_gate_and_accuracy_is_the_files_own(exported, tmp_path):
     copy = _copy(exported, tmp_path)
     parity = read_manifest(str(copy))["parity"]
-    for row in parity:  # as if int8 had missed its agreement target at export
-        if row["file"] == "int8.tflite":
+    for row in parity:  # as if dynamic_int8 had missed its agreement target at export
+        if row["file"] == "dynamic_int8.tflite":
             row.update(failures=["agreement 0.9875 < 0.99"], accuracy=0.5)
-        elif row["file"] == "dynamic_int8.tflite":
+        elif row["file"] == "int8.tflite":
             row.update(accuracy=0.625)
     _remanifest(copy, parity=parity, eval_metrics={"accuracy": 0.97})
     default = Classifier.load(copy)
-    assert default.recipe == "dynamic_int8" and default.describe()["accuracy"] == 0.625
-    failed = Classifier.load(copy, recipe="int8")  # still loadable when asked for
+    assert default.recipe == "int8" and default.describe()["accuracy"] == 0.625
+    failed = Classifier.load(copy, recipe="dynamic_int8")  # still loadable when asked for
     assert failed.describe()["accuracy"] == 0.5  # its own figure, not the Keras model's 0.97
 
 
 def test_missing_recipe_and_wrong_directory(exported, trained_dir, tmp_path):
-    with pytest.raises(ModelDirError, match="no 'int16' model; it has int8, dynamic_int8"):
+    with pytest.raises(ModelDirError, match="no 'int16' model; it has dynamic_int8, int8"):
         Classifier.load(exported[0], recipe="int16")
     with pytest.raises(ModelDirError, match="is a model directory .*; expected an export "
                                             "directory"):
