@@ -49,8 +49,8 @@ RECIPES = {r.name: r for r in (
     #   0.18 -> 0.13 (benchmarks/int8_calibration.py, docs/results.md).
     Recipe("int8", "int8 weights and activations for every matmul with weights (calibrated); "
                    "attention core, its padding renormalization and layer norms in float32; "
-                   "float32 inputs/outputs; for integer-only hardware, dynamic_int8 is as "
-                   "fast on CPUs", 1.0,
+                   "float32 inputs/outputs; for integer-only hardware and batch throughput",
+           1.0,
            optimize=True, calibrated=True,
            float_ops=("DIV", "BATCH_MATMUL", "SOFTMAX", "MEAN", "SQUARED_DIFFERENCE",
                       "RSQRT"),
