@@ -184,7 +184,8 @@ def cmd_classify(args):
                                  max_batch_size=args.batch_size)
     print(f"albert-tf classify: {json.dumps(classifier.describe())}", file=sys.stderr)
     return _answer_each(args, lambda texts: [
-        p.to_dict() for p in classifier.classify(texts, top_k=args.top_k)])
+        p.to_dict() for p in classifier.classify(texts, top_k=args.top_k,
+                                                 long_texts=args.long_texts)])
 
 
 def cmd_demo(args):
@@ -306,12 +307,18 @@ def build_parser():
                     "+ numpy): an export directory, one of its .tflite files, or a MediaPipe "
                     ".tflite. One JSON object per text, in input order: label, score, scores, "
                     "truncated, num_tokens (or error).")
+    from albert_tf.runtime.bundle import RECIPE_PREFERENCE
+    from albert_tf.runtime.classifier import LONG_TEXT_MODES
+
     p.add_argument("export", help="export directory or .tflite file")
     add_texts(p)
     p.add_argument("--recipe", help="which .tflite of the export (default: the first that "
-                                    "passed its parity gate of int8, dynamic_int8, float16, "
-                                    "float32)")
+                                    "passed its parity gate of "
+                                    f"{', '.join(RECIPE_PREFERENCE)})")
     p.add_argument("--top-k", type=int, help="keep the k most likely labels in scores")
+    p.add_argument("--long-texts", choices=LONG_TEXT_MODES, default=LONG_TEXT_MODES[0],
+                   help="a text longer than the model's max length: cut it, or read it "
+                        "sentence by sentence and combine their votes (reviews, articles)")
     p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
     p.add_argument("--batch-size", type=int, default=32, help="texts per interpreter call")
     p.add_argument("--flush", action="store_true", help="flush after every line (for pipes)")

@@ -2,8 +2,9 @@
 
 Scores, on a seeded sample of `--eval` (e.g. IMDB reviews for SST-2 models),
 the TF-IDF + LR baseline trained on `--train`, a Hugging Face teacher and a kit
-export (the student), each reading the text as it would in use (the student
-and teacher truncate long texts to their own max length). `--label-map`
+export (the student), each reading the text as it would in use (the teacher
+truncates long texts to its max length; the student is scored both ways: cut
+to its max length, and read sentence by sentence). `--label-map`
 renames the eval file's labels to the models' (`neg=0,pos=1`).
 
 ```bash
@@ -30,7 +31,7 @@ def main(argv=None):
     parser.add_argument("--label-map", help="eval label renames, e.g. neg=0,pos=1")
     parser.add_argument("--teacher", help="Hugging Face teacher directory")
     parser.add_argument("--student", help="kit export directory")
-    parser.add_argument("--recipe", default="int8", help="the student's .tflite recipe")
+    parser.add_argument("--recipe", default="dynamic_int8", help="the student's .tflite recipe")
     parser.add_argument("--sample", type=int, default=2000, help="eval rows scored")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample")
     parser.add_argument("--max-words", type=int,
@@ -64,10 +65,14 @@ def main(argv=None):
     if args.student:
         from albert_tf.runtime import Classifier
 
+        from albert_tf.runtime import LONG_TEXT_MODES
+
         student = Classifier.load(args.student, recipe=args.recipe)
         order = [student.labels.index(name) for name in labels.names]
-        results[f"student {args.recipe}"] = float(
-            (student.predict_proba(evaluation.texts)[:, order].argmax(-1) == y).mean())
+        for mode in LONG_TEXT_MODES:  # texts past max_length: cut, or read by sentences
+            probabilities = student.predict_proba(evaluation.texts, long_texts=mode)
+            results[f"student {args.recipe}, long texts: {mode}"] = float(
+                (probabilities[:, order].argmax(-1) == y).mean())
     json.dump({"train": args.train, "eval": args.eval, "rows": len(y),
                "max_words": args.max_words,
                "majority": float(max(np.mean(y == k) for k in range(len(labels)))),

@@ -15,10 +15,11 @@ from albert_tf.errors import (InputError, ModelFileError, ModelOutputError,
                               RuntimeUnavailableError)
 
 from .bundle import RECIPE_PREFERENCE, available_recipes, locate
-from .classifier import Classifier, Prediction
+from .classifier import LONG_TEXT_MODES, Classifier, Prediction, combine_sentences
 from .interpreters import find_interpreter
 from .runner import ModelRunner
 
 __all__ = ["Classifier", "Prediction", "ModelRunner", "locate", "available_recipes",
-           "find_interpreter", "RECIPE_PREFERENCE", "InputError", "ModelFileError",
+           "find_interpreter", "RECIPE_PREFERENCE", "LONG_TEXT_MODES", "combine_sentences",
+           "InputError", "ModelFileError",
            "ModelOutputError", "RuntimeUnavailableError"]

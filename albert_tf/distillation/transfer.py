@@ -20,7 +20,8 @@ import random
 
 from albert_tf.errors import DataError
 from albert_tf.manifest import sha256_file
-from albert_tf.pretraining.corpus import read_documents, split_sentences
+from albert_tf.pretraining.corpus import read_documents
+from albert_tf.sentences import split_sentences
 
 NO_LABEL = -1
 

@@ -6,25 +6,10 @@ sentence, a news item. SOP pairs never cross a document boundary.
 """
 
 import os
-import re
 
 from albert_tf.data import iter_text_lines
 from albert_tf.errors import DataError
 from albert_tf.manifest import sha256_file
-
-# A sentence ends at . ! ? (with closing quotes/brackets) followed by
-# whitespace and an upper-case letter, digit or opening quote. A regex
-# rather than a trained splitter (nltk/spaCy): no model download, and
-# segment boundaries only need to be plausible for sentence-order pairs.
-_SENTENCE_END = re.compile(
-    r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]?[A-Z0-9])")
-
-
-def split_sentences(text):
-    """Sentences of one document (whitespace-normalized, empty ones dropped)."""
-    text = " ".join(text.split())
-    return [s for s in _SENTENCE_END.split(text) if s.strip()]
-
 
 def read_documents(paths, text_column=None):
     """Yield `(path, text)` for every non-empty document in `paths`."""

@@ -24,7 +24,8 @@ from albert_tf.models import PRESETS, AlbertBackbone, AlbertPretrainer, preset_c
 from albert_tf.options import (check_choice, check_init, check_inputs, check_output,
                                check_positive, check_rates, fail)
 from albert_tf.pretraining.batches import PretrainingBatches
-from albert_tf.pretraining.corpus import fingerprint, read_documents, split_sentences
+from albert_tf.pretraining.corpus import fingerprint, read_documents
+from albert_tf.sentences import split_sentences
 from albert_tf.pretraining.instances import build_segment_pairs, tokenize_documents
 from albert_tf.training import PRECISIONS, WarmupLinearDecay, prepare_tokenizer
 
