@@ -32,7 +32,8 @@ def main(argv=None):
     parser.add_argument("--teacher", required=True, help="Hugging Face teacher directory")
     parser.add_argument("--student", required=True, help="kit export directory")
     parser.add_argument("--data", required=True, help="file of real texts")
-    parser.add_argument("--recipes", default="int8,float16", help="student .tflite recipes")
+    parser.add_argument("--recipes", default="dynamic_int8,int8,float16",
+                        help="student .tflite recipes")
     parser.add_argument("--sample", type=int, default=300, help="texts timed")
     parser.add_argument("--warmup", type=int, default=20, help="untimed texts first")
     parser.add_argument("--seed", type=int, default=0, help="seed of the text sample")
