@@ -15,56 +15,51 @@ model.predict(["a gripping, funny film"])
 ```
 """
 
-import importlib
+from albert_tf.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _LAZY = {
     # name: module that defines it
-    "AlbertTokenizer": "albert_tf.tokenizer",
-    "AlbertBackbone": "albert_tf.models",
-    "AlbertClassifier": "albert_tf.models",
-    "AlbertPretrainer": "albert_tf.models",
-    "AlbertTransformerLayer": "albert_tf.models",
-    "build_classifier": "albert_tf.models",
-    "PRESETS": "albert_tf.models",
-    "load_examples": "albert_tf.data",
-    "LabelVocab": "albert_tf.data",
-    "ClassificationBatches": "albert_tf.batching",
-    "TrainConfig": "albert_tf.training",
-    "train": "albert_tf.training",
-    "load": "albert_tf.model_dir",
-    "load_pretrained": "albert_tf.pretrained",
-    "PretrainedAlbert": "albert_tf.pretrained",
-    "import_checkpoint": "albert_tf.checkpoints",
-    "export_checkpoint": "albert_tf.checkpoints",
-    "pretrain": "albert_tf.pretraining.trainer",
-    "distill": "albert_tf.distillation.distill",
-    "DistillConfig": "albert_tf.distillation.distill",
-    "TrainedClassifier": "albert_tf.model_dir",
-    "embed": "albert_tf.embedding",
-    "cosine_similarity": "albert_tf.embedding",
-    "classification_report": "albert_tf.metrics",
-    "AlbertTfError": "albert_tf.errors",
+    "AlbertTokenizer": "text.tokenizer",
+    "AlbertBackbone": "models",
+    "AlbertClassifier": "models",
+    "AlbertPretrainer": "models",
+    "AlbertTransformerLayer": "models",
+    "build_classifier": "models",
+    "PRESETS": "models",
+    "load_examples": "text.data",
+    "LabelVocab": "text.data",
+    "ClassificationBatches": "training.batching",
+    "TrainConfig": "training.config",
+    "train": "training.finetune",
+    "load": "artifacts.model_dir",
+    "load_pretrained": "artifacts.pretrained",
+    "PretrainedAlbert": "artifacts.pretrained",
+    "import_checkpoint": "checkpoints",
+    "export_checkpoint": "checkpoints",
+    "pretrain": "training.pretraining.trainer",
+    "PretrainConfig": "training.config",
+    "distill": "training.distillation.distill",
+    "DistillConfig": "training.distillation.config",
+    "TrainedClassifier": "inference.trained",
+    "embed": "inference.embedding",
+    "cosine_similarity": "inference.embedding",
+    "classification_report": "inference.metrics",
+    "AlbertTfError": "errors",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 
-def __getattr__(name):
-    if name not in _LAZY:
-        raise AttributeError(f"module 'albert_tf' has no attribute {name!r}")
-    try:
-        module = importlib.import_module(_LAZY[name])
-    except ModuleNotFoundError as error:
-        if error.name not in ("keras", "h5py"):
-            raise
+def _needs_keras(name, error):
+    if error.name in ("keras", "h5py"):
         raise ImportError(
             f"albert_tf.{name} needs Keras: pip install 'albert-tf[tensorflow]' (or "
             "'[jax]'). Only serving needs nothing more: see albert_tf.runtime") from error
-    value = getattr(module, name)
-    globals()[name] = value
-    return value
+
+
+__getattr__, _ = lazy_exports(__name__, _LAZY, on_missing=_needs_keras)
 
 
 def __dir__():

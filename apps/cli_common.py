@@ -1,17 +1,22 @@
 """What every `albert-tf` command shares: JSON on stdout, option groups, configs from args.
 
-Kept apart from `cli.py` so that command modules (`cli_pretrained.py`,
-`cli_distill.py`) import it without importing the main parser back.
+Kept apart from `cli.py` so that the command modules (`apps/commands/`)
+import it without importing the main parser back.
 """
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
+import shlex
 import sys
 import tempfile
 
-from albert_tf.data import TEXT_COLUMN_CANDIDATES
+from albert_tf.contract import BACKENDS
+from albert_tf.text.data import TEXT_COLUMN_CANDIDATES
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 TEXT_COLUMN_HELP = ("column with the text (default: the first of "
                     f"{', '.join(TEXT_COLUMN_CANDIDATES)} that the file has)")
@@ -169,49 +174,135 @@ def add_data_columns(parser, label_default="label"):
                         help=f"column with the label (default: {label_default or 'from the model'})")
 
 
-def add_training_options(parser):
-    parser.add_argument("--out", required=True, help="model directory to write")
-    parser.add_argument("--preset", default="small",
-                        choices=["tiny", "small", "base", "large"], help="model shape")
-    parser.add_argument("--init", help="pretrained directory to start from (from `albert-tf "
-                                       "import` or `albert-tf pretrain`), or a model directory "
-                                       "with the same labels to continue from; replaces "
-                                       "--preset and --tokenizer")
-    parser.add_argument("--tokenizer", help="spiece.model or tokenizer dir (default: train one)")
-    parser.add_argument("--vocab-size", type=int, default=8000,
-                        help="pieces of a newly trained tokenizer")
-    parser.add_argument("--max-length", type=int, default=128, help="tokens per example")
-    parser.add_argument("--batch-size", type=int, default=32, help="examples per step")
-    parser.add_argument("--epochs", type=int, default=3, help="passes over the training data")
-    parser.add_argument("--learning-rate", type=float, default=1e-4, help="AdamW peak (warm-up, then linear decay)")
-    parser.add_argument("--warmup-ratio", type=float, default=0.1, help="share of steps spent warming up")
-    parser.add_argument("--weight-decay", type=float, default=0.01, help="AdamW decoupled weight decay")
-    parser.add_argument("--clipnorm", type=float, default=1.0, help="global gradient norm clip")
-    parser.add_argument("--dropout", type=float, help="backbone dropout (default: preset's)")
-    parser.add_argument("--num-groups", type=int,
-                        help="distinct layer weight groups (default: the preset's 1, one "
-                             "shared layer); the preset's layer count unshares them all: "
-                             "same compute, more parameters")
-    parser.add_argument("--classifier-dropout", type=float, default=0.1, help="dropout before the classifier head")
-    parser.add_argument("--patience", type=int, default=2,
-                        help="epochs without eval improvement before stopping")
-    parser.add_argument("--class-weight",
-                        help="'balanced' or JSON like '{\"pos\": 2.0}'")
-    parser.add_argument("--multi-label", action="store_true",
-                        help="labels are sets, separated by --label-separator")
-    parser.add_argument("--label-separator", default="|", help="separator of multi-label labels")
-    parser.add_argument("--precision", default="float32",
-                        choices=["float32", "mixed_bfloat16", "mixed_float16"])
-    parser.add_argument("--pad-to-max-length", action="store_true",
-                        help="pad every batch to --max-length (default: to its longest "
-                             "sequence, length-bucketed)")
-    parser.add_argument("--data-parallel", action="store_true",
-                        help="train on every local device (JAX DataParallel / TF "
-                             "MirroredStrategy); --batch-size is the global batch")
-    parser.add_argument("--seed", type=int, default=0, help="seed of weights, tokenizer and batch order")
-    parser.add_argument("--max-train-examples", type=int, help="use only the first N rows")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run from its last finished epoch")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
-    parser.add_argument("--backend", choices=["tensorflow", "jax", "torch"],
+def add_config_option(parser, flag, config_class, **kwargs):
+    """`--flag` for the field of the same name, its default taken from the
+    config dataclass (one place for every default: `training.config`)."""
+    field = config_class.__dataclass_fields__[flag.lstrip("-").replace("-", "_")]
+    default = None if field.default is dataclasses.MISSING else field.default
+    if isinstance(default, bool):
+        kwargs.setdefault("action", "store_true")
+    elif default is not None and "choices" not in kwargs:
+        kwargs.setdefault("type", type(default))
+    parser.add_argument(flag, default=default, **kwargs)
+
+
+def add_backend(parser):
+    parser.add_argument("--backend", choices=BACKENDS,
                         help="Keras backend (default: $KERAS_BACKEND or tensorflow)")
+
+
+def add_run_options(parser, config_class, out_help):
+    """The options of `training.config.RunConfig`, shared by train, distill and pretrain."""
+    from albert_tf.models.presets import PRESETS
+    from albert_tf.training.config import PRECISIONS
+
+    option = lambda flag, **kw: add_config_option(parser, flag, config_class, **kw)  # noqa: E731
+    parser.add_argument("--out", required=True, help=out_help)
+    option("--preset", choices=list(PRESETS), help="model shape")
+    option("--tokenizer", help="spiece.model or tokenizer dir (default: train one)")
+    option("--vocab-size", help="pieces of a newly trained tokenizer")
+    option("--max-length", help="tokens per example")
+    option("--learning-rate", help="AdamW peak (warm-up, then linear decay)")
+    option("--warmup-ratio", help="share of steps spent warming up")
+    option("--weight-decay", help="AdamW decoupled weight decay")
+    option("--clipnorm", help="global gradient norm clip")
+    option("--dropout", type=float, help="backbone dropout" + (
+        " (default: the preset's)" if config_class.dropout is None else ""))
+    option("--precision", choices=PRECISIONS, help="compute dtype policy")
+    option("--seed", help="seed of weights, tokenizer and batch order")
+    option("--resume", help="continue an interrupted run from its last checkpoint")
+    option("--overwrite", help="replace an existing --out")
+    add_backend(parser)
+
+
+def add_training_options(parser, config_class=None):
+    """Fine-tuning's options (`TrainConfig`, or a subclass such as `DistillConfig`)."""
+    from albert_tf.training.config import TrainConfig
+
+    config_class = config_class or TrainConfig
+    option = lambda flag, **kw: add_config_option(parser, flag, config_class, **kw)  # noqa: E731
+    add_run_options(parser, config_class, "model directory to write")
+    option("--init", help="pretrained directory to start from (from `albert-tf import` or "
+                          "`albert-tf pretrain`), or a model directory with the same labels "
+                          "to continue from; replaces --preset and --tokenizer")
+    option("--batch-size", help="examples per step")
+    option("--epochs", help="passes over the training data")
+    option("--num-groups", type=int,
+           help="distinct layer weight groups (default: the preset's 1, one shared layer); "
+                "the preset's layer count unshares them all: same compute, more parameters")
+    option("--classifier-dropout", help="dropout before the classifier head")
+    option("--patience", help="epochs without eval improvement before stopping")
+    option("--class-weight", help="'balanced' or JSON like '{\"pos\": 2.0}'")
+    option("--multi-label", help="labels are sets, separated by --label-separator")
+    option("--label-separator", help="separator of multi-label labels")
+    option("--pad-to-max-length", help="pad every batch to --max-length (default: to its "
+                                       "longest sequence, length-bucketed)")
+    option("--data-parallel", help="train on every local device (JAX DataParallel / TF "
+                                   "MirroredStrategy); --batch-size is the global batch")
+    option("--max-train-examples", type=int, help="use only the first N rows")
+
+
+def command_line():
+    """The command as typed, for the metadata of what it writes."""
+    return "albert-tf " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def text_chunks(args, size=1024):
+    """Texts from the arguments, else every stdin line (empty ones included:
+    each gets its record), `size` at a time: a long pipe is answered as it
+    streams, not read into memory first."""
+    if args.texts:
+        yield args.texts
+        return
+    if sys.stdin.isatty():
+        print("reading texts from stdin, one per line (Ctrl-D to end)", file=sys.stderr)
+    chunk = []
+    for line in sys.stdin:
+        chunk.append(line.rstrip("\r\n"))
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def answer_each(args, answer):
+    """One JSON line per text, in input order, from `answer(texts)` (a list of
+    dicts); returns the exit status.
+
+    The rule for every command that takes texts (predict, embed, classify),
+    from arguments or stdin alike: a text the model cannot take (empty,
+    whitespace only, no tokens) gets `{"text": ..., "error": ...}` in its
+    place, the others are answered, and the command exits 1 if any text had
+    an error or none was given.
+    """
+    from albert_tf.errors import AlbertTfError, InputError
+
+    seen = failed = 0
+    for texts in text_chunks(args):
+        # Texts are checked before the model runs, and the error names the
+        # first bad one: record it, drop it, ask again for the rest.
+        records, pending = [None] * len(texts), list(range(len(texts)))
+        while pending:
+            try:
+                answers = answer([texts[i] for i in pending])
+            except InputError as error:
+                if error.index is None or not 0 <= error.index < len(pending):
+                    raise
+                records[pending.pop(error.index)] = {"error": f"text {error.reason}"}
+                failed += 1
+                continue
+            for i, result in zip(pending, answers):
+                records[i] = result
+            break
+        for text, record in zip(texts, records):
+            print(json.dumps({"text": text, **record}, ensure_ascii=False),
+                  flush=getattr(args, "flush", False))
+        seen += len(texts)
+    if not seen:
+        raise AlbertTfError("no texts given (as arguments or lines on stdin)")
+    if failed:
+        print(f"albert-tf {args.command}: {failed} of {seen} texts had errors (their records "
+              "say why)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK

@@ -23,7 +23,7 @@ import threading
 import time
 
 from albert_tf.errors import AlbertTfError
-from albert_tf.manifest import read_manifest
+from albert_tf.artifacts.manifest import read_manifest
 from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
 
@@ -44,7 +44,7 @@ EXAMPLES = ["A gripping, funny and beautifully acted film.",
 
 
 def bundled_model_dir():
-    from albert_tf.datasets import BUNDLED_MODEL
+    from albert_tf.bundled import BUNDLED_MODEL
 
     return BUNDLED_MODEL
 
@@ -170,7 +170,7 @@ class DemoModels:
 
     def classify_file(self, path):
         """(table rows, CSV path, summary) for an uploaded file."""
-        from albert_tf.data import load_examples
+        from albert_tf.text.data import load_examples
 
         if not path:
             raise AlbertTfError("upload a .csv, .tsv, .txt or .jsonl file")

@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from albert_tf.data import LabelVocab, load_examples
+from albert_tf.text.data import LabelVocab, load_examples
 
 C_GRID = (0.25, 1.0, 4.0, 16.0)
 

@@ -20,7 +20,7 @@ import sys
 
 import numpy as np
 
-from albert_tf.data import LabelVocab, load_examples
+from albert_tf.text.data import LabelVocab, load_examples
 
 
 def main(argv=None):
@@ -56,7 +56,7 @@ def main(argv=None):
     baseline = tfidf_lr(train.texts, np.array(labels.encode(train)), C=16.0)
     results["tfidf_lr (C=16)"] = float((baseline.predict(evaluation.texts) == y).mean())
     if args.teacher:
-        from albert_tf.distillation.teachers import load_teacher
+        from albert_tf.training.distillation.teachers import load_teacher
 
         teacher = load_teacher(args.teacher)
         order = [teacher.labels.index(name) for name in labels.names]

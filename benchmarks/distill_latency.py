@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from albert_tf.data import load_examples
+from albert_tf.text.data import load_examples
 from reporting import benchmark_parser, emit, machine
 
 
@@ -42,7 +42,7 @@ def main(argv=None):
 
     import torch
 
-    from albert_tf.distillation.hf_teacher import HF_WEIGHTS, HFTeacher
+    from albert_tf.training.distillation.hf_teacher import HF_WEIGHTS, HFTeacher
     from albert_tf.runtime import Classifier
 
     torch.set_num_threads(1)

@@ -29,11 +29,12 @@ def main(argv=None):
     args = parser.parse_args(argv)
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-    from albert_tf.data import LabelVocab, iter_text_lines
+    from albert_tf.contract import DEFAULT_MAX_LENGTH
+    from albert_tf.text.data import LabelVocab, iter_text_lines
     from albert_tf.export import export_model
-    from albert_tf.model_dir import save_model_dir
+    from albert_tf.artifacts.model_dir import save_model_dir
     from albert_tf.models import build_classifier
-    from albert_tf.tokenizer import AlbertTokenizer
+    from albert_tf.text.tokenizer import AlbertTokenizer
 
     started = time.time()
     corpus = os.path.join(args.data, "imdb", "unsup.jsonl.gz")
@@ -45,7 +46,7 @@ def main(argv=None):
     model_dir = args.out + "-model"
     sst2 = os.path.join(args.data, "sst2")
     save_model_dir(model_dir, model, tokenizer, LabelVocab(["0", "1"]),
-                   {"max_length": 128, "train": os.path.join(sst2, "train.tsv")},
+                   {"max_length": DEFAULT_MAX_LENGTH, "train": os.path.join(sst2, "train.tsv")},
                    overwrite=True)
     rows = export_model(model_dir=model_dir, out=args.out, recipes=args.recipes,
                         eval=os.path.join(sst2, "dev.tsv"), eval_size=args.eval_size,

@@ -9,7 +9,7 @@ it, which is why the runtime checks sha256s), `refused` (a `ModelFileError`
 or `ModelOutputError`: the kit's typed errors), `other_error` (any other
 exception: a bug), `crashed` (the process died on a signal, or hung).
 
-    python benchmarks/fuzz_model_files.py --model albert_tf/datasets/sst2_sentiment/int8.tflite \\
+    python benchmarks/fuzz_model_files.py --model albert_tf/bundled/sst2_sentiment/int8.tflite \\
         --mutants 200 --out runs/fuzz
 """
 
@@ -79,7 +79,7 @@ def run_one(path, timeout):
 
 def main(argv=None):
     parser = benchmark_parser(__doc__)
-    parser.add_argument("--model", default="albert_tf/datasets/sst2_sentiment/int8.tflite")
+    parser.add_argument("--model", default="albert_tf/bundled/sst2_sentiment/int8.tflite")
     parser.add_argument("--mutants", type=int, default=200, help="mutated files in all")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=60, help="seconds per mutant")

@@ -37,7 +37,7 @@ from reporting import benchmark_parser, emit, machine  # noqa: E402
 
 def representative(tokenizer, texts, max_length):
     from albert_tf.runtime.runner import INPUTS
-    from albert_tf.tokenizer import pad_sequences
+    from albert_tf.text.tokenizer import pad_sequences
 
     packed, _ = tokenizer.encode_unpadded(texts, None, max_length)
     length = pad_sequences(packed, max_length)[INPUTS[0]].shape[1]
@@ -99,11 +99,11 @@ def main(argv=None):
 
     import tensorflow_text  # noqa: F401  (the SavedModel's SentencePiece op)
 
-    from albert_tf.data import load_examples
+    from albert_tf.text.data import load_examples
     from albert_tf.export import RECIPES, tflite
     from albert_tf.export.parity import compare, tflite_probabilities
-    from albert_tf.model_dir import load
-    from albert_tf.models.layers import RENORMALIZATION_SCOPE
+    from albert_tf.artifacts.model_dir import load
+    from albert_tf.models.attention import RENORMALIZATION_SCOPE
     from albert_tf.runtime import ModelRunner
 
     trained = load(args.model)

@@ -75,7 +75,7 @@ def interleaved_ms(runners, repeats):
 def pieces(length, hidden, intermediate):
     import keras
 
-    from albert_tf.models.layers import gelu_new
+    from albert_tf.models.common import gelu_new
 
     shape = (1, length, hidden)
     norm = keras.layers.LayerNormalization(epsilon=1e-12)

@@ -33,7 +33,7 @@ def commands(train, dev, work):
     model = os.path.join(work, "reference-model")
     return {
         "train": (lambda out: ["train", "--train", train, "--eval", dev, "--out", out, *tiny],
-                  "albert_tf.model_dir", "load"),
+                  "albert_tf.artifacts.model_dir", "load"),
         "export": (lambda out: ["export", model, "--out", out, "--recipes", "float32,int8",
                                 "--eval", dev, "--calibration", train,
                                 "--mediapipe-recipes"],
@@ -42,12 +42,12 @@ def commands(train, dev, work):
                                   "tiny", "--vocab-size", "300", "--max-length", "32",
                                   "--steps", "60", "--eval-every", "20",
                                   "--token-budget", "1024"],
-                     "albert_tf.pretrained", "load_pretrained"),
+                     "albert_tf.artifacts.pretrained", "load_pretrained"),
         # The teacher is the reference model itself (a kit model directory), so
         # the run needs neither torch nor a download.
         "distill": (lambda out: ["distill", "--teacher", model, "--train", train,
                                  "--eval", dev, "--out", out, *tiny],
-                    "albert_tf.model_dir", "load"),
+                    "albert_tf.artifacts.model_dir", "load"),
     }, model
 
 
@@ -81,7 +81,7 @@ def main(argv=None):
               "commands": {}}
     with tempfile.TemporaryDirectory() as work:
         # The kit's bundled synthetic reviews: small, labelled, always there.
-        from albert_tf.datasets import MOVIE_REVIEWS_DEV as dev, MOVIE_REVIEWS_TRAIN as train
+        from albert_tf.bundled import MOVIE_REVIEWS_DEV as dev, MOVIE_REVIEWS_TRAIN as train
 
         table, model = commands(train, dev, work)
         reference = run(table["train"][0](model))

@@ -91,13 +91,13 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from gradio_client import Client, handle_file
 
-    from albert_tf.data import load_examples
+    from albert_tf.text.data import load_examples
 
     sentences = load_examples(args.data).texts
     recipes = [None]
     if args.all_recipes:
         from albert_tf.apps.demo import bundled_model_dir
-        from albert_tf.manifest import read_manifest
+        from albert_tf.artifacts.manifest import read_manifest
         from albert_tf.runtime import available_recipes
 
         recipes = available_recipes(read_manifest(args.export or bundled_model_dir()))

@@ -17,7 +17,7 @@ from reporting import benchmark_parser, emit, machine
 
 def main(argv=None):
     parser = benchmark_parser(__doc__)
-    parser.add_argument("--export", default="albert_tf/datasets/sst2_sentiment")
+    parser.add_argument("--export", default="albert_tf/bundled/sst2_sentiment")
     parser.add_argument("--data", default="../shared/data/sst2/dev.tsv")
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--calls", type=int, default=1000, help="calls per thread")
@@ -26,7 +26,7 @@ def main(argv=None):
                         help="threads inside each interpreter")
     parser.add_argument("--out", help="directory for report.json")
     args = parser.parse_args(argv)
-    from albert_tf.data import load_examples
+    from albert_tf.text.data import load_examples
     from albert_tf.runtime import Classifier
 
     texts = load_examples(args.data).texts[:200]

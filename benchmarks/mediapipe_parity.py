@@ -26,7 +26,7 @@ def main(argv=None):
     from mediapipe.tasks.python import text
     from mediapipe.tasks.python.core.base_options import BaseOptions
 
-    from albert_tf.data import load_examples
+    from albert_tf.text.data import load_examples
     from albert_tf.runtime import Classifier
 
     examples = load_examples(args.eval)

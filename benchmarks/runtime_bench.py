@@ -21,9 +21,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from albert_tf.data import load_examples  # noqa: E402
+from albert_tf.text.data import load_examples  # noqa: E402
 from albert_tf.runtime import Classifier, ModelRunner, available_recipes, locate  # noqa: E402
-from albert_tf.manifest import read_manifest  # noqa: E402
+from albert_tf.artifacts.manifest import read_manifest  # noqa: E402
 from benchmarks.reporting import machine  # noqa: E402
 from benchmarks.keras_hub_anchor import ANCHOR_LENGTH, anchor_feed, build_anchor_files  # noqa: E402
 

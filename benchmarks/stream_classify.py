@@ -68,7 +68,7 @@ def stream(export, n, sentences, batch_size, threads):
 
 def main(argv=None):
     parser = benchmark_parser(__doc__)
-    parser.add_argument("--export", default="albert_tf/datasets/sst2_sentiment")
+    parser.add_argument("--export", default="albert_tf/bundled/sst2_sentiment")
     parser.add_argument("--data", default="../shared/data/sst2/dev.tsv")
     parser.add_argument("--lines", type=int, nargs="+", default=[100_000, 1_000_000],
                         help="input sizes, smallest first (peak RSS is cumulative)")
@@ -76,7 +76,7 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
     parser.add_argument("--out", help="directory for report.json")
     args = parser.parse_args(argv)
-    from albert_tf.data import load_examples
+    from albert_tf.text.data import load_examples
 
     sentences = [t for t in load_examples(args.data).texts if "\n" not in t]
     report = {"machine": machine(), "export": args.export, "runs": [

@@ -18,9 +18,9 @@ tensorflow_text` to register the tokenizer op); no albert_tf import needed.
 import keras
 import tensorflow as tf
 
-from albert_tf.models import AlbertClassifier
-from albert_tf.runtime.runner import INPUTS as MODEL_INPUTS
-from albert_tf.tokenizer import CHARS_PER_TOKEN_CAP
+from albert_tf.models.tasks import AlbertClassifier
+from albert_tf.contract import INPUTS as MODEL_INPUTS
+from albert_tf.text.tokenizer import CHARS_PER_TOKEN_CAP
 
 
 def probability_model(trained):

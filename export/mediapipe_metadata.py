@@ -18,14 +18,13 @@ import zipfile
 import flatbuffers
 import numpy as np
 
-# Names for the model's (token_ids, segment_ids, padding_mask) inputs, in that order.
-from albert_tf.runtime.runner import MEDIAPIPE_INPUTS  # noqa: F401  (re-exported)
+from albert_tf.contract import LABELS_FILE, MEDIAPIPE_INPUTS
 
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"  # file identifier of the metadata schema
-TENSOR_NAMES = ("ids", "mask", "segment_ids")
+# MediaPipe's metadata lists the inputs in this order: ids, mask, segment_ids.
+TENSOR_NAMES = (MEDIAPIPE_INPUTS[0], MEDIAPIPE_INPUTS[2], MEDIAPIPE_INPUTS[1])
 SPIECE_FILE = "spiece.model"
-LABELS_FILE = "labels.txt"
 
 
 def _schemas():

@@ -10,14 +10,10 @@ import os
 
 import numpy as np
 
-from albert_tf.runtime.runner import INPUTS, MEDIAPIPE_INPUTS, ModelRunner
-
-# Model input -> TFLite signature input, for the kit's files and MediaPipe's.
-INPUT_NAMES = dict(zip(INPUTS, INPUTS))
-MEDIAPIPE_NAMES = dict(zip(INPUTS, MEDIAPIPE_INPUTS))
+from albert_tf.runtime.runner import ModelRunner
 
 
-def tflite_probabilities(tflite_path, packed, max_length=128, batch_size=32):
+def tflite_probabilities(tflite_path, packed, max_length, batch_size=32):
     """Run a TFLite file on packed sequences; returns `(n, num_labels)` float32.
 
     The runtime's own runner does it, so parity measures what users get:

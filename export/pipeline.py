@@ -19,16 +19,23 @@ import tempfile
 import keras
 
 from albert_tf import __version__
-from albert_tf.data import load_examples
+from albert_tf.artifacts.manifest import (EXPORT_FORMAT, AtomicDirectory, package_versions,
+                                          sha256_file, write_manifest)
+from albert_tf.artifacts.model_dir import load
+from albert_tf.contract import (EMBEDDING, INPUTS, LABELS_FILE, MANIFEST_FILE,
+                                MEDIAPIPE_INPUTS, MEDIAPIPE_PROBABILITY, PROBABILITIES,
+                                TOKENIZER_DIR, TOKENIZER_MODEL)
 from albert_tf.errors import AlbertTfError
-from albert_tf.manifest import (EXPORT_FORMAT, AtomicDirectory, package_versions, sha256_file,
-                                write_manifest)
-from albert_tf.model_dir import load
-from albert_tf.tokenizer import pad_sequences
+from albert_tf.text.data import load_examples
+from albert_tf.text.tokenizer import pad_sequences
 
+from .options import ExportOptions
 from .recipes import RECIPES, resolve_recipes
 
 FORMAT = EXPORT_FORMAT
+# Model input -> TFLite signature input, for the kit's files and MediaPipe's.
+INPUT_NAMES = dict(zip(INPUTS, INPUTS))
+MEDIAPIPE_NAMES = dict(zip(INPUTS, MEDIAPIPE_INPUTS))
 
 
 class ParityError(AlbertTfError):
@@ -40,24 +47,8 @@ class ParityError(AlbertTfError):
         self.rows = list(rows)
 
 
-@dataclasses.dataclass
-class ExportOptions:
-    model_dir: str
-    out: str
-    recipes: tuple = None  # None = DEFAULT_RECIPES
-    calibration: str = None  # labelled or unlabelled file; default: the training file
-    eval: str = None  # labelled file for the parity report
-    calibration_size: int = 1000  # benchmarks/int8_calibration.py: 200 -> 1000 raised agreement
-    eval_size: int = None  # None = every row
-    mediapipe_recipes: tuple = ("float32", "dynamic_int8")  # int8 also passes (docs/results.md)
-    mediapipe_length: int = None  # None = the model's max_length
-    min_agreement: float = 0.99
-    text_column: str = None
-    overwrite: bool = False
-
-
-def _validate(options):
-    """Everything that can be checked before conversion starts."""
+def _check_options(options):
+    """What can be refused before the model is read: tools, backend, option values."""
     import importlib.util
 
     # Imported only once the graphs are built: check it before any work.
@@ -79,7 +70,11 @@ def _validate(options):
         raise AlbertTfError(f"calibration_size must be >= 1, got {options.calibration_size}")
     if os.path.exists(options.out) and os.listdir(options.out) and not options.overwrite:
         raise AlbertTfError(f"{options.out} exists and is not empty (pass --overwrite)")
-    trained = load(options.model_dir)  # verifies hashes, labels and vocab first
+    return recipes
+
+
+def _read_texts(options, trained, recipes):
+    """`(calibration, evaluation)` Examples (either may be None), read and checked now."""
     training = trained.config.get("training", {})
     text_column = options.text_column or training.get("text_column")
     calibration_file = options.calibration or training.get("train")
@@ -101,13 +96,20 @@ def _validate(options):
             multi_label=trained.labels.multi_label,
             label_separator=training.get("label_separator", "|"))
         trained.labels.encode(evaluation)  # unknown labels fail now, not after conversion
-    parity_texts = evaluation or calibration
-    if parity_texts is None:
+    if (evaluation or calibration) is None:
         raise AlbertTfError("the parity report needs texts: pass --eval FILE (labelled) or "
                             "--calibration FILE")
+    return calibration, evaluation
+
+
+def _validate(options):
+    """Everything that can be checked before conversion starts."""
+    recipes = _check_options(options)
+    trained = load(options.model_dir)  # verifies hashes, labels and vocab first
     if trained.labels.multi_label:
         raise AlbertTfError("export supports single-label classifiers (softmax outputs); "
                             "this model is multi-label")
+    calibration, evaluation = _read_texts(options, trained, recipes)
     return trained, recipes, calibration, evaluation
 
 
@@ -136,6 +138,113 @@ def _representative(trained, calibration, size, static_length, names):
     return dataset
 
 
+@dataclasses.dataclass
+class ParitySet:
+    """The texts every exported file is compared on, and the Keras float answers."""
+
+    examples: object
+    packed: list
+    reference: object  # (n, num_labels) Keras float32 probabilities
+    y_true: object  # class ids, or None for unlabelled texts
+
+    @classmethod
+    def build(cls, trained, examples, labelled, size=None):
+        if size:
+            examples = examples.subset(_sample(examples, size))
+        packed, _ = trained.tokenizer.encode_unpadded(examples.texts, examples.pairs,
+                                                      trained.max_length)
+        return cls(examples, packed, trained.predict_proba(examples.texts, examples.pairs),
+                   trained.labels.encode(examples) if labelled else None)
+
+    def float_accuracy(self):
+        if self.y_true is None:
+            return None
+        return float((self.reference.argmax(-1) == self.y_true).mean())
+
+
+def _file_description(recipe, static_length):
+    from .mediapipe_metadata import TENSOR_NAMES as MEDIAPIPE_TENSOR_ORDER
+
+    if static_length:
+        return {"recipe": recipe.name, "description": recipe.description,
+                "inputs": f"{'/'.join(MEDIAPIPE_TENSOR_ORDER)} int32 [1, {static_length}]",
+                "outputs": [MEDIAPIPE_PROBABILITY]}
+    return {"recipe": recipe.name, "description": recipe.description,
+            "inputs": f"{'/'.join(INPUTS)} int32 [batch, length]",
+            "outputs": [PROBABILITIES, EMBEDDING]}
+
+
+def _convert_one(trained, recipe, static_length, saved_model, path, calibration, options,
+                 parity_set):
+    """Convert, write and measure one `.tflite`; returns its parity row."""
+    from . import parity, tflite
+    from .mediapipe_metadata import add_metadata
+
+    representative = None
+    if recipe.calibrated:
+        representative = _representative(trained, calibration, options.calibration_size,
+                                         static_length,
+                                         MEDIAPIPE_NAMES if static_length else INPUT_NAMES)
+    blob, seconds = tflite.convert(saved_model, recipe, representative,
+                                   signature_key=None if static_length else "token_ids")
+    if static_length:
+        blob = add_metadata(blob, trained.tokenizer.model_proto, trained.labels.names,
+                            description=f"ALBERT classifier, recipe {recipe.name}")
+    with open(path, "wb") as f:
+        f.write(blob)
+    probabilities = parity.tflite_probabilities(path, parity_set.packed, trained.max_length)
+    row = {"file": os.path.basename(path), "recipe": recipe.name, "size_bytes": len(blob),
+           "bytes_per_parameter": round(len(blob) / int(trained.model.count_params()), 3),
+           "convert_s": round(seconds, 2), "static_length": static_length,
+           **parity.compare(parity_set.reference, probabilities, parity_set.y_true)}
+    row["failures"] = parity.check(row, recipe, options.min_agreement)
+    tok = trained.tokenizer
+    if static_length and (tok.strip_accents or tok.replace_quotes):
+        row["caution"] = ("MediaPipe's tokenizer neither strips accents nor replaces "
+                          "LaTeX quotes as this (imported) tokenizer does: normalize "
+                          "text before MediaPipe, or use the runtime")
+    return row
+
+
+def _contract(trained, mediapipe_length):
+    """What a reader of the export needs to feed its files (the runtime reads max_length)."""
+    return {
+        "tflite_inputs": list(INPUT_NAMES),
+        "tflite_outputs": [PROBABILITIES, EMBEDDING],
+        "mediapipe_inputs": list(MEDIAPIPE_INPUTS), "mediapipe_output": MEDIAPIPE_PROBABILITY,
+        "saved_model_signatures": {
+            "serving_default": "text: string[batch] -> probabilities, label, truncated",
+            "token_ids": "token_ids/segment_ids/padding_mask -> probabilities, embedding",
+            "tokenize": "text -> token_ids, segment_ids, padding_mask"},
+        "max_length": trained.max_length, "mediapipe_length": mediapipe_length,
+        "pad_to_multiple_of": 8,
+    }
+
+
+def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_length):
+    write_manifest(
+        out, format=FORMAT,
+        source={"model_dir": os.path.abspath(options.model_dir),
+                "model_manifest_sha256": sha256_file(
+                    os.path.join(options.model_dir, MANIFEST_FILE))},
+        contract=_contract(trained, mediapipe_length),
+        labels=trained.labels.names,
+        vocab_size=trained.tokenizer.vocab_size,
+        tokenizer_sha256=sha256_file(os.path.join(out, TOKENIZER_MODEL)),
+        num_parameters=int(trained.model.count_params()),
+        keras_float_accuracy=parity_set.float_accuracy(),
+        eval_metrics=trained.metadata.get("eval_metrics", {}),
+        # A distilled model's teacher and transfer set travel with its files.
+        **({"distillation": trained.metadata["distillation"]}
+           if "distillation" in trained.metadata else {}),
+        tflite_files=files,
+        parity=rows,
+        versions={"albert_tf": __version__, "converter": "tf.lite.TFLiteConverter",
+                  **package_versions("tensorflow", "tensorflow-text", "keras",
+                                     "ai-edge-litert", "sentencepiece", "numpy")},
+    )
+
+
 def export_model(options=None, **kwargs):
     """Export a model directory; returns the parity rows. See the module doc.
 
@@ -149,105 +258,38 @@ def export_model(options=None, **kwargs):
                  eval="../shared/data/sst2/dev.tsv")
     ```
     """
-    from . import graphs, parity, tflite
-    from .mediapipe_metadata import MEDIAPIPE_INPUTS, add_metadata
+    from . import graphs, parity
 
     options = dataclasses.replace(options, **kwargs) if options else ExportOptions(**kwargs)
     trained, recipes, calibration, evaluation = _validate(options)
-    examples = evaluation or calibration
-    if options.eval_size:
-        examples = examples.subset(_sample(examples, options.eval_size))
-    texts, pairs = examples.texts, examples.pairs
-    y_true = trained.labels.encode(examples) if evaluation is not None else None
-    packed, _ = trained.tokenizer.encode_unpadded(texts, pairs, trained.max_length)
-    reference = trained.predict_proba(texts, pairs)
+    parity_set = ParitySet.build(trained, evaluation or calibration, evaluation is not None,
+                                 options.eval_size)
     mediapipe_length = options.mediapipe_length or trained.max_length
-    num_parameters = int(trained.model.count_params())
+    targets = [(r, f"{r.name}.tflite", None) for r in recipes] + [
+        (RECIPES[n], f"mediapipe_{n}.tflite", mediapipe_length)
+        for n in options.mediapipe_recipes or ()]
 
     rows, files = [], {}
     with AtomicDirectory(options.out, overwrite=options.overwrite) as out, \
             tempfile.TemporaryDirectory() as scratch:
-        model = graphs.write_saved_model(trained, os.path.join(out, "saved_model"))
+        saved_model = os.path.join(out, "saved_model")
+        model = graphs.write_saved_model(trained, saved_model)
         mediapipe_saved = os.path.join(scratch, "mediapipe")
         graphs.write_ids_saved_model(model, mediapipe_saved, names=MEDIAPIPE_INPUTS,
                                      batch=1, length=mediapipe_length)
-        targets = [(r, f"{r.name}.tflite", None) for r in recipes] + [
-            (RECIPES[n], f"mediapipe_{n}.tflite", mediapipe_length)
-            for n in options.mediapipe_recipes or ()]
         for recipe, filename, static_length in targets:
-            representative = None
-            if recipe.calibrated:
-                representative = _representative(
-                    trained, calibration, options.calibration_size, static_length,
-                    parity.MEDIAPIPE_NAMES if static_length else parity.INPUT_NAMES)
-            source = mediapipe_saved if static_length else os.path.join(out, "saved_model")
-            blob, seconds = tflite.convert(source, recipe, representative,
-                                           signature_key=None if static_length else "token_ids")
-            if static_length:
-                blob = add_metadata(blob, trained.tokenizer.model_proto, trained.labels.names,
-                                    description=f"ALBERT classifier, recipe {recipe.name}")
-            path = os.path.join(out, filename)
-            with open(path, "wb") as f:
-                f.write(blob)
-            probabilities = parity.tflite_probabilities(path, packed, trained.max_length)
-            row = {"file": filename, "recipe": recipe.name, "size_bytes": len(blob),
-                   "bytes_per_parameter": round(len(blob) / num_parameters, 3),
-                   "convert_s": round(seconds, 2), "static_length": static_length,
-                   **parity.compare(reference, probabilities, y_true)}
-            row["failures"] = parity.check(row, recipe, options.min_agreement)
-            rows.append(row)
-            tok = trained.tokenizer
-            if static_length and (tok.strip_accents or tok.replace_quotes):
-                row["caution"] = ("MediaPipe's tokenizer neither strips accents nor replaces "
-                                  "LaTeX quotes as this (imported) tokenizer does: normalize "
-                                  "text before MediaPipe, or use the runtime")
-            files[filename] = {"recipe": recipe.name, "description": recipe.description,
-                               "inputs": "ids/mask/segment_ids int32 [1, %d]" % static_length
-                               if static_length else
-                               "token_ids/segment_ids/padding_mask int32 [batch, length]",
-                               "outputs": ["probability"] if static_length else
-                               ["probabilities", "embedding"]}
-
-        trained.tokenizer.save(os.path.join(out, "tokenizer"))
-        trained.labels.save(os.path.join(out, "labels.txt"))
-        float_accuracy = (float((reference.argmax(-1) == y_true).mean())
-                          if y_true is not None else None)
-        title = (f"Parity with the Keras float model on {len(texts)} texts of "
-                 f"{os.path.basename(examples.source)}"
-                 + (f" (Keras float accuracy {float_accuracy:.4f})" if float_accuracy else ""))
-        parity.write_report(rows, out, title)
-        write_manifest(
-            out, format=FORMAT,
-            source={"model_dir": os.path.abspath(options.model_dir),
-                    "model_manifest_sha256": sha256_file(
-                        os.path.join(options.model_dir, "metadata.json"))},
-            contract={
-                "tflite_inputs": list(parity.INPUT_NAMES),
-                "tflite_outputs": ["probabilities", "embedding"],
-                "mediapipe_inputs": list(MEDIAPIPE_INPUTS), "mediapipe_output": "probability",
-                "saved_model_signatures": {
-                    "serving_default": "text: string[batch] -> probabilities, label, truncated",
-                    "token_ids": "token_ids/segment_ids/padding_mask -> probabilities, "
-                                 "embedding",
-                    "tokenize": "text -> token_ids, segment_ids, padding_mask"},
-                "max_length": trained.max_length, "mediapipe_length": mediapipe_length,
-                "pad_to_multiple_of": 8,
-            },
-            labels=trained.labels.names,
-            vocab_size=trained.tokenizer.vocab_size,
-            tokenizer_sha256=sha256_file(os.path.join(out, "tokenizer", "spiece.model")),
-            num_parameters=num_parameters,
-            keras_float_accuracy=float_accuracy,
-            eval_metrics=trained.metadata.get("eval_metrics", {}),
-            # A distilled model's teacher and transfer set travel with its files.
-            **({"distillation": trained.metadata["distillation"]}
-               if "distillation" in trained.metadata else {}),
-            tflite_files=files,
-            parity=rows,
-            versions={"albert_tf": __version__, "converter": "tf.lite.TFLiteConverter",
-                      **package_versions("tensorflow", "tensorflow-text", "keras",
-                                         "ai-edge-litert", "sentencepiece", "numpy")},
-        )
+            rows.append(_convert_one(
+                trained, recipe, static_length, mediapipe_saved if static_length else saved_model,
+                os.path.join(out, filename), calibration, options, parity_set))
+            files[filename] = _file_description(recipe, static_length)
+        trained.tokenizer.save(os.path.join(out, TOKENIZER_DIR))
+        trained.labels.save(os.path.join(out, LABELS_FILE))
+        accuracy = parity_set.float_accuracy()
+        parity.write_report(rows, out, (
+            f"Parity with the Keras float model on {len(parity_set.examples)} texts of "
+            f"{os.path.basename(parity_set.examples.source)}"
+            + (f" (Keras float accuracy {accuracy:.4f})" if accuracy else "")))
+        _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_length)
     failed = [f"{r['file']}: {'; '.join(r['failures'])}" for r in rows if r["failures"]]
     if failed:
         raise ParityError("parity targets missed (files kept in "

@@ -8,7 +8,9 @@ recipe; nothing else branches on recipe names.
 import dataclasses
 
 from albert_tf.errors import AlbertTfError
-from albert_tf.models.layers import LAYER_NORM_NAMES, RENORMALIZATION_SCOPE
+from albert_tf.contract import RECIPES as CONTRACT_RECIPES
+from albert_tf.models.attention import RENORMALIZATION_SCOPE
+from albert_tf.models.layers import LAYER_NORM_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +41,8 @@ RECIPES = {r.name: r for r in (
     #   XNNPACK and made the all-int8 graph *slower* than float32 (base
     #   shape, L=128: 438 ms against 295 ms with these ops in float, one
     #   run interleaved; see docs/results.md). They hold ~3% of the MACs.
-    # - the attention renormalization's MUL and SUM, by the scope the model
-    #   layer puts them under (albert_tf/models/layers.py): in int8 their
+    # - the attention renormalization's MUL and SUM, by the scope the attention
+    #   layer puts them under (albert_tf/models/attention.py): in int8 their
     #   8-bit steps made answers depend on how far a batch was padded.
     # - every op of every layer norm, by layer name: the quantization
     #   debugger ranks their int8 ADD (variance + epsilon) and MULs as the
@@ -56,7 +58,10 @@ RECIPES = {r.name: r for r in (
                       "RSQRT"),
            float_scopes=(RENORMALIZATION_SCOPE, *LAYER_NORM_NAMES)),
 )}
-DEFAULT_RECIPES = ("float32", "float16", "dynamic_int8", "int8")
+# Every recipe, in the order `albert-tf export` writes them (names: albert_tf.contract).
+DEFAULT_RECIPES = CONTRACT_RECIPES
+if tuple(RECIPES) != CONTRACT_RECIPES:
+    raise ImportError(f"export recipes {tuple(RECIPES)} differ from albert_tf.contract.RECIPES")
 
 
 def resolve_recipes(names):

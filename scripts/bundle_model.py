@@ -1,7 +1,7 @@
 """Copy the demo's model out of an export into the package (a few MB).
 
     python scripts/bundle_model.py runs/sst2-small-export \\
-        --out albert_tf/datasets/sst2_sentiment --recipes int8,float16 \\
+        --out albert_tf/bundled/sst2_sentiment --recipes int8,float16 \\
         --label-names negative,positive
 
 Keeps the chosen `.tflite` files, the tokenizer and the labels, renames
@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from albert_tf.manifest import AtomicDirectory, verify_manifest, write_manifest  # noqa: E402
+from albert_tf.artifacts.manifest import AtomicDirectory, verify_manifest, write_manifest  # noqa: E402
 
 KEPT_FIELDS = ("format", "source", "contract", "vocab_size", "tokenizer_sha256",
                "num_parameters", "keras_float_accuracy", "eval_metrics", "versions",

@@ -16,7 +16,7 @@ def corpus():
 
 @pytest.fixture(scope="session")
 def tokenizer(corpus):
-    from albert_tf.tokenizer import AlbertTokenizer
+    from albert_tf.text.tokenizer import AlbertTokenizer
 
     return AlbertTokenizer.train([text for text, _ in corpus], vocab_size=200)
 

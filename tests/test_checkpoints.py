@@ -14,7 +14,7 @@ import pytest
 
 from albert_tf.checkpoints import export_checkpoint, import_checkpoint
 from albert_tf.errors import CheckpointError
-from albert_tf.pretrained import load_pretrained
+from albert_tf.artifacts.pretrained import load_pretrained
 from tests.helpers import (VARIED, fast_train_kwargs, hf_outputs, hf_reference, max_differences,
                            random_inputs, run_cli, write_google_checkpoint)
 
@@ -321,7 +321,7 @@ def test_cli_import_and_export(tmp_path, hf_dir):
 
 def test_pretraining_continues_from_an_imported_checkpoint(tmp_path, hf_imported):
     """`pretrain --init`: the imported MLM/SOP heads and encoder keep training."""
-    from albert_tf.pretraining.trainer import pretrain
+    from albert_tf.training.pretraining.trainer import pretrain
     from tests.helpers import ordered_documents
 
     corpus = tmp_path / "docs.txt"

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from albert_tf.data import Examples, LabelVocab, iter_text_lines, load_examples
+from albert_tf.text.data import Examples, LabelVocab, iter_text_lines, load_examples
 from albert_tf.errors import DataError
 from tests.helpers import write_tsv
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import albert_tf
-from albert_tf.distillation.cache import TeacherCache
-from albert_tf.distillation.loss import DistillationLoss, target_accuracy
-from albert_tf.distillation.transfer import NO_LABEL, augment, build_transfer_set
+from albert_tf.training.distillation.cache import TeacherCache
+from albert_tf.training.distillation.loss import DistillationLoss, target_accuracy
+from albert_tf.training.distillation.transfer import NO_LABEL, augment, build_transfer_set
 from albert_tf.errors import AlbertTfError
 from tests.helpers import (FILLER, NEGATIVE, POSITIVE, fast_train_kwargs, run_cli,
                            sentiment_rows, write_tsv)
@@ -150,7 +150,7 @@ def hf_teacher(tmp_path_factory, data_files):
 
 
 def test_hf_teacher_distils_into_a_tiny_student(tmp_path, data_files, unlabelled, hf_teacher):
-    from albert_tf.distillation.teachers import load_teacher
+    from albert_tf.training.distillation.teachers import load_teacher
 
     teacher = load_teacher(str(hf_teacher))
     assert teacher.kind == "huggingface" and teacher.labels == ["neg", "pos"]
@@ -172,7 +172,7 @@ def test_hf_teacher_distils_into_a_tiny_student(tmp_path, data_files, unlabelled
 
 def test_second_run_reuses_the_teacher_cache(tmp_path, data_files, trained_dir, unlabelled,
                                              monkeypatch):
-    from albert_tf.distillation import teachers
+    from albert_tf.training.distillation import teachers
 
     calls = []
     original = teachers.KitModelTeacher.predict_proba
@@ -221,7 +221,7 @@ def test_cache_survives_an_interrupted_labelling(tmp_path):
 
 
 def test_kit_model_and_export_teachers(tmp_path, data_files, trained_dir, exported):
-    from albert_tf.distillation.teachers import load_teacher
+    from albert_tf.training.distillation.teachers import load_teacher
 
     export_dir, _ = exported
     texts = held_out_texts()
@@ -275,7 +275,7 @@ def test_missing_teacher_and_bad_options(tmp_path, data_files, trained_dir):
 
 
 def test_minilm_package_is_verified_before_anything_is_written(tmp_path, monkeypatch):
-    from albert_tf.distillation import minilm
+    from albert_tf.training.distillation import minilm
 
     fake = tmp_path / "model.zip"
     with zipfile.ZipFile(fake, "w") as archive:

@@ -41,7 +41,7 @@ def test_one_data_parallel_step_equals_one_single_device_step(tmp_path, data_fil
 
 
 def test_batches_pad_rows_to_the_device_count():
-    from albert_tf.batching import ClassificationBatches
+    from albert_tf.training.batching import ClassificationBatches
 
     sequences = [([2, 7, 3], [0, 0, 0])] * 5
     batches = ClassificationBatches(sequences, [1, 0, 1, 0, 1], batch_size=5, row_multiple=2)

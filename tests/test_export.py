@@ -30,7 +30,7 @@ def test_export_directory_is_self_describing(exported):
     assert meta["contract"]["tflite_inputs"] == ["token_ids", "segment_ids", "padding_mask"]
     assert {"tensorflow", "ai-edge-litert", "albert_tf"} <= set(meta["versions"])
     assert meta["tokenizer_sha256"] == meta["files"]["tokenizer/spiece.model"]["sha256"]
-    from albert_tf.manifest import verify_manifest
+    from albert_tf.artifacts.manifest import verify_manifest
 
     verify_manifest(str(out))
     report = json.loads((out / "parity.json").read_text())

@@ -13,7 +13,7 @@ import pytest
 
 import albert_tf
 from albert_tf.errors import ModelDirError
-from albert_tf.manifest import AtomicDirectory
+from albert_tf.artifacts.manifest import AtomicDirectory
 from tests.helpers import fast_train_kwargs
 
 

@@ -1,6 +1,6 @@
 import pytest
 
-from albert_tf.metrics import classification_report, multilabel_report
+from albert_tf.inference.metrics import classification_report, multilabel_report
 
 
 def test_classification_report_by_hand():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import albert_tf
-from albert_tf.embedding import cosine_similarity
+from albert_tf.inference.embedding import cosine_similarity
 from albert_tf.errors import ModelDirError
 
 
@@ -59,7 +59,7 @@ def test_incomplete_directories_are_refused(model_copy, tmp_path):
 
 
 def test_labels_that_do_not_match_the_model_are_refused(model_copy):
-    from albert_tf.manifest import write_manifest
+    from albert_tf.artifacts.manifest import write_manifest
 
     (model_copy / "labels.txt").write_text("neg\npos\nneutral\n")
     meta = json.loads((model_copy / "metadata.json").read_text())
@@ -89,7 +89,7 @@ def test_embeddings_and_similarity(trained_dir):
 @pytest.mark.parametrize("umask", [0o022, 0o027])
 def test_written_directories_get_the_umask_permissions(tmp_path, umask):
     """Not mkdtemp's 0700: other users and containers can read a model."""
-    from albert_tf.manifest import AtomicDirectory
+    from albert_tf.artifacts.manifest import AtomicDirectory
 
     previous = os.umask(umask)
     try:

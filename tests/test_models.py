@@ -143,3 +143,70 @@ def test_pretrainer_heads():
     for _ in range(15):
         last = pretrainer.train_on_batch(inputs, targets)
     assert np.ravel(last)[0] < np.ravel(first)[0]
+
+
+def test_attention_is_a_layer_of_its_own():
+    from albert_tf.models import AlbertAttention, AttentionMask
+
+    attention = AlbertAttention(num_heads=2, name="attention")
+    x = np.random.default_rng(0).normal(size=(1, 4, 16)).astype("float32")
+    mask = AttentionMask()(np.array([[1, 1, 1, 0]]))
+    out = np.asarray(attention(x, mask))
+    assert out.shape == (1, 4, 16)
+    # The padded key is invisible: changing its vector moves no real position.
+    changed = x.copy()
+    changed[0, 3] += 5.0
+    np.testing.assert_allclose(np.asarray(attention(changed, mask))[0, :3], out[0, :3],
+                               atol=1e-5)
+    restored = AlbertAttention.from_config(attention.get_config())
+    assert restored.get_config() == attention.get_config()
+    with pytest.raises(ValueError, match="num_heads=0"):
+        AlbertAttention(num_heads=0)
+    with pytest.raises(ValueError, match="not divisible by num_heads=3"):
+        AlbertAttention(num_heads=3)(x, mask)
+
+
+def test_attention_can_be_swapped_in_the_encoder_block():
+    """The block builds `attention_class`; an additive-mask attention (the
+    textbook form) computes the same function as the kit's renormalization."""
+    from keras import ops
+
+    from albert_tf.models import AlbertAttention, AlbertTransformerLayer, AttentionMask
+
+    class AdditiveMaskAttention(AlbertAttention):
+        @staticmethod
+        def masked_softmax(scores, attention_mask):
+            bias = (1.0 - ops.cast(attention_mask, "float32")) * -1e9
+            return ops.softmax(ops.cast(scores, "float32") + bias, axis=-1)
+
+    class AdditiveBlock(AlbertTransformerLayer):
+        attention_class = AdditiveMaskAttention
+
+    x = np.random.default_rng(1).normal(size=(2, 5, 16)).astype("float32")
+    mask = AttentionMask()(np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]]))
+    ours, theirs = AlbertTransformerLayer(2, 32), AdditiveBlock(2, 32)
+    ours(x, mask), theirs(x, mask)
+    theirs.set_weights(ours.get_weights())
+    assert isinstance(theirs.self_attention, AdditiveMaskAttention)
+    np.testing.assert_allclose(np.asarray(theirs(x, mask))[0, :3],
+                               np.asarray(ours(x, mask))[0, :3], atol=1e-5)
+    np.testing.assert_allclose(np.asarray(theirs(x, mask))[1], np.asarray(ours(x, mask))[1],
+                               atol=1e-5)
+
+
+def test_weight_files_keep_the_block_level_attention_paths(tmp_path):
+    """Keras saves by attribute path: `qkv` and `attention_output` must stay
+    block-level paths, as in model directories written before attention was
+    its own layer (so those still load)."""
+    import h5py
+
+    classifier = AlbertClassifier(micro_backbone(), num_classes=2)
+    classifier.save_weights(tmp_path / "w.weights.h5")
+    paths = []
+    with h5py.File(tmp_path / "w.weights.h5") as f:
+        f.visit(paths.append)
+    with_vars = {p.rsplit("/", 2)[-2] for p in paths
+                 if p.endswith("/vars") and "transformer_layer" in p}
+    assert {"qkv", "attention_output", "ffn", "ffn_output"} <= with_vars
+    assert not any("self_attention/qkv" in p or "self_attention/attention_output" in p
+                   for p in paths)

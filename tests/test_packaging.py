@@ -7,7 +7,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_import_needs_neither_tensorflow_nor_keras():
-    code = ("import sys, albert_tf, albert_tf.tokenizer, albert_tf.data, albert_tf.manifest\n"
+    code = ("import sys, albert_tf, albert_tf.text.tokenizer, albert_tf.text.data, albert_tf.artifacts.manifest\n"
             "heavy = [m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules]\n"
             "assert not heavy, heavy\n"
             "assert albert_tf.__version__")

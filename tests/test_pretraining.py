@@ -6,15 +6,15 @@ import keras
 import numpy as np
 import pytest
 
-from albert_tf.bucketing import plan_token_batches, rows_for_width
+from albert_tf.text.bucketing import plan_token_batches, rows_for_width
 from albert_tf.errors import AlbertTfError
-from albert_tf.pretrained import load_pretrained
-from albert_tf.pretraining.batches import PretrainingBatches
-from albert_tf.sentences import split_sentences
-from albert_tf.pretraining.instances import (build_segment_pairs, mask_ngrams, pack_pair,
+from albert_tf.artifacts.pretrained import load_pretrained
+from albert_tf.training.pretraining.batches import PretrainingBatches
+from albert_tf.text.sentences import split_sentences
+from albert_tf.training.pretraining.instances import (build_segment_pairs, mask_ngrams, pack_pair,
                                              tokenize_documents, word_start_table)
-from albert_tf.pretraining.trainer import pretrain
-from albert_tf.tokenizer import AlbertTokenizer
+from albert_tf.training.pretraining.trainer import pretrain
+from albert_tf.text.tokenizer import AlbertTokenizer
 from tests.helpers import MICRO_MODEL, ordered_documents, run_cli
 
 FAST = dict(preset="tiny", model_overrides=MICRO_MODEL, vocab_size=60, max_length=32,

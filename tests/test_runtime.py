@@ -18,7 +18,7 @@ pytest.importorskip("ai_edge_litert", reason="the runtime needs `pip install -e 
 import albert_tf  # noqa: E402
 from albert_tf.errors import (InputError, ModelDirError, ModelFileError,  # noqa: E402
                               ModelOutputError, RuntimeUnavailableError)
-from albert_tf.manifest import read_manifest, write_manifest  # noqa: E402
+from albert_tf.artifacts.manifest import read_manifest, write_manifest  # noqa: E402
 from albert_tf.runtime import Classifier, find_interpreter  # noqa: E402
 from albert_tf.runtime import classifier as classifier_module  # noqa: E402
 from tests.helpers import BLOCK_HEAVY_IMPORTS, VARIED, run_cli  # noqa: E402
@@ -164,7 +164,7 @@ def test_bad_texts_raise_input_error_naming_the_text(float_classifier, bad, mess
 @pytest.mark.parametrize("text", ["", "   ", "\u200b\u200b"], ids=["empty", "blank", "no-tokens"])
 def test_the_keras_model_and_the_runtime_refuse_the_same_texts(float_classifier, keras_model,
                                                                text):
-    """One rule for what a text is (albert_tf.inputs), on both sides of export."""
+    """One rule for what a text is (albert_tf.text.inputs), on both sides of export."""
     with pytest.raises(InputError) as runtime_error:
         float_classifier.classify(["fine", text])
     with pytest.raises(InputError) as keras_error:
@@ -247,7 +247,7 @@ def test_labels_that_do_not_match_the_outputs_are_refused(exported, tmp_path):
 
 
 def test_a_tokenizer_of_another_vocabulary_is_refused(exported, tmp_path, corpus):
-    from albert_tf.tokenizer import AlbertTokenizer
+    from albert_tf.text.tokenizer import AlbertTokenizer
 
     copy = _copy(exported, tmp_path)
     other = AlbertTokenizer.train(["zebra quantum xylophone jigsaw"] * 40, vocab_size=30)

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from albert_tf.errors import TokenizerError
-from albert_tf.tokenizer import SPECIAL_TOKEN_IDS, AlbertTokenizer, pad_sequences
+from albert_tf.text.tokenizer import SPECIAL_TOKEN_IDS, AlbertTokenizer, pad_sequences
 
 
 def test_albert_special_token_ids(tokenizer):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 import albert_tf
-from albert_tf.batching import ClassificationBatches
-from albert_tf.bucketing import plan_batches
+from albert_tf.training.batching import ClassificationBatches
+from albert_tf.text.bucketing import plan_batches
 from albert_tf.errors import AlbertTfError
-from albert_tf.training import WarmupLinearDecay
+from albert_tf.training.schedule import WarmupLinearDecay
 from tests.helpers import fast_train_kwargs, sentiment_rows, write_tsv
 
 
@@ -105,16 +105,17 @@ def test_sentence_pairs_multi_label_and_class_weights(tmp_path):
 def test_class_weights_become_sample_weights(tmp_path):
     rows = [("great", "pos")] * 30 + [("awful", "neg")] * 10
     path = write_tsv(tmp_path / "skewed.tsv", rows)
-    from albert_tf.training import TrainConfig, _class_sample_weights, _read_split
+    from albert_tf.training.config import TrainConfig
+    from albert_tf.training.finetune import class_sample_weights, read_split
 
     config = TrainConfig(train=str(path), out=str(tmp_path / "o"), class_weight="balanced")
-    _, labels, y = _read_split(config, str(path))
-    weights = _class_sample_weights(config, labels, y)
+    _, labels, y = read_split(config, str(path))
+    weights = class_sample_weights(config, labels, y)
     assert weights[np.array(y) == labels.names.index("neg")][0] == pytest.approx(2.0)
     assert weights[np.array(y) == labels.names.index("pos")][0] == pytest.approx(40 / 60)
     config.class_weight = '{"nope": 2}'
     with pytest.raises(AlbertTfError, match="unknown labels"):
-        _class_sample_weights(config, labels, y)
+        class_sample_weights(config, labels, y)
 
 
 @pytest.mark.parametrize("overrides, message", [

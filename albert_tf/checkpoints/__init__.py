@@ -1,7 +1,7 @@
 """Checkpoint import and export: keras-hub, Hugging Face and Google TF1 ALBERT weights.
 
 Every format goes through one reference layout (`layout.py`); the result of
-an import is a pretrained directory (`albert_tf.pretrained`) that
+an import is a pretrained directory (`albert_tf.artifacts.pretrained`) that
 `albert-tf train --init DIR` fine-tunes and `albert-tf pretrain --init DIR`
 keeps pretraining.
 
@@ -56,7 +56,8 @@ def read_checkpoint(source, path, tokenizer=None, revision=None):
 
 def build_pretrainer(checkpoint):
     """An `AlbertPretrainer` holding the checkpoint's weights (heads random if it had none)."""
-    from albert_tf.models import AlbertBackbone, AlbertPretrainer
+    from albert_tf.models.backbone import AlbertBackbone
+    from albert_tf.models.tasks import AlbertPretrainer
 
     label = checkpoint.source.get("path", "checkpoint")
     layout.check_vocabulary(checkpoint.weights, checkpoint.tokenizer.vocab_size, label)
@@ -73,7 +74,7 @@ def build_pretrainer(checkpoint):
 
 def import_checkpoint(source, path, out, overwrite=False, tokenizer=None, revision=None):
     """Convert a checkpoint into a pretrained directory at `out`; returns it loaded."""
-    from albert_tf.pretrained import load_pretrained, save_pretrained
+    from albert_tf.artifacts.pretrained import load_pretrained, save_pretrained
 
     checkpoint = read_checkpoint(source, path, tokenizer, revision)  # rejects unknown formats
     pretrainer, heads = build_pretrainer(checkpoint)
@@ -84,7 +85,8 @@ def import_checkpoint(source, path, out, overwrite=False, tokenizer=None, revisi
 
 def _load_any(path):
     """(backbone config, reference weights, tokenizer) of a pretrained or classifier directory."""
-    from albert_tf.pretrained import backbone_config, is_pretrained_dir, load_pretrained
+    from albert_tf.artifacts.formats import is_pretrained_dir
+    from albert_tf.artifacts.pretrained import backbone_config, load_pretrained
 
     if is_pretrained_dir(path):
         loaded = load_pretrained(path)
@@ -92,7 +94,7 @@ def _load_any(path):
         if loaded.heads != "random":
             weights.update(layout.read_heads(loaded.pretrainer))
         return backbone_config(loaded.backbone), weights, loaded.tokenizer
-    from albert_tf.model_dir import load
+    from albert_tf.artifacts.model_dir import load
 
     trained = load(path)
     return (backbone_config(trained.backbone), layout.read_backbone(trained.backbone),

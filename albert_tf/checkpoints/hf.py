@@ -13,8 +13,8 @@ import numpy as np
 from albert_tf.checkpoints.configs import backbone_kwargs, hf_config, read_json
 from albert_tf.checkpoints.layout import EMBEDDINGS, MLM, Checkpoint
 from albert_tf.errors import CheckpointError
-from albert_tf.manifest import sha256_file
-from albert_tf.tokenizer import AlbertTokenizer
+from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.text.tokenizer import AlbertTokenizer
 
 SAFETENSORS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"

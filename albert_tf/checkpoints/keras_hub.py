@@ -13,8 +13,8 @@ import numpy as np
 from albert_tf.checkpoints.layout import (
     EMBEDDINGS, POOLER, PROJECTION, QKV, Checkpoint, layer_prefix)
 from albert_tf.errors import CheckpointError
-from albert_tf.manifest import sha256_file
-from albert_tf.tokenizer import AlbertTokenizer
+from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.text.tokenizer import AlbertTokenizer
 
 CONFIG_KEYS = ("vocabulary_size", "num_layers", "num_heads", "embedding_dim", "hidden_dim",
                "intermediate_dim", "num_groups", "num_inner_repetitions", "dropout",

@@ -62,7 +62,7 @@ def _backbone_variables(backbone):
         for i, layer in enumerate(group):
             p = layer_prefix(g, i)
             variables.update({
-                **_dense(p + "attention.dense.", layer.attention_output),
+                **_dense(p + "attention.dense.", layer.self_attention.output_dense),
                 **_norm(p + "attention.LayerNorm.", layer.attention_layer_norm),
                 **_dense(p + "ffn.", layer.ffn),
                 **_dense(p + "ffn_output.", layer.ffn_output),
@@ -82,9 +82,12 @@ def _head_variables(pretrainer):
 
 
 def _qkv_layers(backbone):
+    """`(prefix, AlbertAttention)` per layer. Its `qkv` kernel is `[q | k | v]`
+    on the output axis (albert_tf/models/attention.py): reference checkpoints
+    keep three matrices, which are split from and fused into it in that order."""
     for g, group in enumerate(backbone.transformer_groups):
         for i, layer in enumerate(group):
-            yield layer_prefix(g, i) + "attention.", layer
+            yield layer_prefix(g, i) + "attention.", layer.self_attention
 
 
 HEAD_NAMES = frozenset({MLM + "dense.weight", MLM + "dense.bias", MLM + "LayerNorm.weight",

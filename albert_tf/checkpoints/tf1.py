@@ -20,8 +20,8 @@ from albert_tf.checkpoints.configs import backbone_kwargs, read_json
 from albert_tf.checkpoints.layout import (
     EMBEDDINGS, MLM, POOLER, PROJECTION, QKV, SOP, Checkpoint, layer_prefix)
 from albert_tf.errors import CheckpointError
-from albert_tf.manifest import sha256_file
-from albert_tf.tokenizer import AlbertTokenizer
+from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.text.tokenizer import AlbertTokenizer
 
 _DENSE = {"kernel": "weight", "bias": "bias"}
 _NORM = {"gamma": "weight", "beta": "bias"}

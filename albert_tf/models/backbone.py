@@ -1,17 +1,10 @@
 """The ALBERT encoder as a functional `keras.Model`."""
 
-import os
-
 import keras
 
-from albert_tf.models.layers import (
-    AlbertEmbedding,
-    AlbertTransformerLayer,
-    AttentionMask,
-    ClsPooler,
-    _check_positive,
-    _check_rate,
-)
+from albert_tf.contract import INPUTS
+from albert_tf.models.common import check_positive_int, check_rate
+from albert_tf.models.layers import AlbertEmbedding, AlbertTransformerLayer, AttentionMask, ClsPooler
 
 
 def _serialize_dtype(policy):
@@ -80,10 +73,10 @@ class AlbertBackbone(keras.Model):
                  hidden_dim, intermediate_dim, num_groups=1, num_inner_repetitions=1,
                  dropout=0.0, max_sequence_length=512, num_segments=2,
                  gelu_approximate=True, dtype=None, **kwargs):
-        _check_positive(num_layers=num_layers, num_groups=num_groups,
+        check_positive_int(num_layers=num_layers, num_groups=num_groups,
                         num_inner_repetitions=num_inner_repetitions, num_heads=num_heads,
                         hidden_dim=hidden_dim)
-        _check_rate(dropout=dropout)
+        check_rate(dropout=dropout)
         if num_layers % num_groups:
             raise ValueError(
                 "`num_layers` must be divisible by `num_groups`. Received: "
@@ -111,10 +104,11 @@ class AlbertBackbone(keras.Model):
         # === Functional model ===
         inputs = {
             name: keras.Input(shape=(None,), dtype="int32", name=name)
-            for name in ("token_ids", "segment_ids", "padding_mask")
+            for name in INPUTS
         }
-        x = self.embedding(inputs["token_ids"], inputs["segment_ids"])
-        mask = self.attention_mask(inputs["padding_mask"])
+        token_ids, segment_ids, padding_mask = (inputs[name] for name in INPUTS)
+        x = self.embedding(token_ids, segment_ids)
+        mask = self.attention_mask(padding_mask)
         calls_per_group = num_layers // num_groups
         for group in self.transformer_groups:
             for _ in range(calls_per_group):
@@ -192,27 +186,9 @@ class AlbertBackbone(keras.Model):
         backbone = AlbertBackbone.from_preset("runs/albert-base")  # after `albert-tf import`
         ```
         """
-        # Imported here: the directory formats and checkpoint readers build
-        # on this module, and only this entry point needs them.
-        from albert_tf.models.presets import PRESETS
+        # The one import from a layer above this one, deferred to the call:
+        # reading directories and checkpoints is the artifacts layer's job, and
+        # keras-hub users expect this entry point on the class.
+        from albert_tf.artifacts.presets import load_backbone
 
-        preset = str(preset)
-        if preset in PRESETS and not os.path.exists(preset):
-            raise ValueError(f"{preset!r} names a shape, not pretrained weights; "
-                             f"AlbertBackbone.from_shape({preset!r}, vocabulary_size=...) "
-                             "builds one with random weights")
-        from albert_tf.model_dir import is_model_dir, load
-        from albert_tf.pretrained import is_pretrained_dir, load_pretrained
-
-        if is_pretrained_dir(preset):
-            return load_pretrained(preset, dtype=dtype).backbone
-        if is_model_dir(preset):
-            return load(preset, dtype=dtype).backbone
-        from albert_tf.checkpoints import build_pretrainer, read_checkpoint
-
-        backbone = build_pretrainer(read_checkpoint("keras-hub", preset))[0].backbone
-        if dtype == "float32":
-            return backbone
-        copy = cls(**{**backbone.get_config(), "dtype": dtype})
-        copy.set_weights(backbone.get_weights())
-        return copy
+        return load_backbone(preset, dtype=dtype)

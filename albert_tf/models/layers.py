@@ -1,64 +1,27 @@
-"""ALBERT's building blocks as Keras 3 layers (`keras.ops` only).
+"""ALBERT's building blocks as Keras 3 layers (`keras.ops` only): embeddings,
+the attention mask, the encoder block, and the poolers. Attention itself is
+`models/attention.py`.
 
-Written for export as much as for training: the attention mask is shaped
-once per forward pass (not once per layer), and the query, key and value
-projections are one fused matrix, so a converted graph holds one matmul
-where an einsum-based layer holds three plus reshaping.
+The attention mask is shaped once per forward pass (not once per layer) and
+shared by every block.
 
-Padding is masked by multiplying the softmax by the 0/1 mask and
-renormalizing, not by adding a large negative bias to the scores. The two
-are the same function, but an additive -10000 sets the int8 range of the
-attention scores, leaving ~40 per quantization step: full-integer TFLite
-models then attend uniformly and drop to chance accuracy.
-
-The renormalization runs under one name, `RENORMALIZATION_SCOPE`, because
-the int8 recipe (`export/recipes.py`) keeps those ops in float: the more a
-batch is padded, the less softmax mass the real keys keep, and quantizing
-those small probabilities to 8 bits made a text's answer depend on how far
-its batch was padded (p = 0.84 at length 16, 0.30 at 64).
-
-The layer norms' names, `LAYER_NORM_NAMES`, are kept float by that recipe too:
-in int8 the variance + epsilon and the gain carried the largest quantization
-error of the whole graph (RMSE 3-8 quantization steps, TFLite's quantization
-debugger), and keeping them float raised agreement with the float model.
-Their names are also weight paths (`checkpoints/layout.py`): do not rename.
+The layer norms' names, `LAYER_NORM_NAMES`, are kept float by the int8 recipe
+(`export/recipes.py`): in int8 the variance + epsilon and the gain carried the
+largest quantization error of the whole graph (RMSE 3-8 quantization steps,
+TFLite's quantization debugger), and keeping them float raised agreement with
+the float model. Their names are also weight paths (`checkpoints/layout.py`):
+do not rename.
 """
-
-import math
 
 import keras
 from keras import ops
 
+from albert_tf.models.attention import AlbertAttention
+from albert_tf.models.common import (albert_initializer, check_positive_int, check_rate,
+                                     gelu_exact, gelu_new)
 
-RENORMALIZATION_SCOPE = "attention_renormalization"
 # The embedding's, then the transformer layer's two, in order of use.
 LAYER_NORM_NAMES = ("layer_norm", "attention_layer_norm", "output_layer_norm")
-
-
-def albert_initializer(stddev=0.02):
-    return keras.initializers.TruncatedNormal(stddev=stddev)
-
-
-def gelu_new(x):
-    """ALBERT's `gelu_new`: the tanh approximation of GELU."""
-    return ops.gelu(x, approximate=True)
-
-
-def gelu_exact(x):
-    """The erf form of GELU (Hugging Face's `hidden_act="gelu"`, ALBERT v1 ports)."""
-    return ops.gelu(x, approximate=False)
-
-
-def _check_positive(**values):
-    for name, value in values.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-
-
-def _check_rate(**values):
-    for name, value in values.items():
-        if not 0.0 <= value < 1.0:
-            raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
@@ -81,10 +44,10 @@ class AlbertEmbedding(keras.layers.Layer):
                  max_sequence_length=512, num_segments=2, dropout=0.0,
                  layer_norm_epsilon=1e-12, **kwargs):
         super().__init__(**kwargs)
-        _check_positive(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim,
+        check_positive_int(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim,
                         hidden_dim=hidden_dim, max_sequence_length=max_sequence_length,
                         num_segments=num_segments)
-        _check_rate(dropout=dropout)
+        check_rate(dropout=dropout)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.hidden_dim = hidden_dim
@@ -164,9 +127,9 @@ class AlbertTransformerLayer(keras.layers.Layer):
     """One post-layer-norm encoder block: self-attention then a GELU FFN.
 
     `x = LN(x + attention(x)); x = LN(x + ffn(x))`, as in BERT and ALBERT.
-    Query, key and value come from one `(H, 3H)` kernel (`qkv`), laid out
-    `[q | k | v]` along the output axis; checkpoint import concatenates the
-    three reference matrices in that order.
+    The attention is an `AlbertAttention` sublayer (`self_attention`); its
+    fused `qkv` and output projections are also reachable here as `qkv` and
+    `attention_output`.
 
     Example:
     ```python
@@ -176,13 +139,17 @@ class AlbertTransformerLayer(keras.layers.Layer):
     ```
     """
 
+    # A subclass may swap in another attention with the same constructor and
+    # call signature (`tests/test_models.py` swaps in an additive-mask one).
+    attention_class = AlbertAttention
+
     def __init__(self, num_heads, intermediate_dim, dropout=0.0,
                  attention_dropout=None, layer_norm_epsilon=1e-12, gelu_approximate=True,
                  **kwargs):
         super().__init__(**kwargs)
-        _check_positive(num_heads=num_heads, intermediate_dim=intermediate_dim)
+        check_positive_int(num_heads=num_heads, intermediate_dim=intermediate_dim)
         attention_dropout = dropout if attention_dropout is None else attention_dropout
-        _check_rate(dropout=dropout, attention_dropout=attention_dropout)
+        check_rate(dropout=dropout, attention_dropout=attention_dropout)
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout
@@ -193,85 +160,51 @@ class AlbertTransformerLayer(keras.layers.Layer):
 
     def build(self, x_shape, attention_mask_shape=None):
         hidden_dim = x_shape[-1]
-        if hidden_dim % self.num_heads:
-            raise ValueError(
-                f"hidden size {hidden_dim} is not divisible by num_heads={self.num_heads}")
-        self.hidden_dim = hidden_dim
-        self.head_dim = hidden_dim // self.num_heads
         policy = self.dtype_policy
 
         def dense(units, name, activation=None):
-            layer = keras.layers.Dense(units, activation=activation,
-                                       kernel_initializer=albert_initializer(),
-                                       dtype=policy, name=name)
-            return layer
+            return keras.layers.Dense(units, activation=activation,
+                                      kernel_initializer=albert_initializer(),
+                                      dtype=policy, name=name)
 
         def layer_norm(name):
             return keras.layers.LayerNormalization(
                 epsilon=self.layer_norm_epsilon, dtype=policy, name=name)
 
-        self.qkv = dense(3 * hidden_dim, "qkv")
-        self.attention_output = dense(hidden_dim, "attention_output")
+        # `self_attention`, not `attention`: Keras saves weights by attribute
+        # path in sorted order, the first path that reaches a layer winning, and
+        # `qkv` / `attention_output` (properties below) must come first so that
+        # model directories written before attention was its own layer still load.
+        self.self_attention = self.attention_class(
+            self.num_heads, dropout=self.attention_dropout, dtype=policy, name="attention")
         self.attention_layer_norm = layer_norm(LAYER_NORM_NAMES[1])
         self.ffn = dense(self.intermediate_dim, "ffn",
                          activation=gelu_new if self.gelu_approximate else gelu_exact)
         self.ffn_output = dense(hidden_dim, "ffn_output")
         self.output_layer_norm = layer_norm(LAYER_NORM_NAMES[2])
-        self.probs_dropout = keras.layers.Dropout(
-            self.attention_dropout, dtype=policy, name="probs_dropout")
         self.attention_dropout_layer = keras.layers.Dropout(
             self.dropout, dtype=policy, name="attention_dropout")
         self.ffn_dropout = keras.layers.Dropout(self.dropout, dtype=policy, name="ffn_dropout")
         sequence_shape = (None, None, hidden_dim)
-        self.qkv.build(sequence_shape)
-        self.attention_output.build(sequence_shape)
+        self.self_attention.build(sequence_shape)
         self.attention_layer_norm.build(sequence_shape)
         self.ffn.build(sequence_shape)
         self.ffn_output.build((None, None, self.intermediate_dim))
         self.output_layer_norm.build(sequence_shape)
         self.built = True
 
-    def _split_heads(self, x, batch, length, order):
-        """(batch, length, H) -> 4-D per-head layout (`order` of batch, length, heads, dim)."""
-        x = ops.reshape(x, (batch, length, self.num_heads, self.head_dim))
-        return ops.transpose(x, order)
+    @property
+    def qkv(self):
+        """The fused `[q | k | v]` projection (`checkpoints/layout.py` reads it here)."""
+        return self.self_attention.qkv
 
-    def _attention(self, x, attention_mask, training):
-        batch, length = ops.shape(x)[0], ops.shape(x)[1]
-        h = self.hidden_dim
-        qkv = self.qkv(x)  # (batch, length, 3H) laid out [q | k | v]
-        # Slices and 4-D transposes only: a 5-D head split transposes all of
-        # q, k and v at once, which XNNPACK cannot run. The key comes out
-        # already transposed, and the query is scaled before the matmul
-        # (L x d products instead of L x L).
-        scale = ops.cast(1.0 / math.sqrt(self.head_dim), qkv.dtype)
-        query = self._split_heads(qkv[:, :, :h] * scale, batch, length, (0, 2, 1, 3))
-        key = self._split_heads(qkv[:, :, h:2 * h], batch, length, (0, 2, 3, 1))
-        value = self._split_heads(qkv[:, :, 2 * h:], batch, length, (0, 2, 1, 3))
-        scores = ops.matmul(query, key)  # (batch, heads, length, length)
-        # Softmax in float32: half-precision exp/sum loses the small probabilities.
-        # Masking after it (see the module doc) equals a masked softmax:
-        # p_i / sum over real keys of p_j.
-        # Keras autocasts float inputs to the compute dtype; the mask is 0/1.
-        with keras.name_scope(RENORMALIZATION_SCOPE):  # kept float in int8 files
-            attention_mask = ops.cast(attention_mask, "float32")
-            probs = ops.softmax(ops.cast(scores, "float32"), axis=-1) * attention_mask
-            # Rows of padding *queries* may keep almost no mass on real keys;
-            # their output is never used, so they divide by 1 (a denominator
-            # that is zero would put NaN into every later layer). Real rows
-            # are exact.
-            query_mask = ops.transpose(attention_mask, (0, 1, 3, 2))
-            total = ops.sum(probs, axis=-1, keepdims=True)
-            probs = probs / (total * query_mask + (1.0 - query_mask))
-        probs = ops.cast(probs, self.compute_dtype)
-        probs = self.probs_dropout(probs, training=training)
-        context = ops.matmul(probs, value)  # (batch, heads, length, head_dim)
-        context = ops.reshape(ops.transpose(context, (0, 2, 1, 3)),
-                              (batch, length, self.hidden_dim))
-        return self.attention_output(context)
+    @property
+    def attention_output(self):
+        """The attention's output projection."""
+        return self.self_attention.output_dense
 
     def call(self, x, attention_mask, training=False):
-        attended = self._attention(x, attention_mask, training)
+        attended = self.self_attention(x, attention_mask, training=training)
         x = self.attention_layer_norm(
             x + self.attention_dropout_layer(attended, training=training))
         hidden = self.ffn_output(self.ffn(x))
@@ -299,7 +232,7 @@ class ClsPooler(keras.layers.Layer):
 
     def __init__(self, hidden_dim, **kwargs):
         super().__init__(**kwargs)
-        _check_positive(hidden_dim=hidden_dim)
+        check_positive_int(hidden_dim=hidden_dim)
         self.hidden_dim = hidden_dim
         self.dense = keras.layers.Dense(
             hidden_dim, activation="tanh", kernel_initializer=albert_initializer(),

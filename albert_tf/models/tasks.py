@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from albert_tf.models.backbone import AlbertBackbone, set_model_dtype_policy
-from albert_tf.models.layers import _check_positive, _check_rate, albert_initializer, gelu_new
+from albert_tf.models.common import albert_initializer, check_positive_int, check_rate, gelu_new
 
 
 def _backbone_config(backbone):
@@ -24,7 +24,7 @@ class AlbertClassifier(keras.Model):
 
     A plain functional `keras.Model` with the backbone's three int32
     inputs, so users can `compile` and `fit` it on what
-    `albert_tf.batching.ClassificationBatches` yields. Logits are float32
+    `albert_tf.training.batching.ClassificationBatches` yields. Logits are float32
     under every dtype policy (the output layer computes in float32), which
     keeps losses and softmax exact under mixed precision.
 
@@ -51,8 +51,8 @@ class AlbertClassifier(keras.Model):
 
     def __init__(self, backbone, num_classes, multi_label=False, dropout=0.1,
                  activation=None, **kwargs):
-        _check_positive(num_classes=num_classes)
-        _check_rate(dropout=dropout)
+        check_positive_int(num_classes=num_classes)
+        check_rate(dropout=dropout)
         if activation not in (None, "softmax", "sigmoid", "auto"):
             raise ValueError(
                 "`activation` must be None, 'softmax', 'sigmoid' or 'auto'. "
@@ -110,7 +110,7 @@ class MaskedLMHead(keras.layers.Layer):
     def __init__(self, vocabulary_size, embedding_dim, layer_norm_epsilon=1e-12,
                  token_embedding=None, **kwargs):
         super().__init__(**kwargs)
-        _check_positive(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim)
+        check_positive_int(vocabulary_size=vocabulary_size, embedding_dim=embedding_dim)
         self.vocabulary_size = vocabulary_size
         self.embedding_dim = embedding_dim
         self.layer_norm_epsilon = layer_norm_epsilon

@@ -1,0 +1,118 @@
+"""Model directories: write them whole, load them only when intact.
+
+```
+MODEL_DIR/
+  config.json           model config (Keras get_config) + training config
+  model.weights.h5      weights (HDF5; no pickle anywhere)
+  tokenizer/spiece.model, tokenizer/tokenizer.json
+  labels.txt            one label per line, line i = class i
+  history.json          per-epoch training metrics
+  training_curves.png   the same as a plot (when matplotlib is installed)
+  metadata.json         versions, date, eval metrics, sha256 of every file
+```
+"""
+
+import copy
+import json
+import os
+
+from albert_tf.artifacts.formats import (MODEL_REQUIRED, load_weights_checked, read_config,
+                                         writer_versions)
+from albert_tf.artifacts.manifest import MODEL_FORMAT, AtomicDirectory, write_manifest
+from albert_tf.contract import (CONFIG_FILE, HISTORY_FILE, LABELS_FILE, TOKENIZER_DIR,
+                                WEIGHTS_FILE)
+from albert_tf.errors import ModelDirError
+from albert_tf.inference.trained import TrainedClassifier
+from albert_tf.models.tasks import AlbertClassifier
+from albert_tf.text.data import LabelVocab
+from albert_tf.text.tokenizer import AlbertTokenizer
+
+FORMAT = MODEL_FORMAT
+
+
+def save_model_dir(path, model, tokenizer, labels, training_config, eval_metrics=None,
+                   history=None, overwrite=False, extra_metadata=None):
+    """Write a complete, hashed model directory atomically; returns its config.json."""
+    config = {
+        "format": FORMAT,
+        "model": model.get_config(),
+        # Required: the length the model was trained for is what it reads.
+        "max_length": training_config["max_length"],
+        "training": training_config,
+    }
+    with AtomicDirectory(path, overwrite=overwrite) as tmp:
+        with open(os.path.join(tmp, CONFIG_FILE), "w", encoding="utf-8") as f:
+            json.dump(config, f, indent=2, default=str)
+        model.save_weights(os.path.join(tmp, WEIGHTS_FILE))
+        tokenizer.save(os.path.join(tmp, TOKENIZER_DIR))
+        labels.save(os.path.join(tmp, LABELS_FILE))
+        if history:
+            with open(os.path.join(tmp, HISTORY_FILE), "w", encoding="utf-8") as f:
+                json.dump(history, f, indent=2)
+            _plot_history(history, os.path.join(tmp, "training_curves.png"))
+        write_manifest(
+            tmp,
+            format=FORMAT,
+            versions=writer_versions(),
+            eval_metrics=eval_metrics or {},
+            num_parameters=int(model.count_params()),
+            **(extra_metadata or {}),
+        )
+    return config
+
+
+def _plot_history(history, path):
+    """Loss and accuracy per epoch, train vs eval; skipped without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        for key, style in ((metric, "-o"), (f"val_{metric}", "--s")):
+            if key in history:
+                epochs = range(1, len(history[key]) + 1)
+                ax.plot(epochs, history[key], style, label="train" if key == metric else "eval")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def load(path, dtype="float32", verify=True, dropout=None, classifier_dropout=None):
+    """Load a model directory after checking every file against its manifest.
+
+    Weights are float32 whatever precision trained them; `dtype` picks the
+    compute policy (e.g. "mixed_bfloat16" on a GPU). `dropout` and
+    `classifier_dropout` replace the stored rates (to continue training).
+    """
+    path = os.fspath(path)
+    metadata, config = read_config(path, MODEL_REQUIRED, FORMAT, verify)
+    model_config = copy.deepcopy(config["model"])
+    if dropout is not None:
+        model_config["backbone"]["config"]["dropout"] = dropout
+    if classifier_dropout is not None:
+        model_config["dropout"] = classifier_dropout
+    model = classifier_with_dtype(model_config, dtype)
+    tokenizer = AlbertTokenizer.load(os.path.join(path, TOKENIZER_DIR))
+    labels = LabelVocab.load(os.path.join(path, LABELS_FILE),
+                             multi_label=bool(model_config.get("multi_label")))
+    if len(labels) != model.num_classes:
+        raise ModelDirError(f"{path}: {LABELS_FILE} has {len(labels)} labels but the model "
+                            f"outputs {model.num_classes} classes")
+    load_weights_checked(path, model, tokenizer)
+    return TrainedClassifier(model, tokenizer, labels, config, metadata, path)
+
+
+def classifier_with_dtype(model_config, dtype):
+    """An `AlbertClassifier` from `get_config()` output, computing in `dtype`
+    (weights are not copied)."""
+    model_config = copy.deepcopy(model_config)
+    model_config["backbone"]["config"]["dtype"] = dtype
+    return AlbertClassifier.from_config(model_config)

@@ -1,0 +1,1 @@
+"""Using a trained Keras classifier: batched prediction, embeddings, metrics."""

@@ -1,0 +1,32 @@
+"""Run a Keras model over many texts: length-sorted batches, original order out."""
+
+import numpy as np
+
+from albert_tf.contract import DEFAULT_MAX_LENGTH
+from albert_tf.text.bucketing import plan_batches
+from albert_tf.text.inputs import check_text, check_tokens
+from albert_tf.text.tokenizer import pad_sequences
+
+
+def predict_in_batches(model, tokenizer, texts, pairs=None, max_length=DEFAULT_MAX_LENGTH, batch_size=64):
+    """`model` outputs `(n, ...)` for every text, in input order, and truncation flags.
+
+    Texts are sorted by length so each batch is padded only as far as its
+    longest member (rounded to 8), then results are put back in order.
+    """
+    if isinstance(texts, (str, bytes)):
+        texts = [texts]
+    texts = list(texts)
+    if not texts:
+        raise ValueError("no texts given (an empty list)")
+    texts = [check_text(i, text) for i, text in enumerate(texts)]
+    packed, truncated = tokenizer.encode_unpadded(texts, pairs, max_length)
+    for i, (tokens, _) in enumerate(packed):
+        check_tokens(i, texts[i], len(tokens))
+    results = [None] * len(texts)
+    for rows in plan_batches([len(t) for t, _ in packed], batch_size):
+        batch = pad_sequences([packed[i] for i in rows], max_length)
+        out = np.asarray(model.predict_on_batch(batch), dtype="float32")
+        for position, row in enumerate(rows):
+            results[row] = out[position]
+    return np.stack(results), np.array(truncated)

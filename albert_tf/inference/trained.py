@@ -1,0 +1,79 @@
+"""A trained classifier in memory: the Keras model, its tokenizer and labels together.
+
+What `albert_tf.load` and `albert_tf.train` return; prediction, evaluation and
+embeddings all go through the same batched, length-bucketed predict.
+"""
+
+import numpy as np
+
+from albert_tf.inference.embedding import embed
+from albert_tf.inference.metrics import classification_report, multilabel_report
+from albert_tf.inference.predict import predict_in_batches
+
+
+class TrainedClassifier:
+    """A loaded model directory: classifier, tokenizer and labels together.
+
+    Example:
+    ```python
+    model = albert_tf.load("runs/sst2")
+    model.predict(["a gripping, funny film"])[0]["label"]
+    vectors = model.embed(["a film", "a movie"], pooling="mean")
+    ```
+    """
+
+    def __init__(self, model, tokenizer, labels, config, metadata=None, path=None):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.labels = labels
+        self.config = config
+        self.metadata = metadata or {}
+        self.path = path
+        self.max_length = int(config["max_length"])  # written by save_model_dir, always
+
+    @property
+    def backbone(self):
+        return self.model.backbone
+
+    def predict_proba(self, texts, pairs=None, batch_size=64):
+        """Class probabilities `(n, num_classes)` (softmax, or sigmoid if multi-label)."""
+        logits, _ = predict_in_batches(
+            self.model, self.tokenizer, texts, pairs, self.max_length, batch_size)
+        return self._probs(logits)
+
+    def predict(self, texts, pairs=None, batch_size=64, threshold=0.5):
+        """One dict per text: `label` (or `labels`), `probabilities`, `truncated`."""
+        if isinstance(texts, (str, bytes)):
+            texts, pairs = [texts], ([pairs] if pairs is not None else None)
+        logits, truncated = predict_in_batches(
+            self.model, self.tokenizer, texts, pairs, self.max_length, batch_size)
+        probs = self._probs(logits)
+        results = []
+        for row, cut in zip(probs, truncated):
+            result = {"probabilities": dict(zip(self.labels.names, map(float, row))),
+                      "truncated": bool(cut)}
+            if self.labels.multi_label:
+                result["labels"] = [n for n, p in zip(self.labels.names, row) if p >= threshold]
+            else:
+                result["label"] = self.labels.names[int(np.argmax(row))]
+            results.append(result)
+        return results
+
+    def _probs(self, logits):
+        if self.labels.multi_label:
+            return 1.0 / (1.0 + np.exp(-logits))
+        shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        return shifted / shifted.sum(axis=-1, keepdims=True)
+
+    def evaluate(self, examples, batch_size=64):
+        """Metrics on labelled `Examples` (see `albert_tf.inference.metrics`)."""
+        y_true = self.labels.encode(examples)
+        logits, _ = predict_in_batches(self.model, self.tokenizer, examples.texts,
+                                       examples.pairs, self.max_length, batch_size)
+        if self.labels.multi_label:
+            return multilabel_report(y_true, logits > 0.0, self.labels.names)
+        return classification_report(y_true, logits.argmax(-1), self.labels.names)
+
+    def embed(self, texts, pooling="cls", batch_size=64):
+        return embed(self.backbone, self.tokenizer, texts, pooling=pooling,
+                     max_length=self.max_length, batch_size=batch_size)

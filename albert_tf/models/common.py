@@ -1,0 +1,36 @@
+"""What every ALBERT layer shares: the initializer, the GELU forms and argument checks.
+
+The checks fail when a layer is constructed, with a message that repeats the
+value (keras-hub's convention), not later inside a traced graph.
+"""
+
+import keras
+from keras import ops
+
+
+def albert_initializer(stddev=0.02):
+    return keras.initializers.TruncatedNormal(stddev=stddev)
+
+
+def gelu_new(x):
+    """ALBERT's `gelu_new`: the tanh approximation of GELU."""
+    return ops.gelu(x, approximate=True)
+
+
+def gelu_exact(x):
+    """The erf form of GELU (Hugging Face's `hidden_act="gelu"`, ALBERT v1 ports)."""
+    return ops.gelu(x, approximate=False)
+
+
+def check_positive_int(**values):
+    """`ValueError` naming the first value that is not a positive int."""
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+
+
+def check_rate(**values):
+    """`ValueError` naming the first value outside [0, 1)."""
+    for name, value in values.items():
+        if not 0.0 <= value < 1.0:
+            raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")

@@ -1,0 +1,250 @@
+"""`Classifier`: text in, labels with probabilities out, on TFLite alone.
+
+Defined behaviour for every input (tests/test_runtime.py checks each):
+
+| input | result |
+|---|---|
+| one `str` (or UTF-8 `bytes`) | one `Prediction` |
+| a list / tuple / iterable of texts | a list of `Prediction`, same order |
+| an empty list | `[]` |
+| a huge list | classified in chunks: memory stays bounded by the chunk |
+| empty or whitespace-only text | `InputError` naming its index |
+| a text with no tokens left after normalization (zero-width spaces only) | `InputError` |
+| not a `str`/`bytes` (None, a number, ...) | `InputError` |
+| `bytes` that are not UTF-8 | `InputError` |
+| lone surrogates (`"\\ud800"`) | replaced by `?`, classified |
+| control characters | normalized by SentencePiece (dropped or `<unk>`), classified |
+| text longer than `max_length * 32` characters (1 MB, say) | cut before tokenizing, `truncated=True` |
+| more tokens than `max_length` | cut to fit, `truncated=True` (or, with `long_texts="sentences"`, read sentence by sentence) |
+| NaN or infinite model output | `ModelOutputError` |
+"""
+
+import dataclasses
+
+import numpy as np
+
+from albert_tf.contract import EMBEDDING
+from albert_tf.errors import InputError, ModelFileError, ModelOutputError
+from albert_tf.text.inputs import check_text, check_tokens
+from albert_tf.text.sentences import split_sentences
+from albert_tf.text.tokenizer import CHARS_PER_TOKEN_CAP
+
+from .bundle import locate
+from .runner import ModelRunner
+
+# Texts validated and tokenized at once: bounds memory on huge lists while
+# leaving enough texts to sort by length, so batches carry little padding.
+CHUNK = 1024
+# How a text longer than the model's max_length is read: cut to fit, or split
+# into sentences, each classified, their votes combined (`combine_sentences`).
+LONG_TEXT_MODES = ("truncate", "sentences")
+# A long text read by sentences: at most this many (the rest is dropped and
+# the prediction says `truncated`), so one huge text stays bounded.
+MAX_SENTENCES = 128
+
+
+def combine_sentences(probabilities):
+    """One distribution from a long text's per-sentence ones: the mean of their
+    log-probabilities, renormalized (a geometric mean).
+
+    Why not the mean probability: a sentence-level model is confident on the few
+    sentences that carry the verdict and near 0.5 on plot summary; log-probabilities
+    let those confident votes count. On 2,000 IMDB *train* reviews, the bundled
+    SST-2 student read 74.3% right when truncated to 64 tokens, 84.95% averaging
+    probabilities over sentences and 87.6% averaging log-probabilities.
+    """
+    logs = np.log(np.clip(probabilities, 1e-7, 1.0)).mean(axis=0)
+    weights = np.exp(logs - logs.max())
+    return (weights / weights.sum()).astype("float32")
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """The top label, every label's probability (highest first) and what was cut."""
+
+    label: str
+    score: float
+    scores: dict  # label -> probability, highest first (top_k of them)
+    truncated: bool  # the text was longer than the model's max_length
+    num_tokens: int  # tokens the model saw, [CLS] and [SEP] included
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _as_list(texts):
+    if isinstance(texts, (list, tuple)):
+        return texts
+    if isinstance(texts, (dict, set)) or not hasattr(texts, "__iter__"):
+        raise InputError("texts must be a str, UTF-8 bytes or a list of them, got "
+                         f"{type(texts).__name__}")
+    return list(texts)
+
+
+class Classifier:
+    """A text classifier running an exported `.tflite` with `ai-edge-litert`.
+
+    Needs only `ai-edge-litert` (or a fallback interpreter), `sentencepiece`
+    and `numpy`: `pip install -e ".[runtime]"`. Tokenization is the
+    kit's own (`albert_tf.text.tokenizer`), so ids equal those of training.
+
+    Args:
+        bundle: a `bundle.Bundle`; use `Classifier.load` instead.
+        num_threads: interpreter threads (default: all cores).
+        max_batch_size: texts per interpreter call; larger lists are split.
+        num_interpreters: calls that may run at once from different threads.
+        backend: force "ai-edge-litert", "tflite-runtime" or "tensorflow".
+
+    Example:
+    ```python
+    from albert_tf.runtime import Classifier
+    classifier = Classifier.load("runs/sst2-export")  # dynamic_int8 if it passed parity
+    classifier.classify("a gripping, funny film").label  # e.g. "1"
+    [p.scores for p in classifier.classify(["dull", "superb"], top_k=1)]
+    ```
+    """
+
+    def __init__(self, bundle, num_threads=None, max_batch_size=32, num_interpreters=1,
+                 backend=None):
+        if not isinstance(max_batch_size, int) or max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be a positive int, got {max_batch_size!r}")
+        self.bundle = bundle
+        self.max_batch_size = max_batch_size
+        self.runner = ModelRunner(bundle.model_path, num_threads, num_interpreters, backend)
+        if self.runner.num_labels != len(bundle.labels):
+            raise ModelFileError(
+                f"{bundle.model_path} has {self.runner.num_labels} outputs but "
+                f"{len(bundle.labels)} labels {bundle.labels}")
+        self.max_length = self.runner.static_length or bundle.max_length
+        self.max_chars = self.max_length * CHARS_PER_TOKEN_CAP
+
+    @classmethod
+    def load(cls, source, recipe=None, **kwargs):
+        """Load an export directory (its `recipe`, default the first that passed its
+        parity gate in int8, dynamic_int8, float16, float32 order), one of
+        its `.tflite` files, or a MediaPipe `.tflite` with embedded metadata."""
+        return cls(locate(source, recipe), **kwargs)
+
+    # --- what it is -------------------------------------------------------
+
+    labels = property(lambda self: list(self.bundle.labels))
+    recipe = property(lambda self: self.bundle.recipe)
+    tokenizer = property(lambda self: self.bundle.tokenizer)
+    backend = property(lambda self: self.runner.backend)
+    has_embedding = property(lambda self: EMBEDDING in self.runner.outputs)
+
+    def describe(self):
+        """What is loaded, for logs, the CLI and the demo."""
+        return {"model": self.bundle.model_path, "recipe": self.recipe,
+                "size_bytes": self.bundle.size_bytes, "labels": self.labels,
+                "max_length": self.max_length, "backend": self.backend,
+                "num_threads": self.runner.num_threads, "embedding": self.has_embedding,
+                "accuracy": self.bundle.accuracy, "verified": self.bundle.verified}
+
+    # --- inference ----------------------------------------------------------
+
+    def tokens(self, text):
+        """The pieces the model sees for one text, `[CLS]` and `[SEP]` included."""
+        (packed,), _ = self._encode([text], 0)
+        return self.tokenizer.id_to_piece(packed[0])
+
+    def _encode(self, texts, offset):
+        texts = [check_text(offset + i, t, self.max_chars) for i, t in enumerate(texts)]
+        packed, truncated = self.tokenizer.encode_unpadded(texts, max_length=self.max_length)
+        for i, (tokens, _) in enumerate(packed):
+            check_tokens(offset + i, texts[i], len(tokens))
+        return packed, truncated
+
+    def _run(self, texts, outputs):
+        """Named outputs for one text or a list, plus truncation flags, token
+        counts and whether a single text was given (callers unwrap it)."""
+        single = isinstance(texts, (str, bytes, bytearray))
+        texts = [texts] if single else _as_list(texts)
+        results = {name: [np.zeros((0, self.runner.width(name)), "float32")]
+                   for name in outputs}
+        truncated, num_tokens = [], []
+        for start in range(0, len(texts), CHUNK):
+            packed, cut = self._encode(texts[start:start + CHUNK], start)
+            values = self.runner.run_all(packed, self.max_length, self.max_batch_size, outputs)
+            for name in outputs:
+                results[name].append(values[name])
+            truncated.extend(cut)
+            num_tokens.extend(len(tokens) for tokens, _ in packed)
+        arrays = {name: np.concatenate(values) for name, values in results.items()}
+        for name, array in arrays.items():
+            bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+            if bad.size:
+                raise ModelOutputError(f"non-finite {name} for texts {bad[:10].tolist()}: the "
+                                       "model file is damaged or was quantized badly")
+        return arrays, truncated, num_tokens, single
+
+    def _probabilities(self, texts, long_texts):
+        """Probabilities, truncation flags and token counts, reading each text
+        longer than max_length as `long_texts` says (see LONG_TEXT_MODES)."""
+        if long_texts not in LONG_TEXT_MODES:
+            raise ValueError(f"long_texts must be one of {', '.join(LONG_TEXT_MODES)}, "
+                             f"got {long_texts!r}")
+        single = isinstance(texts, (str, bytes, bytearray))
+        texts = [texts] if single else _as_list(texts)
+        output = self.runner.probability_output
+        arrays, truncated, num_tokens, _ = self._run(texts, (output,))
+        probabilities = arrays[output]
+        if long_texts == "sentences":
+            for i in np.flatnonzero(truncated):
+                sentences = split_sentences(check_text(i, texts[i]))
+                if len(sentences) < 2:
+                    continue  # one long sentence: cutting it is all there is to do
+                try:
+                    parts, cuts, counts, _ = self._run(sentences[:MAX_SENTENCES], (output,))
+                except InputError:
+                    continue  # a "sentence" with no tokens: keep the truncated reading
+                probabilities[i] = combine_sentences(parts[output])
+                truncated[i] = len(sentences) > MAX_SENTENCES or any(cuts)
+                num_tokens[i] = sum(counts)
+        return probabilities, truncated, num_tokens, single
+
+    def predict_proba(self, texts, long_texts="truncate"):
+        """`(n, num_labels)` float32 probabilities for a list of texts (one row
+        for one text). `long_texts`: "truncate" (default) cuts a text to the
+        model's max_length; "sentences" reads a longer text sentence by sentence
+        and combines their probabilities (`combine_sentences`)."""
+        probabilities, _, _, single = self._probabilities(texts, long_texts)
+        return probabilities[0] if single else probabilities
+
+    def classify(self, texts, top_k=None, long_texts="truncate"):
+        """A `Prediction` for one text, or a list of them for a list of texts.
+
+        `top_k` keeps the k most probable labels in `scores` (default: all);
+        `long_texts` as in `predict_proba`.
+        """
+        if top_k is not None and (not isinstance(top_k, int) or
+                                  not 1 <= top_k <= len(self.labels)):
+            raise ValueError(f"top_k must be an int in [1, {len(self.labels)}], got {top_k!r}")
+        all_probabilities, truncated, num_tokens, single = self._probabilities(texts,
+                                                                               long_texts)
+        predictions = []
+        for probabilities, cut, count in zip(all_probabilities, truncated, num_tokens):
+            ranked = np.argsort(-probabilities, kind="stable")[:top_k]
+            scores = {self.labels[i]: float(probabilities[i]) for i in ranked}
+            best = self.labels[ranked[0]]
+            predictions.append(Prediction(best, scores[best], scores, bool(cut), count))
+        return predictions[0] if single else predictions
+
+    def embed(self, texts, normalize=True):
+        """Pooled `[CLS]` vectors `(n, hidden)`, L2-normalized by default, so a
+        dot product is the cosine similarity. Needs an export with an
+        `embedding` output (every `albert-tf export` file but MediaPipe's)."""
+        if not self.has_embedding:
+            raise ModelFileError(f"{self.bundle.model_path} has no {EMBEDDING!r} output "
+                                 f"(outputs: {sorted(self.runner.outputs)})")
+        arrays, _, _, single = self._run(texts, (EMBEDDING,))
+        vectors = arrays[EMBEDDING]
+        if normalize:
+            vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True),
+                                           1e-12)
+        return vectors[0] if single else vectors
+
+    def similarity(self, text_a, text_b):
+        """Cosine similarity of two texts' embeddings, in [-1, 1]."""
+        a, b = self.embed([text_a, text_b])
+        return float(np.clip(a @ b, -1.0, 1.0))

@@ -1,0 +1,1 @@
+"""Text in: SentencePiece tokenization, data files, input checks, sentence splitting, length bucketing. Keras-free."""

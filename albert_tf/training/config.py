@@ -1,0 +1,163 @@
+"""Every option of a training run, its default and its check, in one Keras-free place.
+
+`RunConfig` is the shared base (as MediaPipe Model Maker's `BaseHParams`):
+output, model shape, tokenizer, schedule, precision, seed and resume, with
+their validation. `TrainConfig` (fine-tuning) and `PretrainConfig` (MLM + SOP)
+add what only they need; `DistillConfig` (in `training.distillation.config`)
+extends `TrainConfig`. Keras-free, so the command line shows these defaults
+in `--help` without importing a backend.
+
+Example:
+```python
+from albert_tf.training.config import TrainConfig
+config = TrainConfig(train="train.tsv", out="runs/m", preset="tiny").validate()
+config.max_length  # 128
+```
+"""
+
+import dataclasses
+
+from albert_tf.contract import DEFAULT_MAX_LENGTH
+from albert_tf.training.options import (check_choice, check_init, check_inputs,
+                                        check_output, check_positive, check_rates, fail)
+
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def preset_names():
+    # Imported here: `albert_tf.models` builds Keras layers; the presets
+    # module itself is plain data.
+    from albert_tf.models.presets import PRESETS
+
+    return PRESETS
+
+
+@dataclasses.dataclass
+class RunConfig:
+    """Options every training run has; subclasses add theirs and call `validate()`."""
+
+    out: str = None
+    preset: str = "small"
+    # A pretrained directory (albert-tf import / pretrain) to start from, which
+    # brings its tokenizer; fine-tuning also takes a model directory.
+    init: str = None
+    tokenizer: str = None  # spiece.model or tokenizer dir; None = train one
+    vocab_size: int = 8000
+    text_column: str = None
+    max_length: int = DEFAULT_MAX_LENGTH
+    learning_rate: float = 1e-4
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    clipnorm: float = 1.0
+    dropout: float = None  # None = the preset's
+    precision: str = "float32"
+    seed: int = 0
+    resume: bool = False
+    overwrite: bool = False
+    model_overrides: dict = dataclasses.field(default_factory=dict)
+    verbose: object = "auto"
+
+    # Shortest max_length the run accepts, and whether `init` may be a
+    # trained model directory (fine-tuning continues one; pretraining cannot).
+    MIN_LENGTH = 8
+    INIT_TAKES_MODEL_DIR = False
+
+    def validate(self):
+        """Fail before any work with a message naming the bad value."""
+        check_output(self.out, self.overwrite)
+        check_choice("preset", self.preset, preset_names())
+        check_choice("precision", self.precision, PRECISIONS)
+        check_positive(self, "max_length", "vocab_size")
+        if self.max_length < self.MIN_LENGTH:
+            fail(f"max_length must be at least {self.MIN_LENGTH}, got {self.max_length}")
+        check_rates(self, "learning_rate", open_low=True)
+        check_rates(self, "warmup_ratio", "dropout")
+        check_inputs(self.init, self.tokenizer)
+        check_init(self.init, self.tokenizer, model_dir_ok=self.INIT_TAKES_MODEL_DIR)
+        return self
+
+    def settings(self):
+        """The options worth recording with the result (not how it was run)."""
+        return {k: v for k, v in dataclasses.asdict(self).items()
+                if k not in ("verbose", "overwrite", "resume")}
+
+
+@dataclasses.dataclass
+class TrainConfig(RunConfig):
+    """Every option of a fine-tuning run; saved in the model's config.json."""
+
+    train: str = None
+    eval: str = None
+    text_pair_column: str = None
+    label_column: str = "label"
+    multi_label: bool = False
+    label_separator: str = "|"
+    batch_size: int = 32
+    epochs: int = 3
+    # Distinct layer weight groups: None = the preset's 1 (ALBERT's one shared
+    # layer). The preset's num_layers unshares every layer: the same compute per
+    # token, num_layers x the encoder's parameters.
+    num_groups: int = None
+    classifier_dropout: float = 0.1
+    patience: int = 2
+    class_weight: str = None  # None, "balanced" or JSON {"label": weight}
+    data_parallel: bool = False  # all local devices (JAX DataParallel / TF MirroredStrategy)
+    pad_to_max_length: bool = False  # fixed-shape batches (for comparison with bucketing)
+    max_train_examples: int = None
+
+    INIT_TAKES_MODEL_DIR = True
+
+    def validate(self):
+        if not self.train:
+            fail("a training file is required (train=... / --train)")
+        super().validate()
+        check_positive(self, "batch_size", "epochs")
+        check_rates(self, "classifier_dropout")
+        check_inputs(self.train, self.eval)
+        if self.num_groups is not None:
+            layers = self.model_overrides.get("num_layers",
+                                              preset_names()[self.preset]["num_layers"])
+            if self.init:
+                fail(f"num_groups={self.num_groups} shapes a new model; --init brings its own")
+            if self.num_groups < 1 or layers % self.num_groups:
+                fail(f"num_groups must divide the model's {layers} layers, "
+                     f"got {self.num_groups}")
+        if self.class_weight is not None and self.multi_label:
+            fail("class weights are for single-label tasks; multi-label is not supported")
+        return self
+
+
+@dataclasses.dataclass
+class PretrainConfig(RunConfig):
+    """Every option of a pretraining run; saved in the directory's metadata."""
+
+    corpus: list = None  # text/data files; each row is a document
+    vocab_size: int = 30000
+    token_budget: int = 16384  # padded tokens per batch (128 rows x 128)
+    steps: int = 10000
+    eval_every: int = 1000
+    learning_rate: float = 1e-3
+    warmup_ratio: float = 0.05
+    dropout: float = 0.0  # ALBERT v2 pretrains without dropout
+    short_seq_prob: float = 0.1
+    mask_rate: float = 0.15
+    heldout_fraction: float = 0.01
+    max_heldout_pairs: int = 2000
+    max_documents: int = None
+    time_limit_minutes: float = None
+    workers: int = 1
+
+    MIN_LENGTH = 16
+
+    def validate(self):
+        if not self.corpus:
+            fail("at least one corpus file is required (corpus=[...] / --corpus)")
+        check_inputs(*self.corpus)
+        super().validate()
+        check_positive(self, "steps", "eval_every", "token_budget", "workers")
+        if self.token_budget < self.max_length:
+            fail(f"token_budget={self.token_budget} must hold one sequence of "
+                 f"max_length={self.max_length}")
+        check_rates(self, "mask_rate", "heldout_fraction", open_low=True)
+        check_rates(self, "short_seq_prob")
+        return self

@@ -1,0 +1,54 @@
+"""Every option of a distillation run: `TrainConfig` plus the teacher, the transfer set and the loss.
+
+Keras-free (see `training.config`), so `albert-tf distill --help` shows these
+defaults without importing a backend.
+"""
+
+import dataclasses
+
+from albert_tf.training.config import TrainConfig
+from albert_tf.training.options import check_inputs, check_positive, check_rates, fail
+
+CACHE_SUFFIX = ".teacher-cache"
+
+
+@dataclasses.dataclass
+class DistillConfig(TrainConfig):
+    """`TrainConfig` plus the teacher, the transfer set and the loss."""
+
+    teacher: str = None  # kit model dir, export dir / .tflite, or HF classifier dir
+    transfer: list = dataclasses.field(default_factory=list)  # unlabelled files
+    transfer_text_column: str = None
+    split_sentences: bool = True
+    min_words: int = 3
+    max_words: int = 80
+    max_unlabelled: int = None
+    augment_copies: int = 0
+    mask_rate: float = 0.1
+    ngram_rate: float = 0.25
+    temperature: float = 2.0
+    alpha: float = 0.5
+    teacher_batch_size: int = 64
+    teacher_recipe: str = None  # export teachers: which .tflite (default: the runtime's)
+    cache_dir: str = None  # default OUT.teacher-cache
+
+    def validate(self):
+        if not self.teacher:
+            fail("a teacher is required (teacher=... / --teacher)")
+        check_inputs(self.teacher, *self.transfer)
+        super().validate()
+        if self.multi_label:
+            fail("distillation is for single-label tasks; multi_label is not supported")
+        if self.class_weight is not None:
+            fail("class weights do not apply to soft labels; leave class_weight unset")
+        check_positive(self, "teacher_batch_size", "min_words", "max_words")
+        if self.augment_copies < 0:
+            fail(f"augment_copies must be >= 0, got {self.augment_copies}")
+        if self.max_unlabelled is not None and self.max_unlabelled < 0:
+            fail(f"max_unlabelled must be >= 0, got {self.max_unlabelled}")
+        check_rates(self, "mask_rate", "ngram_rate")
+        if not self.temperature > 0:
+            fail(f"temperature must be > 0, got {self.temperature}")
+        if not self.alpha >= 0:
+            fail(f"alpha must be >= 0, got {self.alpha}")
+        return self

@@ -1,0 +1,128 @@
+"""`albert_tf.distill(...)`: a teacher labels a transfer set, an ALBERT student learns it.
+
+Everything `train` has is reused, not copied: option checks, the tokenizer,
+length-bucketed `ClassificationBatches`, mixed precision, `model.fit` with
+checkpoints, `--resume`, early stopping on the eval file's gold accuracy and
+the best epoch kept, and the same model directory at the end. What is new is
+the transfer set, the teacher's cached soft labels, and the loss.
+
+Example:
+```python
+import albert_tf
+student = albert_tf.distill(teacher="runs/teacher-sst2", train="sst2/train.tsv",
+                            transfer=["imdb/unsup.jsonl.gz"], eval="sst2/dev.tsv",
+                            out="runs/student", preset="small", temperature=2.0)
+student.metadata["distillation"]["teacher"]["accuracy"]
+```
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.errors import AlbertTfError
+from albert_tf.inference.trained import TrainedClassifier
+from albert_tf.text.data import Examples, LabelVocab, load_examples
+from albert_tf.training.distillation.cache import TeacherCache, texts_digest
+from albert_tf.training.distillation.config import CACHE_SUFFIX, DistillConfig
+from albert_tf.training.distillation.loss import DistillationLoss, accuracy_metric
+from albert_tf.training.distillation.transfer import NO_LABEL, build_transfer_set
+from albert_tf.training.finetune import WORK_DIR_SUFFIX, fit_classifier, save_trained
+from albert_tf.training.run import Run, prepare_tokenizer
+
+
+
+def student_labels(teacher, examples, source):
+    """The student's label vocabulary: the teacher's names, in the teacher's order.
+
+    Every gold label of the training file must be one of them.
+    """
+    vocab = LabelVocab(teacher.labels)
+    unknown = sorted(set(examples.labels) - set(teacher.labels))
+    if unknown:
+        raise AlbertTfError(
+            f"{source} has labels {unknown} that the teacher does not know; the teacher's "
+            f"labels are {teacher.labels} (student labels are matched to the teacher's by name)")
+    return vocab
+
+
+def targets(probabilities, gold):
+    """`(n, C + 1)`: teacher probabilities, then the gold id (-1 where none)."""
+    return np.concatenate([np.asarray(probabilities, np.float32),
+                           np.asarray(gold, np.float32)[:, None]], axis=1)
+
+
+def distill(config=None, **kwargs):
+    """Distil a teacher into an ALBERT student; write and return its model directory.
+
+    Pass a `DistillConfig` or its fields as keyword arguments.
+    """
+    from albert_tf.training.distillation.teachers import load_teacher
+
+    config = dataclasses.replace(config or DistillConfig(), **kwargs).validate()
+    teacher = load_teacher(config.teacher, batch_size=config.teacher_batch_size,
+                           recipe=config.teacher_recipe)
+    train_examples = load_examples(config.train, text_column=config.text_column,
+                                   label_column=config.label_column)
+    if config.max_train_examples:
+        train_examples = train_examples.subset(
+            range(min(config.max_train_examples, len(train_examples))))
+    labels = student_labels(teacher, train_examples, config.train)
+    eval_examples = None
+    if config.eval:
+        eval_examples = load_examples(config.eval, text_column=config.text_column,
+                                      label_column=config.label_column)
+        student_labels(teacher, eval_examples, config.eval)
+
+    transfer = build_transfer_set(
+        train_examples.texts, labels.encode(train_examples), config.transfer,
+        text_column=config.transfer_text_column, split_sentences=config.split_sentences,
+        min_words=config.min_words, max_words=config.max_words,
+        max_unlabelled=config.max_unlabelled, augment_copies=config.augment_copies,
+        mask_rate=config.mask_rate, ngram_rate=config.ngram_rate,
+        exclude=eval_examples.texts if eval_examples else (), seed=config.seed)
+    cache = TeacherCache(config.cache_dir or config.out.rstrip("/\\") + CACHE_SUFFIX, teacher)
+    soft = cache.probabilities(transfer.texts, progress=config.verbose != 0)
+
+    y_eval = None
+    eval_report = {}
+    if eval_examples is not None:
+        eval_gold = labels.encode(eval_examples)
+        y_eval = targets(np.eye(len(labels), dtype=np.float32)[eval_gold], eval_gold)
+        teacher_eval = cache.probabilities(eval_examples.texts, progress=False)
+        eval_report = {"teacher_accuracy": float(np.mean(teacher_eval.argmax(-1) ==
+                                                         np.asarray(eval_gold)))}
+    run = Run.start(config, WORK_DIR_SUFFIX)
+    with run.discarded_on_error():
+        tokenizer = prepare_tokenizer(config, run.work_dir, transfer.texts)
+        fitted = fit_classifier(
+            run, tokenizer, labels, Examples(transfer.texts), targets(soft, transfer.gold),
+            eval_examples, y_eval, loss=DistillationLoss(config.temperature, config.alpha),
+            metrics=[accuracy_metric()])
+
+    record = {
+        "teacher": {**teacher.describe(), **eval_report},
+        "transfer": {"train": {"path": os.path.abspath(config.train),
+                               "sha256": sha256_file(config.train)},
+                     "files": transfer.files, "counts": transfer.counts,
+                     "texts_sha256": texts_digest(transfer.texts),
+                     "gold_fraction": round(float(np.mean(np.asarray(transfer.gold)
+                                                          != NO_LABEL)), 4)},
+        "temperature": config.temperature, "alpha": config.alpha,
+        "cache": os.path.abspath(cache.directory), "teacher_calls": cache.teacher_calls,
+    }
+    if eval_examples is not None:
+        record["eval_agreement_with_teacher"] = _agreement(
+            fitted, tokenizer, labels, eval_examples, teacher_eval, config.max_length)
+    return save_trained(run, fitted, tokenizer, labels, eval_examples,
+                        extra_metadata={"distillation": record},
+                        extra_training={"num_transfer_examples": len(transfer)})
+
+
+def _agreement(fitted, tokenizer, labels, eval_examples, teacher_probabilities, max_length):
+    """Share of eval texts on which the student's class is the teacher's."""
+    student = TrainedClassifier(fitted.model, tokenizer, labels, {"max_length": max_length})
+    predicted = student.predict_proba(eval_examples.texts).argmax(-1)
+    return float(np.mean(predicted == teacher_probabilities.argmax(-1)))

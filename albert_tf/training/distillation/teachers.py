@@ -1,0 +1,172 @@
+"""Teachers: anything that maps texts to class probabilities, with label names.
+
+One small interface over three sources, picked from what the path holds:
+
+| path holds | teacher | needs |
+|---|---|---|
+| a kit model directory (`albert-tf train`) | `KitModelTeacher` | Keras |
+| a kit export directory or `.tflite` | `ExportTeacher` (the TF-free runtime) | `[runtime]` |
+| a Hugging Face `AutoModelForSequenceClassification` directory | `HFTeacher` | `[teacher]` |
+
+Every teacher has `labels` (class order), `sha256` (what the label cache is
+keyed by: change a weight and every text is labelled again), `accuracy` (the
+figure its own directory records, if any) and `predict_proba(texts)`.
+"""
+
+import hashlib
+import json
+import os
+
+import numpy as np
+
+from albert_tf.errors import AlbertTfError
+from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.contract import MANIFEST_FILE
+
+
+class Teacher:
+    """Interface: `predict_proba(texts, progress=None) -> (n, len(labels)) float32`."""
+
+    kind = "teacher"
+
+    def __init__(self, path, labels, sha256, accuracy=None):
+        self.path = os.fspath(path)
+        self.labels = [str(label) for label in labels]
+        self.sha256 = sha256
+        self.accuracy = accuracy
+
+    def predict_proba(self, texts, progress=None):
+        raise NotImplementedError
+
+    def describe(self):
+        """What the student's metadata records about its teacher."""
+        return {"kind": self.kind, "path": os.path.abspath(self.path), "sha256": self.sha256,
+                "labels": self.labels, "accuracy": self.accuracy}
+
+
+def _manifest_digest(directory):
+    """sha256 of a kit directory's manifest, which pins every file's sha256."""
+    return sha256_file(os.path.join(directory, MANIFEST_FILE))
+
+
+class KitModelTeacher(Teacher):
+    """A kit model directory (`albert_tf.load`), run by Keras in float32."""
+
+    kind = "albert_tf_model"
+
+    def __init__(self, path, batch_size=64):
+        from albert_tf.artifacts.model_dir import load
+
+        self.model = load(path)
+        if self.model.labels.multi_label:
+            raise AlbertTfError(f"{path}: a multi-label teacher cannot be distilled (yet)")
+        super().__init__(path, self.model.labels.names, _manifest_digest(path),
+                         self.model.metadata.get("eval_metrics", {}).get("accuracy"))
+        self.batch_size = batch_size
+
+    def predict_proba(self, texts, progress=None):
+        probabilities = self.model.predict_proba(list(texts), batch_size=self.batch_size)
+        if progress is not None:
+            progress(len(texts))
+        return probabilities.astype(np.float32)
+
+
+class ExportTeacher(Teacher):
+    """A kit export (directory or `.tflite`), run by the TF-free runtime."""
+
+    kind = "albert_tf_export"
+
+    def __init__(self, path, recipe=None, num_threads=None):
+        from albert_tf.runtime import Classifier
+
+        self.classifier = Classifier.load(path, recipe=recipe, num_threads=num_threads)
+        bundle = self.classifier.bundle
+        accuracy = next((row.get("accuracy") for row in bundle.manifest.get("parity") or []
+                         if isinstance(row, dict) and row.get("recipe") == bundle.recipe), None)
+        super().__init__(path, self.classifier.labels, sha256_file(bundle.model_path), accuracy)
+        self.recipe = bundle.recipe
+
+    def predict_proba(self, texts, progress=None):
+        probabilities = self.classifier.predict_proba(list(texts))
+        if progress is not None:
+            progress(len(texts))
+        return np.asarray(probabilities, dtype=np.float32)
+
+    def describe(self):
+        return {**super().describe(), "recipe": self.recipe}
+
+
+class HuggingFaceTeacher(Teacher):
+    """A transformers sequence classifier (torch, imported lazily)."""
+
+    kind = "huggingface"
+
+    def __init__(self, path, batch_size=64, bf16="auto", max_length=None):
+        from albert_tf.training.distillation.hf_teacher import (HF_WEIGHTS, HFTeacher, cpu_has_bf16,
+                                                       read_teacher_record)
+
+        use_bf16 = cpu_has_bf16() if bf16 == "auto" else bool(bf16)
+        self.model = HFTeacher(path, max_length=max_length, batch_size=batch_size,
+                               bf16=use_bf16)
+        record = read_teacher_record(path)
+        weights = os.path.join(path, HF_WEIGHTS)
+        digest = sha256_file(weights) if os.path.isfile(weights) else _tree_digest(path)
+        super().__init__(path, self.model.labels, digest,
+                         (record.get("eval") or {}).get("accuracy"))
+        self.bf16 = use_bf16
+
+    def predict_proba(self, texts, progress=None):
+        return self.model.predict_proba(list(texts), progress)
+
+    def describe(self):
+        return {**super().describe(), "max_length": self.model.max_length, "bf16": self.bf16}
+
+
+def _tree_digest(directory):
+    """sha256 over every file's name and sha256 (a sharded or .bin checkpoint)."""
+    digest = hashlib.sha256()
+    for root, _, files in sorted(os.walk(directory)):
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            digest.update(os.path.relpath(path, directory).encode() + sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def teacher_kind(path):
+    """Which teacher `path` is, from its files; a clear error when none fits."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise AlbertTfError(f"{path}: no such teacher (expected a model directory, an export "
+                            "directory, a .tflite file or a Hugging Face directory)")
+    if os.path.isfile(path):
+        if path.endswith(".tflite"):
+            return ExportTeacher.kind
+        raise AlbertTfError(f"{path}: a teacher file must be a .tflite")
+    config_path = os.path.join(path, "config.json")
+    if os.path.isfile(config_path):
+        try:
+            with open(config_path, encoding="utf-8") as f:
+                config = json.load(f)
+        except (OSError, ValueError):
+            config = {}
+        if str(config.get("format", "")).startswith("albert_tf.classifier"):
+            return KitModelTeacher.kind
+        if "model_type" in config:
+            return HuggingFaceTeacher.kind
+        if str(config.get("format", "")).startswith("albert_tf.pretrained"):
+            raise AlbertTfError(f"{path}: a pretrained directory has no classifier; fine-tune "
+                                "it first (albert-tf train --init) to use it as a teacher")
+    if any(name.endswith(".tflite") for name in os.listdir(path)):
+        return ExportTeacher.kind
+    raise AlbertTfError(f"{path}: not a teacher (no kit model, export or Hugging Face "
+                        "classifier files in it)")
+
+
+def load_teacher(path, batch_size=64, recipe=None, bf16="auto"):
+    """The teacher at `path` (kind detected from its files)."""
+    kind = teacher_kind(path)
+    if kind == KitModelTeacher.kind:
+        return KitModelTeacher(path, batch_size=batch_size)
+    if kind == ExportTeacher.kind:
+        return ExportTeacher(path, recipe=recipe)
+    return HuggingFaceTeacher(path, batch_size=batch_size, bf16=bf16)

@@ -1,0 +1,302 @@
+"""Fine-tuning: `albert_tf.train(...)` around a plain `model.fit`.
+
+What it adds to Keras: options checked before any work, a tokenizer and a
+label vocabulary built from the training file, length-bucketed batches,
+AdamW with linear warm-up and decay, early stopping and best-checkpoint
+saving on the eval metric, resumable runs, and a model directory at the end.
+
+The walk, one way: options (`training.config`) -> data -> a `Run` and its
+tokenizer (`training.run`) -> the model (new, pretrained or warm-started:
+read from `artifacts` once) -> `model.fit` -> the model directory written
+(`artifacts.model_dir`) and the same model returned in memory.
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+from albert_tf.artifacts.formats import is_model_dir
+from albert_tf.artifacts.manifest import read_manifest
+from albert_tf.artifacts.model_dir import classifier_with_dtype, load, save_model_dir
+from albert_tf.artifacts.pretrained import load_pretrained
+from albert_tf.errors import AlbertTfError
+from albert_tf.inference.trained import TrainedClassifier
+from albert_tf.models.backbone import AlbertBackbone
+from albert_tf.models.presets import preset_config
+from albert_tf.models.tasks import AlbertClassifier
+from albert_tf.text.data import LabelVocab, load_examples
+from albert_tf.training.batching import ClassificationBatches, EpochSync
+from albert_tf.training.config import TrainConfig  # noqa: F401 (the API's home)
+from albert_tf.training.distribution import data_parallel
+from albert_tf.training.run import Run, prepare_tokenizer
+from albert_tf.training.schedule import adamw
+
+WORK_DIR_SUFFIX = ".training"
+
+
+class BestRecord(keras.callbacks.Callback):
+    """Persist the best monitored value so a resumed run remembers it."""
+
+    def __init__(self, path, monitor):
+        super().__init__()
+        self.path, self.monitor = path, monitor
+
+    def value(self):
+        if not os.path.exists(self.path):
+            return None
+        with open(self.path, encoding="utf-8") as f:
+            return json.load(f)["value"]
+
+    def on_epoch_end(self, epoch, logs=None):
+        current, best = (logs or {}).get(self.monitor), self.value()
+        if current is not None and (best is None or current > best):
+            with open(self.path, "w", encoding="utf-8") as f:
+                json.dump({"value": float(current), "epoch": epoch}, f)
+
+
+def read_split(config, path, labels=None, limit=None):
+    """`(examples, labels, y)` of one labelled file; `labels` built from it unless given."""
+    examples = load_examples(
+        path, text_column=config.text_column, text_pair_column=config.text_pair_column,
+        label_column=config.label_column, multi_label=config.multi_label,
+        label_separator=config.label_separator)
+    if limit:
+        examples = examples.subset(range(min(limit, len(examples))))
+    labels = labels or LabelVocab.from_examples(examples, config.multi_label)
+    return examples, labels, labels.encode(examples)
+
+
+def class_sample_weights(config, labels, y):
+    """Per-example weights from `class_weight` ("balanced" or a JSON mapping)."""
+    if config.class_weight is None:
+        return None
+    counts = np.bincount(y, minlength=len(labels))
+    if config.class_weight == "balanced":
+        weights = len(y) / (len(labels) * np.maximum(counts, 1))
+    else:
+        try:
+            mapping = json.loads(config.class_weight)
+            weights = np.array([float(mapping.get(n, 1.0)) for n in labels.names])
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+            raise AlbertTfError(
+                f"class_weight must be 'balanced' or a JSON object of label: weight, "
+                f"got {config.class_weight!r}") from None
+        unknown = set(mapping) - set(labels.names)
+        if unknown:
+            raise AlbertTfError(f"class_weight names unknown labels: {sorted(unknown)}")
+    return weights[np.asarray(y)]
+
+
+def _pretrained_backbone(config, vocabulary_size):
+    backbone = load_pretrained(config.init, dtype=config.precision, dropout=config.dropout,
+                               max_length=config.max_length).backbone
+    if backbone.vocabulary_size != vocabulary_size:
+        raise AlbertTfError(f"{config.init}: embeds {backbone.vocabulary_size} pieces but the "
+                            f"tokenizer has {vocabulary_size}")
+    return backbone
+
+
+def _warm_start(config, vocabulary_size, labels):
+    """The classifier of the model directory `config.init`, weights and head
+    included, computing in the run's precision (with its dropout, if given).
+
+    Continuing a run this way (a new schedule over the same or new data) costs
+    what the new epochs cost; a longer schedule from scratch repeats the old ones.
+    """
+    init = load(config.init, dtype=config.precision, dropout=config.dropout,
+                classifier_dropout=config.classifier_dropout)
+    if (init.labels.names, init.labels.multi_label) != (labels.names, labels.multi_label):
+        raise AlbertTfError(f"{config.init}: labels {init.labels.names} do not match this "
+                            f"run's {labels.names}")
+    positions = init.backbone.max_sequence_length
+    if config.max_length > positions:
+        raise AlbertTfError(f"max_length={config.max_length} exceeds the {config.init} "
+                            f"position table ({positions})")
+    if init.tokenizer.vocab_size != vocabulary_size:
+        raise AlbertTfError(f"{config.init}: embeds {init.tokenizer.vocab_size} pieces "
+                            f"but the tokenizer has {vocabulary_size}")
+    return init.model
+
+
+def build_model(config, vocabulary_size, labels):
+    """A classifier: warm-started from a model directory or a pretrained encoder
+    (`config.init`), or a random one of `config.preset`."""
+    num_classes = len(labels)
+    if config.init and is_model_dir(config.init):
+        return _warm_start(config, vocabulary_size, labels)
+    if config.init:
+        return AlbertClassifier(_pretrained_backbone(config, vocabulary_size), num_classes,
+                                multi_label=config.multi_label,
+                                dropout=config.classifier_dropout)
+    overrides = dict(config.model_overrides)
+    if config.dropout is not None:
+        overrides["dropout"] = config.dropout
+    if config.num_groups is not None:
+        overrides["num_groups"] = config.num_groups
+    backbone_config = preset_config(config.preset, vocabulary_size=vocabulary_size,
+                                    dtype=config.precision, **overrides)
+    backbone_config["max_sequence_length"] = max(backbone_config["max_sequence_length"],
+                                                 config.max_length)
+    backbone = AlbertBackbone(**backbone_config)
+    return AlbertClassifier(backbone, num_classes, multi_label=config.multi_label,
+                            dropout=config.classifier_dropout)
+
+
+def task_loss_and_metrics(multi_label):
+    """The fine-tuning loss on logits and its `accuracy` metric."""
+    if multi_label:
+        return (keras.losses.BinaryCrossentropy(from_logits=True),
+                [keras.metrics.BinaryAccuracy(name="accuracy", threshold=0.0)])
+    return (keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
+
+
+def compile_model(model, config, total_steps, loss=None, metrics=None):
+    """AdamW (no decay on biases and LayerNorm), warm-up + linear decay, clipping.
+
+    `loss` and `metrics` replace the task's defaults (distillation passes its own).
+    """
+    optimizer = adamw(config, total_steps)
+    if loss is None:
+        loss, metrics = task_loss_and_metrics(config.multi_label)
+    # Data-parallel batches carry zero-weight padding rows: weight the metrics.
+    metric_kind = "weighted_metrics" if config.data_parallel else "metrics"
+    # Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer
+    # (auto_scale_loss=True, the default), which is what we want.
+    model.compile(optimizer=optimizer, loss=loss, **{metric_kind: metrics})
+    return model
+
+
+def train(config=None, **kwargs):
+    """Fine-tune a classifier and write a model directory; returns it (a `TrainedClassifier`).
+
+    Pass a `TrainConfig` or its fields as keyword arguments.
+
+    Example:
+    ```python
+    model = albert_tf.train(train="sst2/train.tsv", eval="sst2/dev.tsv",
+                            out="runs/sst2", preset="small", epochs=2)
+    model.metadata["eval_metrics"]["accuracy"]
+    ```
+    """
+    config = dataclasses.replace(config or TrainConfig(), **kwargs).validate()
+    # Data first: a bad file fails here, before a work directory exists.
+    train_examples, labels, y_train = read_split(config, config.train,
+                                                 limit=config.max_train_examples)
+    eval_examples = y_eval = None
+    if config.eval:
+        eval_examples, _, y_eval = read_split(config, config.eval, labels)
+    run = Run.start(config, WORK_DIR_SUFFIX)
+    with run.discarded_on_error():
+        tokenizer = prepare_tokenizer(config, run.work_dir,
+                                      train_examples.texts + (train_examples.pairs or []))
+        fitted = fit_classifier(run, tokenizer, labels, train_examples, y_train,
+                                eval_examples, y_eval,
+                                class_sample_weights(config, labels, y_train))
+    return save_trained(run, fitted, tokenizer, labels, eval_examples)
+
+
+@dataclasses.dataclass
+class Fitted:
+    """What `fit_classifier` returns: the best epoch's model and facts about the fit."""
+
+    model: object
+    history: dict
+    num_train_examples: int
+    padding_ratio: float
+    replicas: int
+    fit_seconds: float
+
+
+def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_examples=None,
+                   y_eval=None, sample_weights=None, loss=None, metrics=None):
+    """`model.fit` with bucketed batches, checkpoints, early stopping; the best epoch kept.
+
+    `y_*` are whatever `loss` takes (default: class indices or multi-hot rows).
+    """
+    config = run.config
+    with data_parallel(config.data_parallel) as replicas:
+        def batches(examples, y, shuffle, weights=None):
+            packed, _ = tokenizer.encode_unpadded(examples.texts, examples.pairs,
+                                                  config.max_length)
+            return ClassificationBatches(packed, y, config.batch_size, config.max_length,
+                                         shuffle=shuffle, seed=config.seed,
+                                         sample_weights=weights, row_multiple=replicas,
+                                         pad_to_multiple_of=(config.max_length
+                                                             if config.pad_to_max_length
+                                                             else 8))
+
+        train_batches = batches(train_examples, y_train, True, sample_weights)
+        eval_batches = batches(eval_examples, y_eval, False) if eval_examples else None
+
+        model = build_model(config, tokenizer.vocab_size, labels)
+        compile_model(model, config, total_steps=len(train_batches) * config.epochs,
+                      loss=loss, metrics=metrics)
+
+        monitor = "val_accuracy" if eval_batches else "accuracy"
+        best_path = run.path("best.weights.h5")
+        best_record = BestRecord(run.path("best.json"), monitor)
+        callbacks = [
+            # Kept after the last epoch (the work dir goes once the model is
+            # saved): a run killed while saving resumes without retraining.
+            keras.callbacks.BackupAndRestore(run.path("backup"),
+                                             delete_checkpoint=False),
+            EpochSync(train_batches),
+            # After a resume, only a better epoch may replace the saved best.
+            keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max",
+                                            save_best_only=True, save_weights_only=True,
+                                            initial_value_threshold=best_record.value()),
+            best_record,
+            keras.callbacks.EarlyStopping(monitor=monitor, mode="max",
+                                          patience=config.patience),
+        ]
+        fit_started = time.time()
+        # shuffle=False: the batches are already in a seeded random order per
+        # epoch; Keras' own shuffling draws from global state a resume cannot replay.
+        fit = model.fit(train_batches, validation_data=eval_batches, epochs=config.epochs,
+                        callbacks=callbacks, verbose=config.verbose, shuffle=False)
+        fit_seconds = time.time() - fit_started
+    if os.path.exists(best_path):
+        model.load_weights(best_path)
+    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+    return Fitted(model, history, len(train_examples), train_batches.padding_ratio(),
+                  replicas, fit_seconds)
+
+
+def save_trained(run, fitted, tokenizer, labels, eval_examples=None, extra_metadata=None,
+                 extra_training=None):
+    """Evaluate in float32, write the model directory, drop the work dir; return
+    the model in memory as `albert_tf.load` would give it (float32 compute)."""
+    config, model = run.config, fitted.model
+    training_config = config.settings()
+    epochs_run = len(fitted.history.get("loss", []))
+    training_config.update({
+        "num_train_examples": fitted.num_train_examples,
+        "vocab_size_trained": tokenizer.vocab_size,
+        "train_padding_ratio": round(fitted.padding_ratio, 4),
+        "replicas": fitted.replicas,
+        # Includes per-epoch evaluation; compare runs of equal data and epochs.
+        "fit_seconds": round(fitted.fit_seconds, 1),
+        "train_examples_per_second": round(
+            fitted.num_train_examples * epochs_run / max(fitted.fit_seconds, 1e-9), 1),
+        "train_seconds": run.seconds(),
+        **(extra_training or {}),
+    })
+    # Report what inference will see: float32 compute, whatever trained it.
+    inference_model = classifier_with_dtype(model.get_config(), "float32")
+    inference_model.set_weights(model.get_weights())
+    eval_metrics = {}
+    if eval_examples is not None:
+        eval_metrics = TrainedClassifier(inference_model, tokenizer, labels, training_config
+                                         ).evaluate(eval_examples)
+        eval_metrics["file"] = config.eval
+    written = save_model_dir(config.out, model, tokenizer, labels, training_config,
+                             eval_metrics=eval_metrics, history=fitted.history, overwrite=True,
+                             extra_metadata=extra_metadata)
+    run.finish()
+    return TrainedClassifier(inference_model, tokenizer, labels, written,
+                             read_manifest(config.out), config.out)

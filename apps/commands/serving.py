@@ -1,0 +1,74 @@
+"""`albert-tf classify` and `demo`: an export on the TF-free runtime."""
+
+import json
+import sys
+
+from albert_tf.apps.cli_common import add_texts, answer_each
+from albert_tf.contract import RECIPE_PREFERENCE
+
+BATCH_SIZE = 32  # texts per interpreter call
+
+
+def cmd_classify(args):
+    from albert_tf.runtime import Classifier
+
+    classifier = Classifier.load(args.export, recipe=args.recipe, num_threads=args.threads,
+                                 max_batch_size=args.batch_size)
+    print(f"albert-tf classify: {json.dumps(classifier.describe())}", file=sys.stderr)
+    return answer_each(args, lambda texts: [
+        p.to_dict() for p in classifier.classify(texts, top_k=args.top_k,
+                                                 long_texts=args.long_texts)])
+
+
+def add_classify(commands):
+    from albert_tf.runtime.classifier import LONG_TEXT_MODES
+
+    p = commands.add_parser(
+        "classify", help="classify with an exported .tflite (TF-free runtime, JSON lines out)",
+        description="Classify texts with the TF-free runtime (ai-edge-litert + sentencepiece "
+                    "+ numpy): an export directory, one of its .tflite files, or a MediaPipe "
+                    ".tflite. One JSON object per text, in input order: label, score, scores, "
+                    "truncated, num_tokens (or error).")
+    p.add_argument("export", help="export directory or .tflite file")
+    add_texts(p)
+    p.add_argument("--recipe", help="which .tflite of the export (default: the first that "
+                                    "passed its parity gate of "
+                                    f"{', '.join(RECIPE_PREFERENCE)})")
+    p.add_argument("--top-k", type=int, help="keep the k most likely labels in scores")
+    p.add_argument("--long-texts", choices=LONG_TEXT_MODES, default=LONG_TEXT_MODES[0],
+                   help="a text longer than the model's max length: cut it, or read it "
+                        "sentence by sentence and combine their votes (reviews, articles)")
+    p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+                   help="texts per interpreter call")
+    p.add_argument("--flush", action="store_true", help="flush after every line (for pipes)")
+    p.set_defaults(func=cmd_classify)
+
+
+def cmd_demo(args):
+    from albert_tf.apps.demo import launch
+
+    app = launch(args.export, host=args.host, port=args.port, num_threads=args.threads,
+                 prevent_thread_lock=True, quiet=True)
+    # The URL Gradio actually bound (with --port 0, the port it was given).
+    print(f"albert-tf demo: serving on {app.local_url} (Ctrl-C to stop)", file=sys.stderr)
+    app.block_thread()
+
+
+def add_demo(commands):
+    p = commands.add_parser(
+        "demo", help="the Gradio web demo (TF-free runtime; bundled model by default)",
+        description="Serve the Gradio demo on the TF-free runtime: classify, batch files, "
+                    "recipe comparison, word attributions, similarity. Binds 127.0.0.1 and "
+                    "creates no share link unless told otherwise.")
+    p.add_argument("export", nargs="?", help="export directory (default: the bundled SST-2 "
+                                             "sentiment model)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to bind (0.0.0.0 exposes it to the network)")
+    p.add_argument("--port", type=int, default=7860, help="port to serve on; 0 takes any "
+                                                         "free one")
+    p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
+    p.set_defaults(func=cmd_demo)
+
+
+COMMANDS = (add_classify, add_demo)
