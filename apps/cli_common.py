@@ -7,6 +7,7 @@ import it without importing the main parser back.
 import argparse
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import shlex
@@ -174,7 +175,7 @@ def add_data_columns(parser, label_default="label"):
                         help=f"column with the label (default: {label_default or 'from the model'})")
 
 
-def add_config_option(parser, flag, config_class, **kwargs):
+def add_config_option(parser, config_class, flag, **kwargs):
     """`--flag` for the field of the same name, its default taken from the
     config dataclass (one place for every default: `training.config`)."""
     field = config_class.__dataclass_fields__[flag.lstrip("-").replace("-", "_")]
@@ -196,7 +197,7 @@ def add_run_options(parser, config_class, out_help):
     from albert_tf.models.presets import PRESETS
     from albert_tf.training.config import PRECISIONS
 
-    option = lambda flag, **kw: add_config_option(parser, flag, config_class, **kw)  # noqa: E731
+    option = functools.partial(add_config_option, parser, config_class)
     parser.add_argument("--out", required=True, help=out_help)
     option("--preset", choices=list(PRESETS), help="model shape")
     option("--tokenizer", help="spiece.model or tokenizer dir (default: train one)")
@@ -220,7 +221,7 @@ def add_training_options(parser, config_class=None):
     from albert_tf.training.config import TrainConfig
 
     config_class = config_class or TrainConfig
-    option = lambda flag, **kw: add_config_option(parser, flag, config_class, **kw)  # noqa: E731
+    option = functools.partial(add_config_option, parser, config_class)
     add_run_options(parser, config_class, "model directory to write")
     option("--init", help="pretrained directory to start from (from `albert-tf import` or "
                           "`albert-tf pretrain`), or a model directory with the same labels "

@@ -96,7 +96,8 @@ def main():
     global ROOT
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edges", action="store_true", help="print every edge")
-    parser.add_argument("--top", type=int, default=10, help="longest functions to list (default: 10)")
+    parser.add_argument("--top", type=int, default=10,
+                        help="longest functions to list (default: 10)")
     parser.add_argument("--root", type=pathlib.Path, default=ROOT,
                         help="checkout to map (default: this one)")
     args = parser.parse_args()

@@ -1,1 +1,2 @@
-"""Directories the kit writes and reads: manifests with a sha256 per file, model and pretrained directories."""
+"""Directories the kit writes and reads: manifests with a sha256 per file, the
+model and pretrained directory formats, pretrained weights by name."""

@@ -93,7 +93,8 @@ def read_manifest(directory):
     if not os.path.isdir(directory):
         raise ModelDirError(f"{directory}: not a directory")
     if not os.path.isfile(path):
-        raise ModelDirError(f"{directory}: no {MANIFEST_FILE}; not a directory written by albert_tf")
+        raise ModelDirError(f"{directory}: no {MANIFEST_FILE}; not a directory written by "
+                            "albert_tf")
     try:
         with open(path, encoding="utf-8") as f:
             manifest = json.load(f)

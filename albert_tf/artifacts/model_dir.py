@@ -32,7 +32,8 @@ FORMAT = MODEL_FORMAT
 
 def save_model_dir(path, model, tokenizer, labels, training_config, eval_metrics=None,
                    history=None, overwrite=False, extra_metadata=None):
-    """Write a complete, hashed model directory atomically; returns its config.json."""
+    """Write a complete, hashed model directory atomically; returns
+    `(config.json, manifest)` as written."""
     config = {
         "format": FORMAT,
         "model": model.get_config(),
@@ -50,7 +51,7 @@ def save_model_dir(path, model, tokenizer, labels, training_config, eval_metrics
             with open(os.path.join(tmp, HISTORY_FILE), "w", encoding="utf-8") as f:
                 json.dump(history, f, indent=2)
             _plot_history(history, os.path.join(tmp, "training_curves.png"))
-        write_manifest(
+        manifest = write_manifest(
             tmp,
             format=FORMAT,
             versions=writer_versions(),
@@ -58,7 +59,7 @@ def save_model_dir(path, model, tokenizer, labels, training_config, eval_metrics
             num_parameters=int(model.count_params()),
             **(extra_metadata or {}),
         )
-    return config
+    return config, manifest
 
 
 def _plot_history(history, path):
@@ -94,12 +95,8 @@ def load(path, dtype="float32", verify=True, dropout=None, classifier_dropout=No
     """
     path = os.fspath(path)
     metadata, config = read_config(path, MODEL_REQUIRED, FORMAT, verify)
-    model_config = copy.deepcopy(config["model"])
-    if dropout is not None:
-        model_config["backbone"]["config"]["dropout"] = dropout
-    if classifier_dropout is not None:
-        model_config["dropout"] = classifier_dropout
-    model = classifier_with_dtype(model_config, dtype)
+    model_config = config["model"]
+    model = classifier_with_dtype(model_config, dtype, dropout, classifier_dropout)
     tokenizer = AlbertTokenizer.load(os.path.join(path, TOKENIZER_DIR))
     labels = LabelVocab.load(os.path.join(path, LABELS_FILE),
                              multi_label=bool(model_config.get("multi_label")))
@@ -110,9 +107,14 @@ def load(path, dtype="float32", verify=True, dropout=None, classifier_dropout=No
     return TrainedClassifier(model, tokenizer, labels, config, metadata, path)
 
 
-def classifier_with_dtype(model_config, dtype):
-    """An `AlbertClassifier` from `get_config()` output, computing in `dtype`
-    (weights are not copied)."""
+def classifier_with_dtype(model_config, dtype, dropout=None, classifier_dropout=None):
+    """An `AlbertClassifier` from `get_config()` output, computing in `dtype`, with
+    `dropout` / `classifier_dropout` replacing the stored rates if given (weights
+    are not copied)."""
     model_config = copy.deepcopy(model_config)
     model_config["backbone"]["config"]["dtype"] = dtype
+    if dropout is not None:
+        model_config["backbone"]["config"]["dropout"] = dropout
+    if classifier_dropout is not None:
+        model_config["dropout"] = classifier_dropout
     return AlbertClassifier.from_config(model_config)

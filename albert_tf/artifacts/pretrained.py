@@ -66,7 +66,8 @@ def backbone_config(backbone):
 
 def save_pretrained(path, pretrainer, tokenizer, heads, overwrite=False, history=None,
                     plot=None, **metadata):
-    """Write a complete, hashed pretrained directory atomically; returns its config.json.
+    """Write a complete, hashed pretrained directory atomically; returns
+    `(config.json, manifest)` as written.
 
     `plot(history, png_path)` draws the curves when `history` is given.
     """
@@ -87,12 +88,21 @@ def save_pretrained(path, pretrainer, tokenizer, heads, overwrite=False, history
                 json.dump(history, f, indent=2)
             if plot is not None:
                 plot(history, os.path.join(tmp, "pretraining_curves.png"))
-        write_manifest(
+        manifest = write_manifest(
             tmp, format=FORMAT,
             versions=writer_versions(),
             num_parameters=int(backbone.count_params()),
             **metadata)
-    return config
+    return config, manifest
+
+
+def pretrainer_with_dtype(stored_backbone_config, dtype, dropout=None):
+    """An `AlbertPretrainer` from a stored backbone config, computing in `dtype`
+    (with `dropout` replacing the stored rate, if given; weights are not copied)."""
+    kwargs = dict(stored_backbone_config, dtype=dtype)
+    if dropout is not None:
+        kwargs["dropout"] = dropout
+    return AlbertPretrainer(AlbertBackbone(**kwargs))
 
 
 def load_pretrained(path, dtype="float32", dropout=None, verify=True, max_length=None):
@@ -111,10 +121,7 @@ def load_pretrained(path, dtype="float32", dropout=None, verify=True, max_length
     if max_length is not None and max_length > positions:
         raise ModelDirError(f"max_length={max_length} exceeds the {path} position table "
                             f"({positions})")
-    kwargs = dict(config["backbone"], dtype=dtype)
-    if dropout is not None:
-        kwargs["dropout"] = dropout
-    pretrainer = AlbertPretrainer(AlbertBackbone(**kwargs))
+    pretrainer = pretrainer_with_dtype(config["backbone"], dtype, dropout)
     tokenizer = AlbertTokenizer.load(os.path.join(path, TOKENIZER_DIR))
     load_weights_checked(path, pretrainer, tokenizer)
     return PretrainedAlbert(pretrainer, tokenizer, config, metadata, path)

@@ -8,7 +8,8 @@ from albert_tf.text.inputs import check_text, check_tokens
 from albert_tf.text.tokenizer import pad_sequences
 
 
-def predict_in_batches(model, tokenizer, texts, pairs=None, max_length=DEFAULT_MAX_LENGTH, batch_size=64):
+def predict_in_batches(model, tokenizer, texts, pairs=None, max_length=DEFAULT_MAX_LENGTH,
+                       batch_size=64):
     """`model` outputs `(n, ...)` for every text, in input order, and truncation flags.
 
     Texts are sorted by length so each batch is padded only as far as its

@@ -4,7 +4,8 @@ import keras
 
 from albert_tf.contract import INPUTS
 from albert_tf.models.common import check_positive_int, check_rate
-from albert_tf.models.layers import AlbertEmbedding, AlbertTransformerLayer, AttentionMask, ClsPooler
+from albert_tf.models.layers import (AlbertEmbedding, AlbertTransformerLayer, AttentionMask,
+                                     ClsPooler)
 
 
 def _serialize_dtype(policy):

@@ -108,8 +108,8 @@ def load_export(directory, recipe=None, filename=None):
     if not isinstance(max_length, int) or max_length < 1:
         raise ModelDirError(f"{directory}: the manifest's contract has no {length_key}; "
                             "re-export the model with `albert-tf export`")
-    return Bundle(os.path.join(directory, filename), recipe, tokenizer, labels,
-                  int(max_length), manifest)
+    return Bundle(os.path.join(directory, filename), recipe, tokenizer, labels, max_length,
+                  manifest)
 
 
 SIDECAR_SUFFIX = ".sha256"

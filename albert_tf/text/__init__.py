@@ -1,1 +1,2 @@
-"""Text in: SentencePiece tokenization, data files, input checks, sentence splitting, length bucketing. Keras-free."""
+"""Text in: SentencePiece tokenization, data files, input checks, sentence
+splitting, length bucketing. Keras-free."""

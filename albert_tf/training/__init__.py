@@ -1,1 +1,2 @@
-"""Training: fine-tuning (`finetune`), pretraining and distillation, with their shared configuration, schedule, batches and option checks."""
+"""Training: fine-tuning (`finetune`), pretraining and distillation, with their
+shared configuration, schedule, batches and option checks."""

@@ -20,7 +20,6 @@ import keras
 import numpy as np
 
 from albert_tf.artifacts.formats import is_model_dir
-from albert_tf.artifacts.manifest import read_manifest
 from albert_tf.artifacts.model_dir import classifier_with_dtype, load, save_model_dir
 from albert_tf.artifacts.pretrained import load_pretrained
 from albert_tf.errors import AlbertTfError
@@ -30,7 +29,7 @@ from albert_tf.models.presets import preset_config
 from albert_tf.models.tasks import AlbertClassifier
 from albert_tf.text.data import LabelVocab, load_examples
 from albert_tf.training.batching import ClassificationBatches, EpochSync
-from albert_tf.training.config import TrainConfig  # noqa: F401 (the API's home)
+from albert_tf.training.config import TrainConfig
 from albert_tf.training.distribution import data_parallel
 from albert_tf.training.run import Run, prepare_tokenizer
 from albert_tf.training.schedule import adamw
@@ -294,9 +293,8 @@ def save_trained(run, fitted, tokenizer, labels, eval_examples=None, extra_metad
         eval_metrics = TrainedClassifier(inference_model, tokenizer, labels, training_config
                                          ).evaluate(eval_examples)
         eval_metrics["file"] = config.eval
-    written = save_model_dir(config.out, model, tokenizer, labels, training_config,
-                             eval_metrics=eval_metrics, history=fitted.history, overwrite=True,
-                             extra_metadata=extra_metadata)
+    written, manifest = save_model_dir(config.out, model, tokenizer, labels, training_config,
+                                       eval_metrics=eval_metrics, history=fitted.history,
+                                       overwrite=True, extra_metadata=extra_metadata)
     run.finish()
-    return TrainedClassifier(inference_model, tokenizer, labels, written,
-                             read_manifest(config.out), config.out)
+    return TrainedClassifier(inference_model, tokenizer, labels, written, manifest, config.out)

@@ -1,5 +1,7 @@
 """`albert-tf teacher` and `albert-tf distill`: a pretrained teacher, then an edge student."""
 
+import functools
+
 from albert_tf.apps.cli_common import (add_config_option, add_data_columns,
                                        add_training_options, command_line, config_from_args,
                                        print_json, stdout_to_stderr, summary)
@@ -82,7 +84,7 @@ def add_distill(commands):
                     "soft labels (KL at --temperature) plus --alpha x the gold labels. Teacher "
                     "outputs are cached in OUT.teacher-cache/ by teacher and text sha256. "
                     "Writes a model directory whose metadata records teacher and transfer set.")
-    option = lambda flag, **kw: add_config_option(p, flag, DistillConfig, **kw)  # noqa: E731
+    option = functools.partial(add_config_option, p, DistillConfig)
     p.add_argument("--teacher", required=True, help="teacher directory or .tflite")
     p.add_argument("--train", required=True, help="labelled training file (gold labels)")
     p.add_argument("--eval", help="labelled file for early stopping and metrics")

@@ -1,5 +1,7 @@
 """`albert-tf import`, `export-checkpoint` and `pretrain`: pretrained encoders in and out."""
 
+import functools
+
 from albert_tf.apps.cli_common import (TEXT_COLUMN_HELP, add_config_option, add_run_options,
                                        command_line, config_from_args, print_json,
                                        stdout_to_stderr)
@@ -82,7 +84,7 @@ def add_pretrain(commands):
                     "of .tsv/.csv/.jsonl, optionally .gz; each row is a document). Writes a "
                     "pretrained directory with held-out MLM/SOP accuracy, corpus hashes and "
                     "a loss plot.")
-    option = lambda flag, **kw: add_config_option(p, flag, PretrainConfig, **kw)  # noqa: E731
+    option = functools.partial(add_config_option, p, PretrainConfig)
     p.add_argument("--corpus", nargs="+", required=True, help="text or data files")
     add_run_options(p, PretrainConfig, "pretrained directory to write")
     option("--init", help="pretrained directory to continue from")

@@ -1,4 +1,5 @@
-"""Every option of a distillation run: `TrainConfig` plus the teacher, the transfer set and the loss.
+"""Every option of a distillation run: `TrainConfig` plus the teacher, the transfer
+set and the loss.
 
 Keras-free (see `training.config`), so `albert-tf distill --help` shows these
 defaults without importing a backend.

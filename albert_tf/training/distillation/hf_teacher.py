@@ -161,8 +161,7 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
         _drop_checkpoints(work)
     base_path, base_sha = resolve_base(base, work)
 
-    examples, labels, eval_examples = _read_labelled(train, eval, text_column, label_column,
-                                                     limit)
+    examples, labels, evaluation = _read_labelled(train, eval, text_column, label_column, limit)
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(base_path)
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
@@ -178,7 +177,8 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
         lr_scheduler_type="linear", seed=seed, data_seed=seed, use_cpu=True, bf16=use_bf16,
         # Similar lengths in a batch: SST-2 phrases run from 1 to 60 tokens.
         train_sampling_strategy="group_by_length", logging_steps=50, save_strategy="steps",
-        save_steps=save_steps, save_total_limit=1, report_to=[], dataloader_num_workers=0, disable_tqdm=False)
+        save_steps=save_steps, save_total_limit=1, report_to=[], dataloader_num_workers=0,
+        disable_tqdm=False)
     trainer = transformers.Trainer(
         model=model, args=args, train_dataset=dataset,
         data_collator=transformers.DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8))
@@ -202,8 +202,7 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
         "versions": {"albert_tf": __version__,
                      **package_versions("torch", "transformers", "accelerate")},
     }
-    _write_teacher(out, overwrite, trainer, tokenizer, record, eval_examples, labels,
-                   max_length, use_bf16)
+    _write_teacher(out, overwrite, trainer, tokenizer, record, evaluation, max_length, use_bf16)
     # Keep the unpacked base for the next run; the checkpoints (weights plus
     # optimizer state, 3x the model) are only for resuming this one.
     _drop_checkpoints(work)
@@ -211,34 +210,35 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
 
 
 def _read_labelled(train, eval, text_column, label_column, limit):
-    """`(train examples, labels, eval examples or None)`; an unknown eval label fails now."""
+    """`(train examples, labels, (eval examples, their class ids) or None)`; an unknown
+    eval label fails now, before any training."""
     examples = load_examples(train, text_column=text_column, label_column=label_column)
     if limit:
         examples = examples.subset(range(min(int(limit), len(examples))))
     labels = LabelVocab.from_examples(examples)
-    eval_examples = None
+    evaluation = None
     if eval:
         eval_examples = load_examples(eval, text_column=text_column, label_column=label_column)
-        labels.encode(eval_examples)
-    return examples, labels, eval_examples
+        evaluation = eval_examples, labels.encode(eval_examples)
+    return examples, labels, evaluation
 
 
-def _write_teacher(out, overwrite, trainer, tokenizer, record, eval_examples, labels,
-                   max_length, use_bf16):
+def _write_teacher(out, overwrite, trainer, tokenizer, record, evaluation, max_length,
+                   use_bf16):
     """The HF directory, its eval accuracy (measured on the written files) and manifest."""
     import numpy as np
 
     with AtomicDirectory(out, overwrite=overwrite) as tmp:
         trainer.save_model(tmp)
         tokenizer.save_pretrained(tmp)
-        if eval_examples is not None:
+        if evaluation is not None:
+            eval_examples, eval_y = evaluation
             started = time.time()
             teacher = HFTeacher(tmp, max_length=max_length, bf16=use_bf16)
             probabilities = teacher.predict_proba(eval_examples.texts)
             record["eval"] = {"path": os.path.abspath(eval_examples.source),
                               "rows": len(eval_examples),
-                              "accuracy": _accuracy(probabilities,
-                                                    np.asarray(labels.encode(eval_examples))),
+                              "accuracy": _accuracy(probabilities, np.asarray(eval_y)),
                               "seconds": round(time.time() - started, 1)}
         with open(os.path.join(tmp, TEACHER_RECORD), "w", encoding="utf-8") as f:
             json.dump(record, f, indent=2)

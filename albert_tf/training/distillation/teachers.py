@@ -19,9 +19,10 @@ import os
 
 import numpy as np
 
-from albert_tf.errors import AlbertTfError
+from albert_tf.artifacts.formats import is_model_dir, is_pretrained_dir
 from albert_tf.artifacts.manifest import sha256_file
-from albert_tf.contract import MANIFEST_FILE
+from albert_tf.contract import CONFIG_FILE, MANIFEST_FILE
+from albert_tf.errors import AlbertTfError
 
 
 class Teacher:
@@ -142,20 +143,20 @@ def teacher_kind(path):
         if path.endswith(".tflite"):
             return ExportTeacher.kind
         raise AlbertTfError(f"{path}: a teacher file must be a .tflite")
-    config_path = os.path.join(path, "config.json")
+    if is_model_dir(path):
+        return KitModelTeacher.kind
+    if is_pretrained_dir(path):
+        raise AlbertTfError(f"{path}: a pretrained directory has no classifier; fine-tune "
+                            "it first (albert-tf train --init) to use it as a teacher")
+    config_path = os.path.join(path, CONFIG_FILE)
     if os.path.isfile(config_path):
         try:
             with open(config_path, encoding="utf-8") as f:
                 config = json.load(f)
         except (OSError, ValueError):
             config = {}
-        if str(config.get("format", "")).startswith("albert_tf.classifier"):
-            return KitModelTeacher.kind
-        if "model_type" in config:
+        if isinstance(config, dict) and "model_type" in config:
             return HuggingFaceTeacher.kind
-        if str(config.get("format", "")).startswith("albert_tf.pretrained"):
-            raise AlbertTfError(f"{path}: a pretrained directory has no classifier; fine-tune "
-                                "it first (albert-tf train --init) to use it as a teacher")
     if any(name.endswith(".tflite") for name in os.listdir(path)):
         return ExportTeacher.kind
     raise AlbertTfError(f"{path}: not a teacher (no kit model, export or Hugging Face "

@@ -17,15 +17,15 @@ import time
 import keras
 import numpy as np
 
-from albert_tf.artifacts.manifest import read_manifest
-from albert_tf.artifacts.pretrained import PretrainedAlbert, load_pretrained, save_pretrained
+from albert_tf.artifacts.pretrained import (PretrainedAlbert, load_pretrained,
+                                            pretrainer_with_dtype, save_pretrained)
 from albert_tf.errors import AlbertTfError
 from albert_tf.models.backbone import AlbertBackbone
 from albert_tf.models.presets import preset_config
 from albert_tf.models.tasks import AlbertPretrainer
 from albert_tf.text.sentences import split_sentences
 from albert_tf.training.batching import EpochSync
-from albert_tf.training.config import PretrainConfig  # noqa: F401 (the API's home)
+from albert_tf.training.config import PretrainConfig
 from albert_tf.training.pretraining.batches import PretrainingBatches
 from albert_tf.training.pretraining.corpus import fingerprint, read_documents
 from albert_tf.training.pretraining.instances import build_segment_pairs, tokenize_documents
@@ -182,7 +182,7 @@ def pretrain(config=None, command=None, **kwargs):
     # A time limit can end the last evaluation period early.
     history["step"] = [min(config.eval_every * (i + 1), steps_run)
                        for i in range(len(history.get("loss", [])))]
-    written = save_pretrained(
+    written, manifest = save_pretrained(
         config.out, pretrainer, tokenizer, heads="trained", overwrite=True, history=history,
         plot=plot_curves, corpus=corpus_hashes, command=command, pretraining=config.settings(),
         heldout=heldout,
@@ -193,6 +193,6 @@ def pretrain(config=None, command=None, **kwargs):
              "keras_backend": keras.backend.backend()})
     run.finish()
     # Returned as `load_pretrained` would give it: float32 compute, whatever trained it.
-    inference = AlbertPretrainer(AlbertBackbone(**dict(written["backbone"], dtype="float32")))
+    inference = pretrainer_with_dtype(written["backbone"], "float32")
     inference.set_weights(pretrainer.get_weights())
-    return PretrainedAlbert(inference, tokenizer, written, read_manifest(config.out), config.out)
+    return PretrainedAlbert(inference, tokenizer, written, manifest, config.out)
