@@ -14,8 +14,8 @@ from albert_tf.training.distillation.cache import TeacherCache
 from albert_tf.training.distillation.loss import DistillationLoss, target_accuracy
 from albert_tf.training.distillation.transfer import NO_LABEL, augment, build_transfer_set
 from albert_tf.errors import AlbertTfError
-from tests.helpers import (FILLER, NEGATIVE, POSITIVE, fast_train_kwargs, run_cli,
-                           sentiment_rows, write_tsv)
+from tests.helpers import (FILLER, MICRO_MODEL, NEGATIVE, POSITIVE, fast_train_kwargs,
+                           run_cli, sentiment_rows, write_tsv)
 
 
 def distill_kwargs(data_files, teacher, out, **overrides):
@@ -158,9 +158,11 @@ def test_hf_teacher_distils_into_a_tiny_student(tmp_path, data_files, unlabelled
     teacher_probabilities = teacher.predict_proba(texts)
     student = albert_tf.distill(**distill_kwargs(
         data_files, hf_teacher, tmp_path / "student", transfer=[str(unlabelled)],
-        augment_copies=1))
+        augment_copies=1, teacher_embeddings=True))
     assert agreement(student, teacher_probabilities, texts) > 0.9  # chance: ~0.5
     record = student.metadata["distillation"]
+    embeddings = record["teacher_embeddings"]  # tested on their own below
+    assert embeddings["from_teacher"] > 0.5 * embeddings["pieces"]
     assert record["teacher"]["kind"] == "huggingface"
     assert record["teacher"]["sha256"] == teacher.sha256
     assert record["teacher"]["accuracy"] > 0.9  # the teacher's own recorded figure
@@ -298,6 +300,87 @@ def test_minilm_package_is_verified_before_anything_is_written(tmp_path, monkeyp
     result = run_cli("teacher", "--train", tmp_path / "missing.tsv", "--out", tmp_path / "t")
     assert result.returncode == 1 and "error" in result.stderr
     assert not (tmp_path / "t").exists()
+
+
+# --- the teacher's token embeddings -----------------------------------------------
+
+
+def _bert_tokenizer(words):
+    import transformers
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list(words)
+    return transformers.BertTokenizer(vocab={w: i for i, w in enumerate(vocab)},
+                                      do_lower_case=True)
+
+
+def test_student_pieces_are_spelled_in_the_teacher_vocabulary():
+    pytest.importorskip("transformers")
+    from albert_tf.training.distillation.embeddings import spell_pieces
+
+    tokenizer = _bert_tokenizer(["good", "great", "##ness", "un", "##real"])
+    ids = tokenizer.get_vocab()
+    spelled = spell_pieces(["<pad>", "[CLS]", "\u2581Good", "ness", "\u2581unreal", "great",
+                            "\u2581", "\u2581zebra"], tokenizer)
+    assert spelled == [[ids["[PAD]"]], [ids["[CLS]"]], [ids["good"]], [ids["##ness"]],
+                       [ids["un"], ids["##real"]],
+                       [ids["great"]],  # no ##great: spelled as a word
+                       [], []]  # nothing, or only [UNK]: left to the random init
+
+
+def test_embedding_table_keeps_the_teachers_neighbours_at_the_students_scale():
+    from albert_tf.training.distillation.embeddings import student_embedding_table
+
+    rng = np.random.default_rng(0)
+    # Two clusters of "words" in a 48-wide teacher space; the student has E=8.
+    centres = rng.normal(0, 1, (2, 48))
+    vectors = np.concatenate([centres[0] + rng.normal(0, .1, (30, 48)),
+                              centres[1] + rng.normal(0, .1, (30, 48)), np.zeros((4, 48))])
+    found = np.array([True] * 60 + [False] * 4)
+    current = rng.normal(0, .02, (64, 8)).astype(np.float32)
+    table, report = student_embedding_table(vectors, found, current)
+    assert report == {"pieces": 64, "from_teacher": 60, "components": 8,
+                      "variance_kept": report["variance_kept"]}
+    assert report["variance_kept"] > 0.5  # the cluster split is the main direction
+    np.testing.assert_array_equal(table[60:], current[60:])  # unspelled rows untouched
+    assert abs(table[:60].std() - 0.02) < 1e-3
+    unit = table[:60] / np.linalg.norm(table[:60], axis=1, keepdims=True)
+    similarity = unit @ unit.T
+    same, other = similarity[:30, :30].mean(), similarity[:30, 30:].mean()
+    assert same > 0.5 and other < -0.5, (same, other)
+    with pytest.raises(AlbertTfError, match="spells only 1 of 64"):
+        student_embedding_table(vectors, np.arange(64) == 0, current)
+
+
+def test_teacher_embeddings_start_the_student(tmp_path, data_files, hf_teacher, trained_dir):
+    from albert_tf.models import AlbertBackbone, AlbertClassifier
+    from albert_tf.text.tokenizer import AlbertTokenizer
+    from albert_tf.training.distillation.embeddings import transfer_embeddings
+    from albert_tf.training.distillation.teachers import load_teacher
+
+    teacher = load_teacher(str(hf_teacher))
+    tokenizer = AlbertTokenizer.train(held_out_texts(400), vocab_size=60)
+    size = tokenizer.vocab_size
+    model = AlbertClassifier(AlbertBackbone(vocabulary_size=size, **MICRO_MODEL), 2)
+    before = keras.ops.convert_to_numpy(model.backbone.embedding.token_embedding.embeddings)
+    report = transfer_embeddings(teacher, tokenizer, model)
+    table = keras.ops.convert_to_numpy(model.backbone.embedding.token_embedding.embeddings)
+    pieces = tokenizer.id_to_piece(range(size))
+    _, found = teacher.token_vectors(pieces)
+    assert report["from_teacher"] == found.sum() > 0.5 * size  # fragments: [UNK] here
+    assert not np.allclose(table[found], before[found])
+    np.testing.assert_array_equal(table[~found], before[~found])
+    # The word "\u2581a" and the fragment "a" are both the teacher's "a" (it has no "##a"): one row.
+    np.testing.assert_allclose(table[pieces.index("\u2581a")], table[pieces.index("a")])
+    assert not np.allclose(table[pieces.index("\u2581a")], table[pieces.index("\u2581film")])
+
+    # Only a Hugging Face teacher has embeddings; and an --init student has its own.
+    with pytest.raises(AlbertTfError, match="albert_tf_model teacher has no token embeddings"):
+        albert_tf.distill(**distill_kwargs(data_files, trained_dir, tmp_path / "bad",
+                                           teacher_embeddings=True))
+    with pytest.raises(AlbertTfError, match="teacher_embeddings starts a new student"):
+        albert_tf.distill(**distill_kwargs(data_files, hf_teacher, tmp_path / "bad",
+                                           teacher_embeddings=True, init=str(trained_dir)))
+    assert _left_behind(tmp_path, "bad") == []
 
 
 # --- resume ---------------------------------------------------------------------

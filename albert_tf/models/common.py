@@ -8,7 +8,12 @@ import keras
 from keras import ops
 
 
-def albert_initializer(stddev=0.02):
+# ALBERT's (and BERT's) initializer range; embeddings moved in from a teacher are
+# scaled to it too (training.distillation.embeddings).
+INITIALIZER_STDDEV = 0.02
+
+
+def albert_initializer(stddev=INITIALIZER_STDDEV):
     return keras.initializers.TruncatedNormal(stddev=stddev)
 
 

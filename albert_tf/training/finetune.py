@@ -212,10 +212,12 @@ class Fitted:
 
 
 def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_examples=None,
-                   y_eval=None, sample_weights=None, loss=None, metrics=None):
+                   y_eval=None, sample_weights=None, loss=None, metrics=None, prepare=None):
     """`model.fit` with bucketed batches, checkpoints, early stopping; the best epoch kept.
 
     `y_*` are whatever `loss` takes (default: class indices or multi-hot rows).
+    `prepare(model)`, if given, runs on the new model before training (a resumed
+    run then restores its checkpoint over it).
     """
     config = run.config
     with data_parallel(config.data_parallel) as replicas:
@@ -233,6 +235,8 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         eval_batches = batches(eval_examples, y_eval, False) if eval_examples else None
 
         model = build_model(config, tokenizer.vocab_size, labels)
+        if prepare is not None:
+            prepare(model)
         compile_model(model, config, total_steps=len(train_batches) * config.epochs,
                       loss=loss, metrics=metrics)
 

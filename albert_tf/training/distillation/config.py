@@ -32,6 +32,9 @@ class DistillConfig(TrainConfig):
     teacher_batch_size: int = 64
     teacher_recipe: str = None  # export teachers: which .tflite (default: the runtime's)
     cache_dir: str = None  # default OUT.teacher-cache
+    # Start the student's token embeddings from the (Hugging Face) teacher's,
+    # spelled across the two vocabularies (distillation.embeddings).
+    teacher_embeddings: bool = False
 
     def validate(self):
         if not self.teacher:
@@ -48,6 +51,9 @@ class DistillConfig(TrainConfig):
         if self.max_unlabelled is not None and self.max_unlabelled < 0:
             fail(f"max_unlabelled must be >= 0, got {self.max_unlabelled}")
         check_rates(self, "mask_rate", "ngram_rate")
+        if self.teacher_embeddings and self.init:
+            fail(f"teacher_embeddings starts a new student's embeddings; init={self.init!r} "
+                 "already brings its own (use one or the other)")
         if not self.temperature > 0:
             fail(f"temperature must be > 0, got {self.temperature}")
         if not self.alpha >= 0:

@@ -27,11 +27,11 @@ from albert_tf.inference.trained import TrainedClassifier
 from albert_tf.text.data import Examples, LabelVocab, load_examples
 from albert_tf.training.distillation.cache import TeacherCache, texts_digest
 from albert_tf.training.distillation.config import CACHE_SUFFIX, DistillConfig
+from albert_tf.training.distillation.embeddings import check_teacher, transfer_embeddings
 from albert_tf.training.distillation.loss import DistillationLoss, accuracy_metric
 from albert_tf.training.distillation.transfer import NO_LABEL, build_transfer_set
 from albert_tf.training.finetune import WORK_DIR_SUFFIX, fit_classifier, save_trained
 from albert_tf.training.run import Run, prepare_tokenizer
-
 
 
 def student_labels(teacher, examples, source):
@@ -64,6 +64,8 @@ def distill(config=None, **kwargs):
     config = dataclasses.replace(config or DistillConfig(), **kwargs).validate()
     teacher = load_teacher(config.teacher, batch_size=config.teacher_batch_size,
                            recipe=config.teacher_recipe)
+    if config.teacher_embeddings:
+        check_teacher(teacher)
     train_examples = load_examples(config.train, text_column=config.text_column,
                                    label_column=config.label_column)
     if config.max_train_examples:
@@ -97,10 +99,16 @@ def distill(config=None, **kwargs):
     run = Run.start(config, WORK_DIR_SUFFIX)
     with run.discarded_on_error():
         tokenizer = prepare_tokenizer(config, run.work_dir, transfer.texts)
+        embedding_report = {}
+
+        def prepare(model):
+            embedding_report.update(transfer_embeddings(teacher, tokenizer, model))
+
         fitted = fit_classifier(
             run, tokenizer, labels, Examples(transfer.texts), targets(soft, transfer.gold),
             eval_examples, y_eval, loss=DistillationLoss(config.temperature, config.alpha),
-            metrics=[accuracy_metric()])
+            metrics=[accuracy_metric()],
+            prepare=prepare if config.teacher_embeddings else None)
 
     record = {
         "teacher": {**teacher.describe(), **eval_report},
@@ -112,6 +120,7 @@ def distill(config=None, **kwargs):
                                                           != NO_LABEL)), 4)},
         "temperature": config.temperature, "alpha": config.alpha,
         "cache": os.path.abspath(cache.directory), "teacher_calls": cache.teacher_calls,
+        "teacher_embeddings": embedding_report or None,
     }
     if eval_examples is not None:
         record["eval_agreement_with_teacher"] = _agreement(

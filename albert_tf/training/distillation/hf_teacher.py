@@ -114,6 +114,15 @@ class HFTeacher:
         return out
 
 
+    def token_vectors(self, pieces):
+        """`(vectors, found)`: each piece spelled in this tokenizer, its input
+        embeddings averaged (see `distillation.embeddings`)."""
+        from albert_tf.training.distillation.embeddings import mean_vectors, spell_pieces
+
+        table = self.model.get_input_embeddings().weight.detach().float().numpy()
+        return mean_vectors(spell_pieces(pieces, self.tokenizer), table)
+
+
 def read_teacher_record(path):
     record_path = os.path.join(path, TEACHER_RECORD)
     if not os.path.isfile(record_path):

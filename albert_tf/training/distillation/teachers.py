@@ -8,6 +8,9 @@ One small interface over three sources, picked from what the path holds:
 | a kit export directory or `.tflite` | `ExportTeacher` (the TF-free runtime) | `[runtime]` |
 | a Hugging Face `AutoModelForSequenceClassification` directory | `HFTeacher` | `[teacher]` |
 
+A Hugging Face teacher also has `token_vectors(pieces)`, its input embeddings
+spelled out for another vocabulary (`teacher_embeddings=True`).
+
 Every teacher has `labels` (class order), `sha256` (what the label cache is
 keyed by: change a weight and every text is labelled again), `accuracy` (the
 figure its own directory records, if any) and `predict_proba(texts)`.
@@ -118,6 +121,9 @@ class HuggingFaceTeacher(Teacher):
 
     def predict_proba(self, texts, progress=None):
         return self.model.predict_proba(list(texts), progress)
+
+    def token_vectors(self, pieces):
+        return self.model.token_vectors(pieces)
 
     def describe(self):
         return {**super().describe(), "max_length": self.model.max_length, "bf16": self.bf16}
