@@ -197,6 +197,40 @@ def test_a_failed_run_leaves_no_work_directory(tmp_path, data_files):
     assert sorted(os.listdir(tmp_path)) == ["bad.tsv"]
 
 
+
+def test_a_diverging_run_stops_at_once_with_one_line(tmp_path, data_files, monkeypatch):
+    from albert_tf.training import finetune
+    from albert_tf.training.divergence import StopOnDivergence
+
+    # The callback on its own: the running-mean loss is checked every `every` batches.
+    stop = StopOnDivergence("lower it", every=3)
+    stop.on_epoch_begin(1)
+    stop.on_train_batch_end(1, {"loss": float("nan")})  # not a checking batch
+    with pytest.raises(AlbertTfError, match=r"diverged: the loss is nan at batch 3 of epoch 2; "
+                                            r"lower it"):
+        stop.on_train_batch_end(2, {"loss": float("nan")})
+    stop.on_train_batch_end(2, {"loss": 0.7})
+    with pytest.raises(AlbertTfError, match="loss is inf at the end of epoch 1"):
+        stop.on_epoch_end(0, {"loss": float("inf")})
+
+    # In a real run: a loss that turns to NaN (as a too-high learning rate makes it)
+    # stops training in its first epoch, names the options to change, leaves nothing.
+    real = finetune.task_loss_and_metrics
+
+    def nan_loss(multi_label):
+        loss, metrics = real(multi_label)
+        return (lambda y, p: loss(y, p) * float("nan")), metrics
+
+    monkeypatch.setattr(finetune, "task_loss_and_metrics", nan_loss)
+    epochs_run = []
+    monkeypatch.setattr(finetune.EpochSync, "on_epoch_begin",
+                        lambda self, epoch, logs=None: epochs_run.append(epoch))
+    with pytest.raises(AlbertTfError, match=r"diverged: the loss is nan at .* epoch 1; restart "
+                                            r"with a lower --learning-rate \(was 0.003\)"):
+        albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "nan"))
+    assert epochs_run == [0]
+    assert os.listdir(tmp_path) == []
+
 def test_num_groups_unshares_layers_at_the_same_shape(tmp_path, data_files, trained_dir):
     """num_groups = num_layers: one set of weights per layer call, so twice the
     encoder parameters of the shared model, with the same layer shapes."""

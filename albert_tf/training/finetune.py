@@ -31,6 +31,7 @@ from albert_tf.text.data import LabelVocab, load_examples
 from albert_tf.training.batching import ClassificationBatches, EpochSync
 from albert_tf.training.config import TrainConfig
 from albert_tf.training.distribution import data_parallel
+from albert_tf.training.divergence import StopOnDivergence, divergence_hint
 from albert_tf.training.run import Run, prepare_tokenizer
 from albert_tf.training.schedule import adamw
 
@@ -244,6 +245,8 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         best_path = run.path("best.weights.h5")
         best_record = BestRecord(run.path("best.json"), monitor)
         callbacks = [
+            # First: a diverged epoch must fail before the backup below saves it.
+            StopOnDivergence(divergence_hint(config)),
             # Kept after the last epoch (the work dir goes once the model is
             # saved): a run killed while saving resumes without retraining.
             keras.callbacks.BackupAndRestore(run.path("backup"),

@@ -26,6 +26,7 @@ from albert_tf.models.tasks import AlbertPretrainer
 from albert_tf.text.sentences import split_sentences
 from albert_tf.training.batching import EpochSync
 from albert_tf.training.config import PretrainConfig
+from albert_tf.training.divergence import StopOnDivergence, divergence_hint
 from albert_tf.training.pretraining.batches import PretrainingBatches
 from albert_tf.training.pretraining.corpus import fingerprint, read_documents
 from albert_tf.training.pretraining.instances import build_segment_pairs, tokenize_documents
@@ -170,7 +171,9 @@ def pretrain(config=None, command=None, **kwargs):
     fit = pretrainer.fit(
         train_batches, validation_data=heldout_batches, epochs=epochs, verbose=config.verbose,
         shuffle=False,
-        callbacks=[keras.callbacks.BackupAndRestore(run.path("backup")),
+        # StopOnDivergence first: a diverged period fails before its backup is saved.
+        callbacks=[StopOnDivergence(divergence_hint(config)),
+                   keras.callbacks.BackupAndRestore(run.path("backup")),
                    EpochSync(train_batches), time_limit])
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
 
