@@ -105,9 +105,9 @@ def add_distill(commands):
     option("--teacher-batch-size", help="texts per teacher call")
     option("--teacher-recipe", help="export teachers: which .tflite to run")
     option("--cache-dir", help="teacher output cache (default: OUT.teacher-cache)")
-    p.add_argument("--teacher-embeddings", action="store_true",
-                   help="start the student's token embeddings from a Hugging Face teacher's "
-                        "(spelled across the vocabularies, PCA to the student's width)")
+    option("--teacher-embeddings",
+           help="start the student's token embeddings from a Hugging Face teacher's "
+                "(spelled across the vocabularies, PCA to the student's width)")
     add_data_columns(p)
     add_training_options(p, DistillConfig)
     p.set_defaults(func=cmd_distill)

@@ -17,10 +17,11 @@ own. It costs seconds, adds no parameters and changes no file format.
 
 ```python
 vectors, found = teacher.token_vectors(["▁good", "ness", "<pad>"])
-table, report = student_embedding_table(vectors, found, current_table, seed=0)
+table, report = student_embedding_table(vectors, found, current_table)
 ```
 """
 
+import keras
 import numpy as np
 
 from albert_tf.errors import AlbertTfError
@@ -120,8 +121,7 @@ def transfer_embeddings(teacher, tokenizer, model):
     """
     check_teacher(teacher)
     layer = model.backbone.embedding.token_embedding
-    current = layer.embeddings.numpy() if hasattr(layer.embeddings, "numpy") else np.asarray(
-        layer.embeddings)
+    current = keras.ops.convert_to_numpy(layer.embeddings)
     vectors, found = teacher.token_vectors(tokenizer.id_to_piece(range(tokenizer.vocab_size)))
     table, report = student_embedding_table(vectors, found, current)
     layer.embeddings.assign(table.astype(current.dtype))

@@ -113,7 +113,6 @@ class HFTeacher:
                     progress(len(rows))
         return out
 
-
     def token_vectors(self, pieces):
         """`(vectors, found)`: each piece spelled in this tokenizer, its input
         embeddings averaged (see `distillation.embeddings`)."""
