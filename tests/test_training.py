@@ -231,6 +231,47 @@ def test_a_diverging_run_stops_at_once_with_one_line(tmp_path, data_files, monke
     assert epochs_run == [0]
     assert os.listdir(tmp_path) == []
 
+
+def test_a_log_file_run_prints_progress_between_epochs(tmp_path, data_files, monkeypatch,
+                                                       capsys):
+    """verbose=2 (what the CLI picks when writing to a file) gets a progress line
+    every LOG_EVERY_SECONDS, besides Keras' one line per epoch."""
+    from albert_tf.training import progress
+    from albert_tf.training.progress import ProgressLog
+
+    # The callback on a fake clock: nothing before the interval, then one line with the
+    # step, the share done, the time spent and left, and the logged figures.
+    now = [0.0]
+    lines = []
+    log = ProgressLog(every_seconds=60, clock=lambda: now[0], write=lines.append)
+    log.set_params({"epochs": 3, "steps": 400})
+    log.on_epoch_begin(1)
+    now[0] = 59
+    log.on_train_batch_end(99, {"loss": 0.5})
+    assert lines == []
+    now[0] = 600
+    log.on_train_batch_end(99, {"loss": 0.8123456, "accuracy": 0.75})
+    assert lines == ["epoch 2/3 · step 100/400 (25%) · 10 min, about 30 min left · "
+                     "accuracy 0.7500 · loss 0.8123"]
+    now[0] = 630
+    log.on_train_batch_end(119, {"loss": 0.8})
+    assert len(lines) == 1  # 30 s since the last line
+    now[0] = 4200
+    log.on_train_batch_end(199, {})
+    assert lines[-1] == "epoch 2/3 · step 200/400 (50%) · 1 h 10 min, about 1 h 10 min left"
+    with pytest.raises(ValueError, match="every_seconds must be a number >= 0, got -1"):
+        ProgressLog(every_seconds=-1)
+
+    # In a real run: a line per batch at interval 0; none with a terminal's verbosity.
+    monkeypatch.setattr(progress, "LOG_EVERY_SECONDS", 0)
+    albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "logged", epochs=1,
+                                        max_train_examples=32, verbose=2))
+    printed = [line for line in capsys.readouterr().out.splitlines()
+               if line.startswith("epoch 1/1 · step ")]
+    assert printed and "loss " in printed[0]
+    assert progress.progress_callbacks(1) == [] and progress.progress_callbacks(0) == []
+
+
 def test_num_groups_unshares_layers_at_the_same_shape(tmp_path, data_files, trained_dir):
     """num_groups = num_layers: one set of weights per layer call, so twice the
     encoder parameters of the shared model, with the same layer shapes."""

@@ -32,6 +32,7 @@ from albert_tf.training.batching import ClassificationBatches, EpochSync
 from albert_tf.training.config import TrainConfig
 from albert_tf.training.distribution import data_parallel
 from albert_tf.training.divergence import StopOnDivergence, divergence_hint
+from albert_tf.training.progress import progress_callbacks
 from albert_tf.training.run import Run, prepare_tokenizer
 from albert_tf.training.schedule import adamw
 
@@ -259,6 +260,7 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
             best_record,
             keras.callbacks.EarlyStopping(monitor=monitor, mode="max",
                                           patience=config.patience),
+            *progress_callbacks(config.verbose),
         ]
         fit_started = time.time()
         # shuffle=False: the batches are already in a seeded random order per

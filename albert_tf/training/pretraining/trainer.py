@@ -30,6 +30,7 @@ from albert_tf.training.divergence import StopOnDivergence, divergence_hint
 from albert_tf.training.pretraining.batches import PretrainingBatches
 from albert_tf.training.pretraining.corpus import fingerprint, read_documents
 from albert_tf.training.pretraining.instances import build_segment_pairs, tokenize_documents
+from albert_tf.training.progress import progress_callbacks
 from albert_tf.training.run import Run, prepare_tokenizer
 from albert_tf.training.schedule import adamw
 
@@ -174,7 +175,8 @@ def pretrain(config=None, command=None, **kwargs):
         # StopOnDivergence first: a diverged period fails before its backup is saved.
         callbacks=[StopOnDivergence(divergence_hint(config)),
                    keras.callbacks.BackupAndRestore(run.path("backup")),
-                   EpochSync(train_batches), time_limit])
+                   EpochSync(train_batches), time_limit,
+                   *progress_callbacks(config.verbose)])
     history = {k: [float(v) for v in values] for k, values in fit.history.items()}
 
     scores = pretrainer.evaluate(heldout_batches, verbose=0, return_dict=True)
