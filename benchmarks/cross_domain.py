@@ -23,12 +23,20 @@ import numpy as np
 from albert_tf.text.data import LabelVocab, load_examples
 
 
+def renames(spec):
+    """`a=b,c=d` -> {"a": "b", "c": "d"}; None -> {}."""
+    return dict(pair.split("=", 1) for pair in spec.split(",")) if spec else {}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--train", required=True, help="the models' training file")
     parser.add_argument("--eval", required=True, help="labelled file from another source")
     parser.add_argument("--label-map", help="eval label renames, e.g. neg=0,pos=1")
+    parser.add_argument("--model-label-map",
+                        help="model label renames to the training file's, e.g. "
+                             "negative=0,positive=1 (the bundled model)")
     parser.add_argument("--teacher", help="Hugging Face teacher directory")
     parser.add_argument("--student", help="kit export directory")
     parser.add_argument("--recipe", default="dynamic_int8", help="the student's .tflite recipe")
@@ -43,8 +51,19 @@ def main(argv=None):
     train = load_examples(args.train)
     labels = LabelVocab.from_examples(train)
     evaluation = load_examples(args.eval)
-    rename = dict(pair.split("=", 1) for pair in args.label_map.split(",")) \
-        if args.label_map else {}
+    rename = renames(args.label_map)
+    model_rename = renames(args.model_label_map)
+
+    def order(model, who):
+        """Column of each training-file label in the model's output."""
+        names = [model_rename.get(name, name) for name in model.labels]
+        missing = [name for name in labels.names if name not in names]
+        if missing:
+            sys.exit(f"error: the {who}'s labels {list(model.labels)} lack the training "
+                     f"file's {missing}; map them with --model-label-map "
+                     f"(e.g. {','.join(f'{m}={t}' for m, t in zip(model.labels, labels.names))})")
+        return [names.index(name) for name in labels.names]
+
     rows = [i for i in np.random.default_rng(args.seed).permutation(len(evaluation))
             if args.max_words is None or len(evaluation.texts[i].split()) <= args.max_words]
     rows = np.array(rows[:args.sample])
@@ -59,20 +78,20 @@ def main(argv=None):
         from albert_tf.training.distillation.teachers import load_teacher
 
         teacher = load_teacher(args.teacher)
-        order = [teacher.labels.index(name) for name in labels.names]
+        columns = order(teacher, "teacher")
         results["teacher"] = float(
-            (teacher.predict_proba(evaluation.texts)[:, order].argmax(-1) == y).mean())
+            (teacher.predict_proba(evaluation.texts)[:, columns].argmax(-1) == y).mean())
     if args.student:
         from albert_tf.runtime import Classifier
 
         from albert_tf.runtime import LONG_TEXT_MODES
 
         student = Classifier.load(args.student, recipe=args.recipe)
-        order = [student.labels.index(name) for name in labels.names]
+        columns = order(student, "student")
         for mode in LONG_TEXT_MODES:  # texts past max_length: cut, or read by sentences
             probabilities = student.predict_proba(evaluation.texts, long_texts=mode)
             results[f"student {args.recipe}, long texts: {mode}"] = float(
-                (probabilities[:, order].argmax(-1) == y).mean())
+                (probabilities[:, columns].argmax(-1) == y).mean())
     json.dump({"train": args.train, "eval": args.eval, "rows": len(y),
                "max_words": args.max_words,
                "majority": float(max(np.mean(y == k) for k in range(len(labels)))),
