@@ -231,6 +231,10 @@ def add_training_options(parser, config_class=None):
     option("--num-groups", type=int,
            help="distinct layer weight groups (default: the preset's 1, one shared layer); "
                 "the preset's layer count unshares them all: same compute, more parameters")
+    option("--num-layers", type=int,
+           help="layer calls (default: the preset's, or the --init model's); ALBERT shares "
+                "weights across calls, so an --init model directory runs at any depth its "
+                "groups divide: fewer calls, less compute, the same weights")
     option("--classifier-dropout", help="dropout before the classifier head")
     option("--patience", help="epochs without eval improvement before stopping")
     option("--class-weight", help="'balanced' or JSON like '{\"pos\": 2.0}'")

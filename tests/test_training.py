@@ -289,6 +289,32 @@ def test_num_groups_unshares_layers_at_the_same_shape(tmp_path, data_files, trai
                                             init=str(trained_dir)))
 
 
+def test_a_shared_layer_model_continues_at_another_depth(tmp_path, data_files, trained_dir):
+    """num_layers with init= a model directory calls the same (shared) weights a
+    different number of times: the depth changes, the weights do not."""
+    start = albert_tf.load(trained_dir)
+    assert start.backbone.num_layers == 2
+    kwargs = fast_train_kwargs(data_files, tmp_path / "shallow", epochs=1, max_train_examples=32,
+                               learning_rate=1e-9, init=str(trained_dir), num_layers=1)
+    kwargs.pop("preset"), kwargs.pop("vocab_size", None)
+    shallow = albert_tf.train(**kwargs)
+    assert shallow.backbone.num_layers == 1
+    assert albert_tf.load(tmp_path / "shallow").backbone.num_layers == 1
+    for before, after in zip(start.model.get_weights(), shallow.model.get_weights()):
+        np.testing.assert_allclose(before, after, atol=1e-6)
+    texts = ["a fine film", "dull and long"]
+    assert not np.allclose(start.predict_proba(texts), shallow.predict_proba(texts), atol=1e-4)
+
+    with pytest.raises(AlbertTfError, match="num_layers must be a positive integer, got 0"):
+        albert_tf.train(**{**kwargs, "out": str(tmp_path / "zero"), "num_layers": 0})
+    unshared = albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "g2", num_groups=2,
+                                                   epochs=1, max_train_examples=32))
+    with pytest.raises(AlbertTfError, match=r"g2: .*num_layers=3, num_groups=2"):
+        albert_tf.train(**{**kwargs, "out": str(tmp_path / "odd"), "num_layers": 3,
+                           "init": unshared.path})
+    assert sorted(os.listdir(tmp_path)) == ["g2", "shallow"]
+
+
 def test_warm_start_from_a_model_directory(tmp_path, data_files, trained_dir):
     """`init=` a trained model directory continues it: same tokenizer, its
     weights (head included) as the starting point, labels checked by name."""

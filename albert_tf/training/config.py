@@ -17,6 +17,7 @@ config.max_length  # 128
 
 import dataclasses
 
+from albert_tf.artifacts.formats import is_model_dir
 from albert_tf.contract import DEFAULT_MAX_LENGTH
 from albert_tf.training.options import (check_choice, check_init, check_inputs,
                                         check_output, check_positive, check_rates, fail)
@@ -98,6 +99,9 @@ class TrainConfig(RunConfig):
     # layer). The preset's num_layers unshares every layer: the same compute per
     # token, num_layers x the encoder's parameters.
     num_groups: int = None
+    # Layer calls: None = the preset's, or the --init model's. A model directory
+    # given as --init runs its (shared) layers this many times instead.
+    num_layers: int = None
     classifier_dropout: float = 0.1
     patience: int = 2
     class_weight: str = None  # None, "balanced" or JSON {"label": weight}
@@ -114,9 +118,14 @@ class TrainConfig(RunConfig):
         check_positive(self, "batch_size", "epochs")
         check_rates(self, "classifier_dropout")
         check_inputs(self.train, self.eval)
+        if self.num_layers is not None:
+            check_positive(self, "num_layers")
+            if self.init and not is_model_dir(self.init):
+                fail(f"num_layers={self.num_layers} with --init takes a model directory; "
+                     f"{self.init} is a pretrained one")
         if self.num_groups is not None:
-            layers = self.model_overrides.get("num_layers",
-                                              preset_names()[self.preset]["num_layers"])
+            layers = self.num_layers or self.model_overrides.get(
+                "num_layers", preset_names()[self.preset]["num_layers"])
             if self.init:
                 fail(f"num_groups={self.num_groups} shapes a new model; --init brings its own")
             if self.num_groups < 1 or layers % self.num_groups:

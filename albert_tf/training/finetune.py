@@ -108,8 +108,13 @@ def _warm_start(config, vocabulary_size, labels):
     Continuing a run this way (a new schedule over the same or new data) costs
     what the new epochs cost; a longer schedule from scratch repeats the old ones.
     """
-    init = load(config.init, dtype=config.precision, dropout=config.dropout,
-                classifier_dropout=config.classifier_dropout)
+    try:
+        init = load(config.init, dtype=config.precision, dropout=config.dropout,
+                    classifier_dropout=config.classifier_dropout, num_layers=config.num_layers)
+    except ValueError as error:  # the backbone's check: num_groups must divide num_layers
+        if config.num_layers is None:
+            raise
+        raise AlbertTfError(f"{config.init}: {error}") from None
     if (init.labels.names, init.labels.multi_label) != (labels.names, labels.multi_label):
         raise AlbertTfError(f"{config.init}: labels {init.labels.names} do not match this "
                             f"run's {labels.names}")
@@ -138,6 +143,8 @@ def build_model(config, vocabulary_size, labels):
         overrides["dropout"] = config.dropout
     if config.num_groups is not None:
         overrides["num_groups"] = config.num_groups
+    if config.num_layers is not None:
+        overrides["num_layers"] = config.num_layers
     backbone_config = preset_config(config.preset, vocabulary_size=vocabulary_size,
                                     dtype=config.precision, **overrides)
     backbone_config["max_sequence_length"] = max(backbone_config["max_sequence_length"],
