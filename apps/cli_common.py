@@ -245,6 +245,9 @@ def add_training_options(parser, config_class=None):
     option("--data-parallel", help="train on every local device (JAX DataParallel / TF "
                                    "MirroredStrategy); --batch-size is the global batch")
     option("--max-train-examples", type=int, help="use only the first N rows")
+    option("--backup-minutes", help="minutes between backups inside an epoch (one is also "
+                                    "taken at every epoch's end); --resume goes on from the "
+                                    "last one's batch. 0 = after every batch")
 
 
 def command_line():

@@ -73,6 +73,106 @@ def test_resume_continues_after_the_last_finished_epoch(tmp_path, data_files, mo
         np.testing.assert_allclose(resumed, uninterrupted, atol=1e-5)
 
 
+class _InterruptInEpoch(keras.callbacks.Callback):
+    """Crash after batch index `batch` of epoch `epoch` (after the backup saw it)."""
+
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.epoch, self.batch, self._current = epoch, batch, 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._current = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self._current, batch) == (self.epoch, self.batch):
+            raise KeyboardInterrupt(f"simulated crash in epoch {self.epoch + 1}")
+
+
+def test_resume_inside_an_epoch_trains_only_the_batches_left(tmp_path, data_files,
+                                                             monkeypatch):
+    out = tmp_path / "resumed"
+    # 96 examples in batches of 16: 6 batches an epoch; a backup after every batch.
+    kwargs = fast_train_kwargs(data_files, out, epochs=3, max_train_examples=96,
+                               backup_minutes=0)
+    original_fit = keras.Model.fit
+
+    def fit_with(*extra):
+        def fit(self, *args, callbacks=(), **kw):
+            return original_fit(self, *args, callbacks=list(callbacks) + list(extra), **kw)
+        return fit
+
+    monkeypatch.setattr(keras.Model, "fit", fit_with(_InterruptInEpoch(1, 2)))
+    with pytest.raises(KeyboardInterrupt):
+        albert_tf.train(**kwargs)
+    backup = tmp_path / "resumed.training" / "backup"
+    state = json.loads((backup / "state.json").read_text())
+    assert (state["epoch"], state["batch"]) == (1, 3)  # 3 batches of epoch 2 were done
+    assert sorted(os.listdir(backup)) == sorted([state["weights"], "state.json"])
+
+    trained = []  # (epoch, batches) of each epoch the resumed run trains
+
+    class Record(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            trained.append([epoch, 0])
+
+        def on_train_batch_end(self, batch, logs=None):
+            trained[-1][1] += 1
+
+    monkeypatch.setattr(keras.Model, "fit", fit_with(Record()))
+    model = albert_tf.train(**kwargs, resume=True)
+    assert trained == [[1, 3], [2, 6]]  # the rest of epoch 2, then epoch 3
+    assert len(json.loads((out / "history.json").read_text())["loss"]) == 2
+
+    monkeypatch.setattr(keras.Model, "fit", original_fit)
+    straight = albert_tf.train(**{**kwargs, "out": str(tmp_path / "straight"),
+                                  "backup_minutes": 10})
+    for resumed, uninterrupted in zip(model.model.get_weights(), straight.model.get_weights()):
+        np.testing.assert_allclose(resumed, uninterrupted, atol=1e-5)
+
+
+def test_a_backup_is_due_by_the_clock_and_a_failed_save_keeps_the_last(tmp_path,
+                                                                      monkeypatch):
+    from albert_tf.training.resume import Position, TrainingBackup
+
+    def tiny_model(seed):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        model.compile(optimizer="adam", loss="mse")
+        model.fit(np.ones((4, 3)), np.ones((4, 2)), verbose=0)
+        return model
+
+    now = [0.0]
+    model = tiny_model(0)
+    backup = TrainingBackup(str(tmp_path / "backup"), every_seconds=60, clock=lambda: now[0])
+    backup.set_model(model)
+    backup.on_train_begin()
+    backup.on_epoch_begin(0)
+    now[0] = 59
+    backup.on_train_batch_end(4)
+    assert not (tmp_path / "backup").exists()  # not due yet
+    now[0] = 61
+    backup.on_train_batch_end(5)  # due: 6 batches done
+    saved = [w.copy() for w in model.get_weights()]
+
+    # A kill between the weights file and the state file: the last backup stays whole.
+    model.fit(np.zeros((4, 3)), np.zeros((4, 2)), verbose=0)
+    def fail(*args):
+        raise OSError("simulated kill")
+    monkeypatch.setattr(os, "replace", fail)
+    with pytest.raises(OSError):
+        backup.on_epoch_end(0)
+    monkeypatch.undo()
+
+    fresh = tiny_model(1)
+    assert TrainingBackup(str(tmp_path / "backup")).restore(fresh) == Position(0, 6)
+    for restored, expected in zip(fresh.get_weights(), saved):
+        np.testing.assert_array_equal(restored, expected)
+    assert fresh.optimizer.iterations.numpy() == 1  # the optimizer came back too
+    assert TrainingBackup(str(tmp_path / "none")).restore(fresh) == Position()
+    with pytest.raises(ValueError, match="-1"):
+        TrainingBackup(str(tmp_path / "x"), every_seconds=-1)
+
+
 def test_early_stopping_and_best_checkpoint(tmp_path, data_files):
     model = albert_tf.train(**fast_train_kwargs(
         data_files, tmp_path / "m", epochs=30, patience=1, learning_rate=1e-2))

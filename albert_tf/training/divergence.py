@@ -36,13 +36,15 @@ class StopOnDivergence(keras.callbacks.Callback):
         self.hint = hint
         self.every = every
         self._epoch = 0
+        # Batches of this epoch trained before a resume (`training.resume`).
+        self.batch_offset = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         if (batch + 1) % self.every == 0:
-            self._check(logs, f"batch {batch + 1} of epoch {self._epoch + 1}")
+            self._check(logs, f"batch {self.batch_offset + batch + 1} of epoch {self._epoch + 1}")
 
     def on_epoch_end(self, epoch, logs=None):
         self._check(logs, f"the end of epoch {epoch + 1}")

@@ -33,6 +33,7 @@ from albert_tf.training.config import TrainConfig
 from albert_tf.training.distribution import data_parallel
 from albert_tf.training.divergence import StopOnDivergence, divergence_hint
 from albert_tf.training.progress import progress_callbacks
+from albert_tf.training.resume import TrainingBackup, fit_resumable
 from albert_tf.training.run import Run, prepare_tokenizer
 from albert_tf.training.schedule import adamw
 
@@ -252,13 +253,10 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         monitor = "val_accuracy" if eval_batches else "accuracy"
         best_path = run.path("best.weights.h5")
         best_record = BestRecord(run.path("best.json"), monitor)
+        # Kept after the last epoch (the work dir goes once the model is saved):
+        # a run killed while saving resumes without retraining.
+        backup = TrainingBackup(run.path("backup"), every_seconds=config.backup_minutes * 60)
         callbacks = [
-            # First: a diverged epoch must fail before the backup below saves it.
-            StopOnDivergence(divergence_hint(config)),
-            # Kept after the last epoch (the work dir goes once the model is
-            # saved): a run killed while saving resumes without retraining.
-            keras.callbacks.BackupAndRestore(run.path("backup"),
-                                             delete_checkpoint=False),
             EpochSync(train_batches),
             # After a resume, only a better epoch may replace the saved best.
             keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max",
@@ -272,12 +270,16 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         fit_started = time.time()
         # shuffle=False: the batches are already in a seeded random order per
         # epoch; Keras' own shuffling draws from global state a resume cannot replay.
-        fit = model.fit(train_batches, validation_data=eval_batches, epochs=config.epochs,
-                        callbacks=callbacks, verbose=config.verbose, shuffle=False)
+        history = fit_resumable(
+            model, train_batches, config.epochs, backup, resume=config.resume,
+            # First: a diverged epoch must fail before the backup saves it.
+            first_callbacks=[StopOnDivergence(divergence_hint(config))],
+            callbacks=callbacks, validation_data=eval_batches, verbose=config.verbose,
+            shuffle=False)
         fit_seconds = time.time() - fit_started
     if os.path.exists(best_path):
         model.load_weights(best_path)
-    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+    history = {k: [float(v) for v in values] for k, values in history.items()}
     return Fitted(model, history, len(train_examples), train_batches.padding_ratio(),
                   replicas, fit_seconds)
 

@@ -47,6 +47,8 @@ class ProgressLog(keras.callbacks.Callback):
         self._clock = clock
         self._write = write
         self._epoch = 0
+        # Batches of this epoch trained before a resume (`training.resume`).
+        self.batch_offset = 0
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -59,13 +61,15 @@ class ProgressLog(keras.callbacks.Callback):
         self._last = now
         self._write(self._line(batch + 1, now - self._started, logs or {}))
 
-    def _line(self, step, elapsed, logs):
+    def _line(self, done, elapsed, logs):
+        """`done` batches trained since this epoch (or its resumed rest) began."""
         params = self.params or {}
         parts = [f"epoch {self._epoch + 1}/{params.get('epochs', '?')}"]
-        total = params.get("steps")
+        step, total = done + self.batch_offset, params.get("steps")
         if total:
+            total += self.batch_offset
             parts.append(f"step {step}/{total} ({100 * step // total}%)")
-            left = elapsed * (total - step) / step
+            left = elapsed * (total - step) / done
             parts.append(f"{_duration(elapsed)}, about {_duration(left)} left")
         else:
             parts.append(f"step {step}")

@@ -1,0 +1,196 @@
+"""Backups inside an epoch, and a resume that skips exactly the batches already trained.
+
+Keras' `BackupAndRestore` saves at each epoch's end (or every N batches), but a
+restore starts the saved epoch again from its first batch. A distillation
+epoch on 2 CPU cores takes 40-85 minutes, longer than what is often left of a
+working session, so a run stopped at 80% of an epoch lost all of it (or, with
+`save_freq=N`, trained its first 80% twice). Here a backup is taken every few
+minutes and at every epoch's end, with the position it was taken at. The
+batches are a pure function of (seed, epoch) (`ClassificationBatches`), so a
+resumed run trains the rest of the interrupted epoch (a first, shorter
+`fit`), then the remaining epochs, and ends with the weights an
+uninterrupted run would have.
+
+Writes are atomic: the weights go to a new file, and the small state file
+that names it is replaced last, so a kill at any moment leaves the previous
+backup whole.
+
+Example:
+```python
+backup = TrainingBackup("runs/m.training/backup", every_seconds=600)
+history = fit_resumable(model, batches, epochs=3, backup=backup, resume=True,
+                        callbacks=[EpochSync(batches)], verbose=2)
+```
+"""
+
+import dataclasses
+import glob
+import json
+import os
+import time
+
+import keras
+
+from albert_tf.training.config import BACKUP_EVERY_MINUTES
+
+STATE_FILE = "state.json"
+# What Keras' BackupAndRestore wrote (runs started before this module): read
+# as a backup at an epoch's end, so those runs still resume.
+KERAS_WEIGHTS, KERAS_STATE = "latest.weights.h5", "training_metadata.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Position:
+    """Where a backup was taken: `batch` batches into epoch `epoch` (0-based)."""
+
+    epoch: int = 0
+    batch: int = 0
+
+
+class TrainingBackup(keras.callbacks.Callback):
+    """Save weights and optimizer state every `every_seconds` of training and at
+    every epoch's end; `restore(model)` loads the last save and says where it was.
+
+    `every_seconds=0` saves after every batch (for tests). A `fit` that starts
+    inside an epoch sets `start` so the batch numbers it sees are placed right.
+    """
+
+    def __init__(self, directory, every_seconds=BACKUP_EVERY_MINUTES * 60,
+                 clock=time.monotonic):
+        super().__init__()
+        if not isinstance(every_seconds, (int, float)) or every_seconds < 0:
+            raise ValueError(f"every_seconds must be a number >= 0, got {every_seconds!r}")
+        self.directory = directory
+        self.every_seconds = every_seconds
+        self.start = Position()
+        self._clock = clock
+        self._epoch = 0
+        self._saves = 0
+
+    # -- reading ---------------------------------------------------------------
+
+    def _read_state(self):
+        path = os.path.join(self.directory, STATE_FILE)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                state = json.load(f)
+            return state["weights"], Position(state["epoch"], state["batch"]), state["saves"]
+        legacy = os.path.join(self.directory, KERAS_STATE)
+        if os.path.exists(legacy):
+            with open(legacy, encoding="utf-8") as f:
+                epoch = json.load(f)["epoch"]
+            return KERAS_WEIGHTS, Position(epoch, 0), 0
+        return None, Position(), 0
+
+    def restore(self, model):
+        """Load the last backup into the compiled `model`; return its `Position`
+        (`Position()` and the model untouched when there is none)."""
+        weights, position, self._saves = self._read_state()
+        if weights is None:
+            return position
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)  # its moments are in the file
+        model.load_weights(os.path.join(self.directory, weights))
+        return position
+
+    # -- writing ---------------------------------------------------------------
+
+    def _save(self, position):
+        os.makedirs(self.directory, exist_ok=True)
+        self._saves += 1
+        name = f"backup-{self._saves}.weights.h5"  # never the file the state names now
+        self.model.save_weights(os.path.join(self.directory, name), overwrite=True)
+        state = {"weights": name, "epoch": position.epoch, "batch": position.batch,
+                 "saves": self._saves}
+        temporary = os.path.join(self.directory, STATE_FILE + ".tmp")
+        with open(temporary, "w", encoding="utf-8") as f:
+            json.dump(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, os.path.join(self.directory, STATE_FILE))
+        for old in glob.glob(os.path.join(self.directory, "*.weights.h5")):
+            if os.path.basename(old) != name:
+                os.remove(old)
+        self._last = self._clock()
+
+    # -- callback --------------------------------------------------------------
+
+    def on_train_begin(self, logs=None):
+        self._last = self._clock()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._clock() - self._last >= self.every_seconds:
+            first = self.start.batch if self._epoch == self.start.epoch else 0
+            self._save(Position(self._epoch, first + batch + 1))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._save(Position(epoch + 1, 0))
+
+
+class RestOfEpoch(keras.utils.PyDataset):
+    """The batches of `epoch` from batch `start` on: what a resumed epoch has left."""
+
+    def __init__(self, batches, epoch, start):
+        super().__init__()
+        batches.set_epoch(epoch)
+        self.batches, self.start = batches, start
+
+    def __len__(self):
+        return len(self.batches) - self.start
+
+    def __getitem__(self, index):
+        return self.batches[self.start + index]
+
+
+def _fit_input(dataset):
+    """What `fit` is given. On TensorFlow, a `tf.data.Dataset` with every axis
+    but the features' left open: Keras would fix the input signature from the
+    first two batches, and the rest of an epoch does not begin with the widest
+    and the narrowest batch as a whole one does (`ClassificationBatches._plan`)."""
+    if keras.backend.backend() != "tensorflow" or not isinstance(dataset, RestOfEpoch):
+        return dataset
+    import tensorflow as tf
+
+    spec = keras.tree.map_structure(
+        lambda a: tf.TensorSpec((None,) * a.ndim, tf.as_dtype(a.dtype)), dataset[0])
+    generated = tf.data.Dataset.from_generator(
+        lambda: (dataset[i] for i in range(len(dataset))), output_signature=spec)
+    return generated.apply(tf.data.experimental.assert_cardinality(len(dataset)))
+
+
+def fit_resumable(model, batches, epochs, backup, resume=False, callbacks=(),
+                  first_callbacks=(), **fit_kwargs):
+    """`model.fit(batches, epochs=epochs, ...)` with `backup` among the callbacks
+    (after `first_callbacks`, before `callbacks`), continuing from the backup's
+    exact batch when `resume` is true.
+
+    Callbacks with a `batch_offset` attribute (progress and divergence lines)
+    are told where a resumed epoch starts, so the batch numbers they print are
+    the epoch's. Returns the history of the epochs trained now, one dict.
+    """
+    position = backup.restore(model) if resume else Position()
+    callbacks = [*first_callbacks, backup, *callbacks]
+    history = {}
+
+    def fit(dataset, first_epoch, last_epoch, start):
+        backup.start = Position(first_epoch, start)
+        for callback in callbacks:
+            if hasattr(callback, "batch_offset"):
+                callback.batch_offset = start
+        result = model.fit(_fit_input(dataset), initial_epoch=first_epoch, epochs=last_epoch,
+                           callbacks=callbacks, **fit_kwargs)
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(values)
+
+    epoch = position.epoch
+    if position.batch and epoch < epochs:
+        fit(RestOfEpoch(batches, epoch, position.batch), epoch, epoch + 1, position.batch)
+        epoch += 1
+        if model.stop_training:
+            return history
+    if epoch < epochs:
+        fit(batches, epoch, epochs, 0)
+    return history
