@@ -11,6 +11,7 @@ final path is checked (absent, or it loads with every sha256 verified); for
     python benchmarks/kill_writes.py --trials 6 --out runs/kill
 """
 
+import json
 import os
 import random
 import shutil
@@ -30,9 +31,14 @@ RESUMABLE = ("train", "pretrain", "distill")
 def commands(train, dev, work):
     tiny = ["--preset", "tiny", "--vocab-size", "300", "--max-length", "32",
             "--batch-size", "32", "--epochs", "3", "--max-train-examples", "512"]
+    # A backup after every batch: many kills then land inside a backup's write,
+    # which the backup's atomic state file must survive, and --resume starts
+    # inside an epoch.
+    every_batch = ["--backup-minutes", "0"]
     model = os.path.join(work, "reference-model")
     return {
-        "train": (lambda out: ["train", "--train", train, "--eval", dev, "--out", out, *tiny],
+        "train": (lambda out: ["train", "--train", train, "--eval", dev, "--out", out, *tiny,
+                               *every_batch],
                   "albert_tf.artifacts.model_dir", "load"),
         "export": (lambda out: ["export", model, "--out", out, "--recipes", "float32,int8",
                                 "--eval", dev, "--calibration", train,
@@ -46,7 +52,7 @@ def commands(train, dev, work):
         # The teacher is the reference model itself (a kit model directory), so
         # the run needs neither torch nor a download.
         "distill": (lambda out: ["distill", "--teacher", model, "--train", train,
-                                 "--eval", dev, "--out", out, *tiny],
+                                 "--eval", dev, "--out", out, *tiny, *every_batch],
                     "albert_tf.artifacts.model_dir", "load"),
     }, model
 
@@ -66,6 +72,16 @@ def loads(module, loader, path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     return "valid" if result.returncode == 0 else "INVALID: " + result.stderr.strip()[-200:]
+
+
+def inside_an_epoch(out):
+    """Whether the run's last backup (train/distill: `OUT.training/backup`) was
+    taken inside an epoch, so that --resume starts mid-epoch."""
+    path = os.path.join(out + ".training", "backup", "state.json")
+    if not os.path.exists(path):
+        return False
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)["batch"] > 0
 
 
 def main(argv=None):
@@ -95,7 +111,8 @@ def main(argv=None):
                 raise SystemExit(f"{name}: {first.stderr.read()[-500:]}")
             total = time.perf_counter() - started
             outcomes = {"absent": 0, "valid": 0, "invalid": 0, "resumed": 0,
-                        "resume_failed": 0, "finished_before_kill": 0}
+                        "resume_failed": 0, "finished_before_kill": 0,
+                        "resumed_inside_an_epoch": 0}
             failures = []
             for trial in range(args.trials):
                 out = os.path.join(work, f"{name}-{trial}")
@@ -113,6 +130,7 @@ def main(argv=None):
                 if key == "invalid":
                     failures.append(f"{name} killed at {delay:.1f}s: {state}")
                 if name in RESUMABLE and state == "absent":
+                    outcomes["resumed_inside_an_epoch"] += inside_an_epoch(out)
                     resumed = run(build(out) + ["--resume"])
                     ok = resumed.wait() == 0 and loads(module, loader, out) == "valid"
                     outcomes["resumed" if ok else "resume_failed"] += 1

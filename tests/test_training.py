@@ -109,6 +109,11 @@ def test_resume_inside_an_epoch_trains_only_the_batches_left(tmp_path, data_file
     assert (state["epoch"], state["batch"]) == (1, 3)  # 3 batches of epoch 2 were done
     assert sorted(os.listdir(backup)) == sorted([state["weights"], "state.json"])
 
+    # Other options give other batches: the saved position would mean nothing.
+    with pytest.raises(AlbertTfError, match="after batch 3 of epoch 2, but an epoch now has 2"):
+        albert_tf.train(**{**kwargs, "batch_size": 48}, resume=True)
+    assert (backup / "state.json").exists()  # the backup is kept for the right options
+
     trained = []  # (epoch, batches) of each epoch the resumed run trains
 
     class Record(keras.callbacks.Callback):
@@ -145,6 +150,7 @@ def test_a_backup_is_due_by_the_clock_and_a_failed_save_keeps_the_last(tmp_path,
     model = tiny_model(0)
     backup = TrainingBackup(str(tmp_path / "backup"), every_seconds=60, clock=lambda: now[0])
     backup.set_model(model)
+    backup.set_params({"epochs": 1, "steps": 7})
     backup.on_train_begin()
     backup.on_epoch_begin(0)
     now[0] = 59
@@ -152,6 +158,9 @@ def test_a_backup_is_due_by_the_clock_and_a_failed_save_keeps_the_last(tmp_path,
     assert not (tmp_path / "backup").exists()  # not due yet
     now[0] = 61
     backup.on_train_batch_end(5)  # due: 6 batches done
+    now[0] = 200
+    # Not after the epoch's last batch: the epoch's end (and its save) comes next.
+    backup.on_train_batch_end(6)
     saved = [w.copy() for w in model.get_weights()]
 
     # A kill between the weights file and the state file: the last backup stays whole.

@@ -31,6 +31,7 @@ import time
 
 import keras
 
+from albert_tf.errors import AlbertTfError
 from albert_tf.training.config import BACKUP_EVERY_MINUTES
 
 STATE_FILE = "state.json"
@@ -122,7 +123,11 @@ class TrainingBackup(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._clock() - self._last >= self.every_seconds:
+        # Not after an epoch's last batch: its end (validation, best checkpoint)
+        # is still to come, and the save at `on_epoch_end` follows. A kill in
+        # between resumes from the backup before, which has batches left to train.
+        last = batch + 1 >= (self.params or {}).get("steps", float("inf"))
+        if not last and self._clock() - self._last >= self.every_seconds:
             first = self.start.batch if self._epoch == self.start.epoch else 0
             self._save(Position(self._epoch, first + batch + 1))
 
@@ -186,6 +191,11 @@ def fit_resumable(model, batches, epochs, backup, resume=False, callbacks=(),
             history.setdefault(key, []).extend(values)
 
     epoch = position.epoch
+    if position.batch >= len(batches) > 0:
+        raise AlbertTfError(f"the backup in {backup.directory} was taken after batch "
+                            f"{position.batch} of epoch {epoch + 1}, but an epoch now has "
+                            f"{len(batches)} batches: resume with the options the run "
+                            "started with")
     if position.batch and epoch < epochs:
         fit(RestOfEpoch(batches, epoch, position.batch), epoch, epoch + 1, position.batch)
         epoch += 1
