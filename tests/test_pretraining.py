@@ -172,14 +172,20 @@ def test_pretraining_learns_and_writes_a_reproducible_directory(tmp_path, docume
 
 
 class _Interrupt(keras.callbacks.Callback):
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == 1:
-            raise KeyboardInterrupt("simulated crash after 2 evaluation periods")
+    """Crash inside the second evaluation period, after its fifth batch."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self._epoch, batch) == (1, 4):
+            raise KeyboardInterrupt("simulated crash in evaluation period 2")
 
 
 def test_resume_gives_the_uninterrupted_weights(tmp_path, documents_file, monkeypatch):
+    # A backup after every batch: the resumed run starts at step 15 of 30.
     kwargs = dict(corpus=[str(documents_file)], out=str(tmp_path / "resumed"), steps=30,
-                  **{**FAST, "eval_every": 10})
+                  backup_minutes=0, **{**FAST, "eval_every": 10})
     original_fit = keras.Model.fit
     monkeypatch.setattr(keras.Model, "fit", lambda self, *a, callbacks=(), **kw: original_fit(
         self, *a, callbacks=list(callbacks) + [_Interrupt()], **kw))
@@ -187,6 +193,9 @@ def test_resume_gives_the_uninterrupted_weights(tmp_path, documents_file, monkey
         pretrain(**kwargs)
     monkeypatch.setattr(keras.Model, "fit", original_fit)
     resumed = pretrain(**kwargs, resume=True)
+    # The periods trained after the resume, labelled by their own steps.
+    assert json.loads((tmp_path / "resumed" / "history.json").read_text())["step"] == [20, 30]
+    assert resumed.metadata["run"]["steps"] == 30
     straight = pretrain(**{**kwargs, "out": str(tmp_path / "straight")})
     for a, b in zip(resumed.pretrainer.get_weights(), straight.pretrainer.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)

@@ -59,6 +59,10 @@ class RunConfig:
     precision: str = "float32"
     seed: int = 0
     resume: bool = False
+    # Minutes between backups inside an epoch (pretraining: an evaluation
+    # period), besides one at every epoch's end; --resume goes on from the
+    # last one's exact batch. 0 = after every batch.
+    backup_minutes: float = BACKUP_EVERY_MINUTES
     overwrite: bool = False
     model_overrides: dict = dataclasses.field(default_factory=dict)
     verbose: object = "auto"
@@ -80,6 +84,8 @@ class RunConfig:
         check_rates(self, "warmup_ratio", "dropout")
         check_inputs(self.init, self.tokenizer)
         check_init(self.init, self.tokenizer, model_dir_ok=self.INIT_TAKES_MODEL_DIR)
+        if not isinstance(self.backup_minutes, (int, float)) or self.backup_minutes < 0:
+            fail(f"backup_minutes must be a number >= 0, got {self.backup_minutes!r}")
         return self
 
     def settings(self):
@@ -113,9 +119,6 @@ class TrainConfig(RunConfig):
     data_parallel: bool = False  # all local devices (JAX DataParallel / TF MirroredStrategy)
     pad_to_max_length: bool = False  # fixed-shape batches (for comparison with bucketing)
     max_train_examples: int = None
-    # Minutes between backups inside an epoch (and one at every epoch's end);
-    # --resume goes on from the last one's exact batch. 0 = after every batch.
-    backup_minutes: float = BACKUP_EVERY_MINUTES
 
     INIT_TAKES_MODEL_DIR = True
 
@@ -125,8 +128,6 @@ class TrainConfig(RunConfig):
         super().validate()
         check_positive(self, "batch_size", "epochs")
         check_rates(self, "classifier_dropout")
-        if not isinstance(self.backup_minutes, (int, float)) or self.backup_minutes < 0:
-            fail(f"backup_minutes must be a number >= 0, got {self.backup_minutes!r}")
         check_inputs(self.train, self.eval)
         if self.num_layers is not None:
             check_positive(self, "num_layers")

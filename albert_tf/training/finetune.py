@@ -270,7 +270,7 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         fit_started = time.time()
         # shuffle=False: the batches are already in a seeded random order per
         # epoch; Keras' own shuffling draws from global state a resume cannot replay.
-        history = fit_resumable(
+        history, _ = fit_resumable(
             model, train_batches, config.epochs, backup, resume=config.resume,
             # First: a diverged epoch must fail before the backup saves it.
             first_callbacks=[StopOnDivergence(divergence_hint(config))],

@@ -18,7 +18,7 @@ backup whole.
 Example:
 ```python
 backup = TrainingBackup("runs/m.training/backup", every_seconds=600)
-history = fit_resumable(model, batches, epochs=3, backup=backup, resume=True,
+history, epochs = fit_resumable(model, batches, epochs=3, backup=backup, resume=True,
                         callbacks=[EpochSync(batches)], verbose=2)
 ```
 """
@@ -150,12 +150,15 @@ class RestOfEpoch(keras.utils.PyDataset):
         return self.batches[self.start + index]
 
 
-def _fit_input(dataset):
-    """What `fit` is given. On TensorFlow, a `tf.data.Dataset` with every axis
-    but the features' left open: Keras would fix the input signature from the
-    first two batches, and the rest of an epoch does not begin with the widest
-    and the narrowest batch as a whole one does (`ClassificationBatches._plan`)."""
-    if keras.backend.backend() != "tensorflow" or not isinstance(dataset, RestOfEpoch):
+def _fit_input(dataset, resumed):
+    """What `fit` is given. After a resume on TensorFlow, a `tf.data.Dataset`
+    with every axis open: Keras would fix the input signature from the first
+    two batches it sees, and only the batches at the very start of a run are
+    planned for that (`ClassificationBatches` and `PretrainingBatches` lead
+    with batches of distinct shapes); the rest of an epoch, or a later epoch,
+    may begin with two alike. Each epoch iterates the generator afresh, after
+    `EpochSync` has set the epoch."""
+    if not resumed or keras.backend.backend() != "tensorflow":
         return dataset
     import tensorflow as tf
 
@@ -174,21 +177,24 @@ def fit_resumable(model, batches, epochs, backup, resume=False, callbacks=(),
 
     Callbacks with a `batch_offset` attribute (progress and divergence lines)
     are told where a resumed epoch starts, so the batch numbers they print are
-    the epoch's. Returns the history of the epochs trained now, one dict.
+    the epoch's. Returns `(history, epochs)`: the history of the epochs trained
+    now, one dict, and those epochs' numbers (0-based).
     """
     position = backup.restore(model) if resume else Position()
     callbacks = [*first_callbacks, backup, *callbacks]
-    history = {}
+    history, trained = {}, []
 
     def fit(dataset, first_epoch, last_epoch, start):
         backup.start = Position(first_epoch, start)
         for callback in callbacks:
             if hasattr(callback, "batch_offset"):
                 callback.batch_offset = start
-        result = model.fit(_fit_input(dataset), initial_epoch=first_epoch, epochs=last_epoch,
-                           callbacks=callbacks, **fit_kwargs)
+        result = model.fit(_fit_input(dataset, resumed=position != Position()),
+                           initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks,
+                           **fit_kwargs)
         for key, values in result.history.items():
             history.setdefault(key, []).extend(values)
+        trained.extend(result.epoch)
 
     epoch = position.epoch
     if position.batch >= len(batches) > 0:
@@ -200,7 +206,7 @@ def fit_resumable(model, batches, epochs, backup, resume=False, callbacks=(),
         fit(RestOfEpoch(batches, epoch, position.batch), epoch, epoch + 1, position.batch)
         epoch += 1
         if model.stop_training:
-            return history
+            return history, trained
     if epoch < epochs:
         fit(batches, epoch, epochs, 0)
-    return history
+    return history, trained

@@ -31,6 +31,7 @@ from albert_tf.training.pretraining.batches import PretrainingBatches
 from albert_tf.training.pretraining.corpus import fingerprint, read_documents
 from albert_tf.training.pretraining.instances import build_segment_pairs, tokenize_documents
 from albert_tf.training.progress import progress_callbacks
+from albert_tf.training.resume import TrainingBackup, fit_resumable
 from albert_tf.training.run import Run, prepare_tokenizer
 from albert_tf.training.schedule import adamw
 
@@ -169,24 +170,24 @@ def pretrain(config=None, command=None, **kwargs):
     epochs = math.ceil(config.steps / config.eval_every)
     # shuffle=False: the batches already come in a seeded random order, and
     # Keras' own shuffling draws from global state a resumed run cannot replay.
-    fit = pretrainer.fit(
-        train_batches, validation_data=heldout_batches, epochs=epochs, verbose=config.verbose,
-        shuffle=False,
-        # StopOnDivergence first: a diverged period fails before its backup is saved.
-        callbacks=[StopOnDivergence(divergence_hint(config)),
-                   keras.callbacks.BackupAndRestore(run.path("backup")),
-                   EpochSync(train_batches), time_limit,
-                   *progress_callbacks(config.verbose)])
-    history = {k: [float(v) for v in values] for k, values in fit.history.items()}
+    history, periods = fit_resumable(
+        pretrainer, train_batches, epochs,
+        TrainingBackup(run.path("backup"), every_seconds=config.backup_minutes * 60),
+        resume=config.resume,
+        # First: a diverged period fails before its backup is saved.
+        first_callbacks=[StopOnDivergence(divergence_hint(config))],
+        callbacks=[EpochSync(train_batches), time_limit, *progress_callbacks(config.verbose)],
+        validation_data=heldout_batches, verbose=config.verbose, shuffle=False)
+    history = {k: [float(v) for v in values] for k, values in history.items()}
 
     scores = pretrainer.evaluate(heldout_batches, verbose=0, return_dict=True)
     heldout = {"mlm_accuracy": float(scores[MLM_ACCURACY]),
                "sop_accuracy": float(scores[SOP_ACCURACY]),
                "loss": float(scores["loss"]), "pairs": len(heldout_pairs)}
     steps_run = int(pretrainer.optimizer.iterations.numpy())
-    # A time limit can end the last evaluation period early.
-    history["step"] = [min(config.eval_every * (i + 1), steps_run)
-                       for i in range(len(history.get("loss", [])))]
+    # The periods trained now (a resumed run's first is not period 1); a time
+    # limit can end the last one early.
+    history["step"] = [min(config.eval_every * (period + 1), steps_run) for period in periods]
     written, manifest = save_pretrained(
         config.out, pretrainer, tokenizer, heads="trained", overwrite=True, history=history,
         plot=plot_curves, corpus=corpus_hashes, command=command, pretraining=config.settings(),
