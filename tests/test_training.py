@@ -178,6 +178,16 @@ def test_a_backup_is_due_by_the_clock_and_a_failed_save_keeps_the_last(tmp_path,
         np.testing.assert_array_equal(restored, expected)
     assert fresh.optimizer.iterations.numpy() == 1  # the optimizer came back too
     assert TrainingBackup(str(tmp_path / "none")).restore(fresh) == Position()
+
+    # A run backed up by Keras' BackupAndRestore (before this kit's backups) resumes
+    # after its last finished epoch.
+    legacy = tiny_model(2)
+    legacy.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=2, verbose=0,
+               callbacks=[keras.callbacks.BackupAndRestore(str(tmp_path / "keras"),
+                                                           delete_checkpoint=False)])
+    assert TrainingBackup(str(tmp_path / "keras")).restore(fresh) == Position(2, 0)
+    for restored, expected in zip(fresh.get_weights(), legacy.get_weights()):
+        np.testing.assert_array_equal(restored, expected)
     with pytest.raises(ValueError, match="-1"):
         TrainingBackup(str(tmp_path / "x"), every_seconds=-1)
 

@@ -52,7 +52,7 @@ class TrainingBackup(keras.callbacks.Callback):
     """Save weights and optimizer state every `every_seconds` of training and at
     every epoch's end; `restore(model)` loads the last save and says where it was.
 
-    `every_seconds=0` saves after every batch (for tests). A `fit` that starts
+    `every_seconds=0` saves after every batch (tests, `benchmarks/kill_writes.py`). A `fit` that starts
     inside an epoch sets `start` so the batch numbers it sees are placed right.
     """
 
