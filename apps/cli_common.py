@@ -211,7 +211,10 @@ def add_run_options(parser, config_class, out_help):
         " (default: the preset's)" if config_class.dropout is None else ""))
     option("--precision", choices=PRECISIONS, help="compute dtype policy")
     option("--seed", help="seed of weights, tokenizer and batch order")
-    option("--resume", help="continue an interrupted run from its last checkpoint")
+    option("--resume", help="continue an interrupted run from its last backup")
+    option("--backup-minutes", help="minutes between backups inside an epoch (one is also "
+                                    "taken at every epoch's end); --resume goes on from the "
+                                    "last one's batch. 0 = after every batch")
     option("--overwrite", help="replace an existing --out")
     add_backend(parser)
 
@@ -245,9 +248,6 @@ def add_training_options(parser, config_class=None):
     option("--data-parallel", help="train on every local device (JAX DataParallel / TF "
                                    "MirroredStrategy); --batch-size is the global batch")
     option("--max-train-examples", type=int, help="use only the first N rows")
-    option("--backup-minutes", help="minutes between backups inside an epoch (one is also "
-                                    "taken at every epoch's end); --resume goes on from the "
-                                    "last one's batch. 0 = after every batch")
 
 
 def command_line():
