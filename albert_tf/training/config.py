@@ -23,7 +23,7 @@ from albert_tf.training.options import (check_choice, check_init, check_inputs,
                                         check_output, check_positive, check_rates, fail)
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-# How often a fine-tuning run backs up inside an epoch (`training.resume`).
+# How often a training run backs up inside an epoch (`training.resume`).
 # Saving the `small` student (2M weights and their AdamW moments, ~25 MB)
 # takes well under a second: every 10 minutes costs nothing measurable and
 # bounds what a kill can lose.

@@ -19,7 +19,7 @@ Example:
 ```python
 backup = TrainingBackup("runs/m.training/backup", every_seconds=600)
 history, epochs = fit_resumable(model, batches, epochs=3, backup=backup, resume=True,
-                        callbacks=[EpochSync(batches)], verbose=2)
+                                callbacks=[EpochSync(batches)], verbose=2)
 ```
 """
 
@@ -52,8 +52,9 @@ class TrainingBackup(keras.callbacks.Callback):
     """Save weights and optimizer state every `every_seconds` of training and at
     every epoch's end; `restore(model)` loads the last save and says where it was.
 
-    `every_seconds=0` saves after every batch (tests, `benchmarks/kill_writes.py`). A `fit` that starts
-    inside an epoch sets `start` so the batch numbers it sees are placed right.
+    `every_seconds=0` saves after every batch (tests, `benchmarks/kill_writes.py`).
+    Like the progress and divergence lines, it is told the `batch_offset` of a
+    `fit` that starts inside an epoch, so the positions it saves are the epoch's.
     """
 
     def __init__(self, directory, every_seconds=BACKUP_EVERY_MINUTES * 60,
@@ -63,7 +64,7 @@ class TrainingBackup(keras.callbacks.Callback):
             raise ValueError(f"every_seconds must be a number >= 0, got {every_seconds!r}")
         self.directory = directory
         self.every_seconds = every_seconds
-        self.start = Position()
+        self.batch_offset = 0
         self._clock = clock
         self._epoch = 0
         self._saves = 0
@@ -128,8 +129,7 @@ class TrainingBackup(keras.callbacks.Callback):
         # between resumes from the backup before, which has batches left to train.
         last = batch + 1 >= (self.params or {}).get("steps", float("inf"))
         if not last and self._clock() - self._last >= self.every_seconds:
-            first = self.start.batch if self._epoch == self.start.epoch else 0
-            self._save(Position(self._epoch, first + batch + 1))
+            self._save(Position(self._epoch, self.batch_offset + batch + 1))
 
     def on_epoch_end(self, epoch, logs=None):
         self._save(Position(epoch + 1, 0))
@@ -175,9 +175,9 @@ def fit_resumable(model, batches, epochs, backup, resume=False, callbacks=(),
     (after `first_callbacks`, before `callbacks`), continuing from the backup's
     exact batch when `resume` is true.
 
-    Callbacks with a `batch_offset` attribute (progress and divergence lines)
-    are told where a resumed epoch starts, so the batch numbers they print are
-    the epoch's. Returns `(history, epochs)`: the history of the epochs trained
+    Callbacks with a `batch_offset` attribute (the backup, progress and
+    divergence lines) are told where a resumed epoch starts, so the batch
+    numbers they save or print are the epoch's. Returns `(history, epochs)`: the history of the epochs trained
     now, one dict, and those epochs' numbers (0-based).
     """
     position = backup.restore(model) if resume else Position()
@@ -185,7 +185,7 @@ def fit_resumable(model, batches, epochs, backup, resume=False, callbacks=(),
     history, trained = {}, []
 
     def fit(dataset, first_epoch, last_epoch, start):
-        backup.start = Position(first_epoch, start)
+        # `start` > 0 only for a fit of one epoch (the rest of an interrupted one).
         for callback in callbacks:
             if hasattr(callback, "batch_offset"):
                 callback.batch_offset = start
