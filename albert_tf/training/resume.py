@@ -177,8 +177,9 @@ def fit_resumable(model, batches, epochs, backup, resume=False, callbacks=(),
 
     Callbacks with a `batch_offset` attribute (the backup, progress and
     divergence lines) are told where a resumed epoch starts, so the batch
-    numbers they save or print are the epoch's. Returns `(history, epochs)`: the history of the epochs trained
-    now, one dict, and those epochs' numbers (0-based).
+    numbers they save or print are the epoch's. Returns `(history, epochs)`:
+    the history of the epochs trained now, one dict, and those epochs'
+    numbers (0-based).
     """
     position = backup.restore(model) if resume else Position()
     callbacks = [*first_callbacks, backup, *callbacks]
