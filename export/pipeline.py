@@ -232,6 +232,9 @@ def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_le
         vocab_size=trained.tokenizer.vocab_size,
         tokenizer_sha256=sha256_file(os.path.join(out, TOKENIZER_MODEL)),
         num_parameters=int(trained.model.count_params()),
+        # The Keras classifier's config: with a float file's weights, enough to
+        # rebuild the model (scripts/model_from_tflite.py) when its directory is gone.
+        model_config=trained.model.get_config(),
         keras_float_accuracy=parity_set.float_accuracy(),
         eval_metrics=trained.metadata.get("eval_metrics", {}),
         # A distilled model's teacher and transfer set travel with its files.

@@ -23,7 +23,7 @@ from albert_tf.artifacts.manifest import AtomicDirectory, verify_manifest, write
 
 KEPT_FIELDS = ("format", "source", "contract", "vocab_size", "tokenizer_sha256",
                "num_parameters", "keras_float_accuracy", "eval_metrics", "versions",
-               "distillation")
+               "distillation", "model_config")
 
 
 def _distillation_note(manifest):
