@@ -105,7 +105,8 @@ def weights_from_constants(model, constants):
     # Dense kernels the converter kept named are stored [out, in]: transpose back.
     values["embedding/projection/kernel"] = _named(
         constants, "projection", op="Tensordot/MatMul").T
-    values["embedding/projection/bias"] = _named(constants, "projection", op="BiasAdd/ReadVariableOp")
+    values["embedding/projection/bias"] = _named(constants, "projection",
+                                                 op="BiasAdd/ReadVariableOp")
     values["pooler/dense/kernel"] = _named(constants, "pooler", "dense", op="MatMul").T
     values["pooler/dense/bias"] = _named(constants, "pooler", "dense", op="BiasAdd")
     values["logits/kernel"] = _named(constants, "logits", op="MatMul").T
@@ -160,6 +161,7 @@ def main(argv=None):
 
 def rebuild(args):
     from albert_tf.artifacts.model_dir import classifier_with_dtype, save_model_dir
+    from albert_tf.bundled import MOVIE_REVIEWS_DEV
     from albert_tf.models.tasks import build_classifier
     from albert_tf.runtime.classifier import Classifier
     from albert_tf.text.data import LabelVocab, load_examples
@@ -185,16 +187,18 @@ def rebuild(args):
     model.set_weights(weights_from_constants(model, read_constants(
         os.path.join(args.export_dir, source))))
 
-    texts_file = args.texts or os.path.join(os.path.dirname(__file__), os.pardir, "albert_tf",
-                                            "bundled", "movie_reviews_dev.tsv")
-    texts = load_examples(texts_file).texts[:256]
+    texts = load_examples(args.texts or MOVIE_REVIEWS_DEV).texts[:256]
     runtime = Classifier.load(args.export_dir, recipe=source.split(".")[0])
     expected = runtime.predict_proba(texts)
     batch = tokenizer.encode(texts, max_length=max_length)
     batch.pop("truncated")
-    logits = np.asarray(model.predict(batch, verbose=0), np.float64)  # the Keras model outputs logits
-    got = np.exp(logits - logits.max(-1, keepdims=True))
-    got /= got.sum(-1, keepdims=True)
+    # The Keras model outputs logits; the file, probabilities.
+    logits = np.asarray(model.predict(batch, verbose=0), np.float64)
+    if model.multi_label:
+        got = 1 / (1 + np.exp(-logits))
+    else:
+        got = np.exp(logits - logits.max(-1, keepdims=True))
+        got /= got.sum(-1, keepdims=True)
     gap = float(np.abs(got - expected).max())
     if gap > args.tolerance:
         raise AlbertTfError(f"the rebuilt model differs from {source} by {gap:.2e} "
