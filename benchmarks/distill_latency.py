@@ -2,7 +2,8 @@
 
 The teacher (a Hugging Face directory) runs through torch, batch 1, float32
 and bf16 autocast; the student (a kit export) through the TF-free runtime,
-batch 1, one line per recipe. Texts are a seeded sample of the eval file;
+batch 1, one line per recipe and student (`--student` again for another
+export: shallower students are compared with the teacher in the same run). Texts are a seeded sample of the eval file;
 the order of the models is interleaved per text so that machine noise hits
 all of them alike. The CPU model and its flags are printed with the figures:
 compare ratios from one run, never absolute times across machines.
@@ -10,6 +11,9 @@ compare ratios from one run, never absolute times across machines.
 ```bash
 python benchmarks/distill_latency.py --teacher runs/teacher-sst2 \
     --student runs/sst2-distilled-export --data ../shared/data/sst2/dev.tsv
+python benchmarks/distill_latency.py --teacher runs/teacher-sst2 --recipes dynamic_int8,int8 \
+    --student albert_tf/bundled/sst2_sentiment --student runs/sst2-4calls-export \
+    --data ../shared/data/sst2/dev.tsv
 ```
 """
 
@@ -30,7 +34,8 @@ def directory_bytes(path):
 def main(argv=None):
     parser = benchmark_parser(__doc__)
     parser.add_argument("--teacher", required=True, help="Hugging Face teacher directory")
-    parser.add_argument("--student", required=True, help="kit export directory")
+    parser.add_argument("--student", required=True, action="append",
+                        help="kit export directory (repeat to compare several)")
     parser.add_argument("--data", required=True, help="file of real texts")
     parser.add_argument("--recipes", default="dynamic_int8,int8,float16",
                         help="student .tflite recipes")
@@ -53,11 +58,14 @@ def main(argv=None):
     models = {"teacher float32 (torch)": HFTeacher(args.teacher, batch_size=1, bf16=False),
               "teacher bf16 (torch)": HFTeacher(args.teacher, batch_size=1, bf16=True)}
     sizes = {name: os.path.getsize(os.path.join(args.teacher, HF_WEIGHTS)) for name in models}
-    for recipe in args.recipes.split(","):
-        name = f"student {recipe} (runtime)"
-        models[name] = Classifier.load(args.student, recipe=recipe, num_threads=1,
-                                       max_batch_size=1)
-        sizes[name] = models[name].describe()["size_bytes"]
+    for student in args.student:
+        # One student keeps the short row names earlier reports used.
+        prefix = "student" if len(args.student) == 1 else f"{student}:"
+        for recipe in args.recipes.split(","):
+            name = f"{prefix} {recipe} (runtime)"
+            models[name] = Classifier.load(student, recipe=recipe, num_threads=1,
+                                           max_batch_size=1)
+            sizes[name] = models[name].describe()["size_bytes"]
     times = {name: [] for name in models}
     for i, text in enumerate(texts):
         for name, model in models.items():
