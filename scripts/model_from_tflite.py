@@ -52,9 +52,10 @@ def read_constants(tflite_path):
 
 
 def _scope(*parts):
-    """A regex for a tensor name under nested layer scopes; the converter's graph
-    may suffix each scope (`ffn_1`), by how often the layer name was traced."""
-    return re.compile("(?:^|/)" + "/".join(re.escape(p) + r"(?:_\d+)?" for p in parts) + "/")
+    """A regex for a tensor name under nested layer scopes. Scopes carry suffixes:
+    TF's graph adds one (`ffn_1`), and a layer Keras named itself has its own
+    before that (`albert_backbone_37_1` in a process that built 37 others)."""
+    return re.compile("(?:^|/)" + "/".join(re.escape(p) + r"(?:_\d+)*" for p in parts) + "/")
 
 
 def _layer_norm(constants, scope):
@@ -68,9 +69,9 @@ def _layer_norm(constants, scope):
 
 
 def _named(constants, *parts, op):
-    """The one constant under the layer scopes `parts` whose name ends with `op`."""
-    pattern = _scope(*parts)
-    hits = [k for k in constants if pattern.search(k) and k.endswith(op)]
+    """The one constant named `op` right under the layer scopes `parts`."""
+    pattern = re.compile(_scope(*parts).pattern + re.escape(op) + "$")
+    hits = [k for k in constants if pattern.search(k)]
     if len(hits) != 1:
         raise AlbertTfError(f"{'/'.join(parts)}/{op}: expected one tensor, found {len(hits)}")
     return constants.pop(hits[0])
@@ -97,7 +98,7 @@ def weights_from_constants(model, constants):
         constants, "segment_embedding", op="GatherV2/ReadVariableOp")
     # Positions are a slice of the table, not a gather: the variable read directly.
     values["embedding/position_embedding/embeddings"] = _named(
-        constants, "albert_backbone", "embedding", op="embedding_1/ReadVariableOp")
+        constants, "embedding", op="ReadVariableOp")
     for scope, path in (("layer_norm", "embedding/layer_norm"),
                         ("attention_layer_norm", f"{layer}/attention_layer_norm"),
                         ("output_layer_norm", f"{layer}/output_layer_norm")):
