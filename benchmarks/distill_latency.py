@@ -3,10 +3,11 @@
 The teacher (a Hugging Face directory) runs through torch, batch 1, float32
 and bf16 autocast; the student (a kit export) through the TF-free runtime,
 batch 1, one line per recipe and student (`--student` again for another
-export: shallower students are compared with the teacher in the same run). Texts are a seeded sample of the eval file;
-the order of the models is interleaved per text so that machine noise hits
-all of them alike. The CPU model and its flags are printed with the figures:
-compare ratios from one run, never absolute times across machines.
+export: shallower students are compared with the teacher in the same run).
+Texts are a seeded sample of the eval file; the order of the models is
+interleaved per text so that machine noise hits all of them alike. The CPU
+model and its flags are printed with the figures: compare ratios from one
+run, never absolute times across machines.
 
 ```bash
 python benchmarks/distill_latency.py --teacher runs/teacher-sst2 \

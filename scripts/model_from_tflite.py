@@ -112,12 +112,10 @@ def weights_from_constants(model, constants):
     values["pooler/dense/bias"] = _named(constants, "pooler", "dense", op="BiasAdd")
     values["logits/kernel"] = _named(constants, "logits", op="MatMul").T
     values["logits/bias"] = _named(constants, "logits", op="BiasAdd")
-    for sub, path in (("qkv", "attention/qkv"), ("attention_output", "attention/attention_output"),
-                      ("ffn", "ffn"), ("ffn_output", "ffn_output")):
-        values[f"{layer}/{path}/bias"] = _named(constants, sub, op="BiasAdd/ReadVariableOp")
     by_path = {w.path: w for w in model.weights}
     for sub, path in (("qkv", "attention/qkv"), ("attention_output", "attention/attention_output"),
                       ("ffn", "ffn"), ("ffn_output", "ffn_output")):
+        values[f"{layer}/{path}/bias"] = _named(constants, sub, op="BiasAdd/ReadVariableOp")
         kernel = by_path[f"{layer}/{path}/kernel"]
         # Stored transposed ([out, in]): the layout XNNPACK's fully-connected op reads.
         values[f"{layer}/{path}/kernel"] = _by_shape(constants, kernel.shape[::-1]).T
@@ -163,6 +161,7 @@ def main(argv=None):
 def rebuild(args):
     from albert_tf.artifacts.model_dir import classifier_with_dtype, save_model_dir
     from albert_tf.bundled import MOVIE_REVIEWS_DEV
+    from albert_tf.inference.trained import TrainedClassifier
     from albert_tf.models.tasks import build_classifier
     from albert_tf.runtime.classifier import Classifier
     from albert_tf.text.data import LabelVocab, load_examples
@@ -184,30 +183,23 @@ def rebuild(args):
         if args.num_layers:
             overrides["num_layers"] = args.num_layers
         model = build_classifier(args.preset, num_classes=len(names), **overrides)
-    model({k: v for k, v in tokenizer.encode(["a"], max_length=8).items() if k != "truncated"})
+    # A functional model: its weights exist from construction, no call needed.
     model.set_weights(weights_from_constants(model, read_constants(
         os.path.join(args.export_dir, source))))
+    labels = LabelVocab(names, multi_label=bool(model.multi_label))
+    training = {"max_length": max_length,
+                "rebuilt_from": {"export_dir": os.path.abspath(args.export_dir), "file": source,
+                                 "files_sha256": metadata.get("files", {}).get(source)}}
 
     texts = load_examples(args.texts or MOVIE_REVIEWS_DEV).texts[:256]
     runtime = Classifier.load(args.export_dir, recipe=source.split(".")[0])
     expected = runtime.predict_proba(texts)
-    batch = tokenizer.encode(texts, max_length=max_length)
-    batch.pop("truncated")
-    # The Keras model outputs logits; the file, probabilities.
-    logits = np.asarray(model.predict(batch, verbose=0), np.float64)
-    if model.multi_label:
-        got = 1 / (1 + np.exp(-logits))
-    else:
-        got = np.exp(logits - logits.max(-1, keepdims=True))
-        got /= got.sum(-1, keepdims=True)
+    # The same texts through the Keras model, as `albert_tf.load` would predict them.
+    got = TrainedClassifier(model, tokenizer, labels, training).predict_proba(texts)
     gap = float(np.abs(got - expected).max())
     if gap > args.tolerance:
         raise AlbertTfError(f"the rebuilt model differs from {source} by {gap:.2e} "
                             f"(> {args.tolerance}); nothing written")
-    labels = LabelVocab(names)
-    training = {"max_length": max_length,
-                "rebuilt_from": {"export_dir": os.path.abspath(args.export_dir), "file": source,
-                                 "files_sha256": metadata.get("files", {}).get(source)}}
     save_model_dir(args.out, model, tokenizer, labels, training,
                    extra_metadata={"rebuilt_from_tflite": training["rebuilt_from"]})
     return {"out": args.out, "file": source, "texts": len(texts),
