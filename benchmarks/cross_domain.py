@@ -37,7 +37,9 @@ def main(argv=None):
     parser.add_argument("--model-label-map",
                         help="model label renames to the training file's, e.g. "
                              "negative=0,positive=1 (the bundled model)")
-    parser.add_argument("--teacher", help="Hugging Face teacher directory")
+    parser.add_argument("--teacher", nargs="+",
+                        help="teacher directory (Hugging Face, kit model or export); several "
+                             "are scored as their ensemble (mean probability)")
     parser.add_argument("--student", help="kit export directory")
     parser.add_argument("--recipe", default="dynamic_int8", help="the student's .tflite recipe")
     parser.add_argument("--sample", type=int, default=2000, help="eval rows scored")

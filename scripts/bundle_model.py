@@ -33,7 +33,11 @@ def _distillation_note(manifest):
         return ""
     teacher, counts = record["teacher"], record["transfer"]["counts"]
     accuracy = teacher.get("teacher_accuracy", teacher.get("accuracy"))
-    return (f"Distilled from a {teacher['kind']} teacher (sha256 {teacher['sha256'][:16]}..., "
+    members = teacher.get("members") or []
+    kind = (f"an ensemble of {len(members)} teachers "
+            f"({', '.join(member['kind'] for member in members)})" if members
+            else f"a {teacher['kind']} teacher")
+    return (f"Distilled from {kind} (sha256 {teacher['sha256'][:16]}..., "
             f"eval accuracy {accuracy:.4f}) on {counts['total']:,} transfer texts "
             f"({counts['labelled']:,} labelled, {counts['unlabelled']:,} unlabelled, "
             f"{counts['augmented']:,} augmented), T={record['temperature']}, "

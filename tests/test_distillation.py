@@ -19,7 +19,8 @@ from tests.helpers import (FILLER, MICRO_MODEL, NEGATIVE, POSITIVE, fast_train_k
 
 
 def distill_kwargs(data_files, teacher, out, **overrides):
-    kwargs = fast_train_kwargs(data_files, out, teacher=str(teacher), epochs=3,
+    teacher = [str(t) for t in teacher] if isinstance(teacher, list) else str(teacher)
+    kwargs = fast_train_kwargs(data_files, out, teacher=teacher, epochs=3,
                                temperature=2.0, alpha=0.5)
     kwargs.update(overrides)
     return kwargs
@@ -172,8 +173,8 @@ def test_hf_teacher_distils_into_a_tiny_student(tmp_path, data_files, unlabelled
     assert student.labels.names == teacher.labels
 
 
-def test_second_run_reuses_the_teacher_cache(tmp_path, data_files, trained_dir, unlabelled,
-                                             monkeypatch):
+def test_second_run_reuses_the_teacher_cache(tmp_path, data_files, trained_dir, exported,
+                                             unlabelled, monkeypatch):
     from albert_tf.training.distillation import teachers
 
     calls = []
@@ -194,6 +195,55 @@ def test_second_run_reuses_the_teacher_cache(tmp_path, data_files, trained_dir, 
     assert second.metadata["distillation"]["teacher_calls"] == 0
     assert (first.metadata["distillation"]["transfer"]["texts_sha256"]
             == second.metadata["distillation"]["transfer"]["texts_sha256"])
+    # An ensemble with a second teacher reuses the first one's labels: only the
+    # new member labels the transfer set, into its own cache beside the first's.
+    export_dir, _ = exported
+    ensemble = albert_tf.distill(**{**kwargs, "teacher": [str(trained_dir), str(export_dir)]},
+                                 overwrite=True)
+    assert sum(calls) == labelled
+    record = ensemble.metadata["distillation"]
+    assert record["teacher_calls"] == labelled  # the export member, on the same texts
+    assert record["teacher"]["kind"] == "ensemble"
+    assert [m["kind"] for m in record["teacher"]["members"]] == ["albert_tf_model",
+                                                                 "albert_tf_export"]
+    assert len([p for p in (tmp_path / "cache").iterdir() if p.is_dir()]) == 2
+
+
+class FixedTeacher:
+    """A teacher that gives every text the same probabilities (for the ensemble's arithmetic)."""
+
+    kind = "test"
+
+    def __init__(self, labels, row, name):
+        self.labels, self.row, self.path = labels, row, name
+        self.sha256 = name * 64
+
+    def describe(self):
+        return {"kind": self.kind, "path": self.path}
+
+    def predict_proba(self, texts, progress=None):
+        return np.tile([self.row], (len(texts), 1)).astype(np.float32)
+
+
+def test_ensemble_averages_members_in_the_first_members_label_order(tmp_path):
+    from albert_tf.training.distillation.cache import open_cache
+    from albert_tf.training.distillation.teachers import EnsembleTeacher
+
+    first = FixedTeacher(["neg", "pos"], [0.9, 0.1], "a")
+    second = FixedTeacher(["pos", "neg"], [0.7, 0.3], "b")  # columns swapped: neg is 0.3
+    ensemble = EnsembleTeacher([first, second])
+    assert ensemble.labels == ["neg", "pos"]
+    np.testing.assert_allclose(ensemble.predict_proba(["x", "y"]), [[0.6, 0.4]] * 2)
+    cache = open_cache(tmp_path, ensemble)
+    np.testing.assert_allclose(cache.probabilities(["x", "y", "x"], progress=False),
+                               [[0.6, 0.4]] * 3)
+    assert cache.teacher_calls == 4  # two distinct texts, each member once
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a" * 64, "b" * 64]
+    with pytest.raises(AlbertTfError, match=r"disagree on labels: a has \['neg', 'pos'\], "
+                                            r"c has \['neg', 'neutral'\]"):
+        EnsembleTeacher([first, FixedTeacher(["neg", "neutral"], [0.5, 0.5], "c")])
+    with pytest.raises(AlbertTfError, match="given twice"):
+        EnsembleTeacher([first, FixedTeacher(["neg", "pos"], [0.5, 0.5], "a")])
 
 
 def test_cache_survives_an_interrupted_labelling(tmp_path):
@@ -265,6 +315,12 @@ def test_missing_teacher_and_bad_options(tmp_path, data_files, trained_dir):
     with pytest.raises(AlbertTfError, match="temperature must be > 0, got 0"):
         albert_tf.distill(**distill_kwargs(data_files, trained_dir, tmp_path / "student",
                                            temperature=0))
+    with pytest.raises(AlbertTfError, match="a teacher is given twice"):
+        albert_tf.distill(**distill_kwargs(data_files, [str(trained_dir)] * 2,
+                                           tmp_path / "student"))
+    with pytest.raises(AlbertTfError, match="teacher_embeddings takes its embeddings from one"):
+        albert_tf.distill(**distill_kwargs(data_files, [str(trained_dir), str(tmp_path)],
+                                           tmp_path / "student", teacher_embeddings=True))
     not_a_teacher = tmp_path / "empty-dir"
     not_a_teacher.mkdir()
     with pytest.raises(AlbertTfError, match="empty-dir: not a teacher"):

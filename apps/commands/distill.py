@@ -85,7 +85,9 @@ def add_distill(commands):
                     "outputs are cached in OUT.teacher-cache/ by teacher and text sha256. "
                     "Writes a model directory whose metadata records teacher and transfer set.")
     option = functools.partial(add_config_option, p, DistillConfig)
-    p.add_argument("--teacher", required=True, help="teacher directory or .tflite")
+    p.add_argument("--teacher", required=True, nargs="+",
+                   help="teacher directory or .tflite; several are an ensemble (their mean "
+                        "probability, each labelling into its own cache)")
     p.add_argument("--train", required=True, help="labelled training file (gold labels)")
     p.add_argument("--eval", help="labelled file for early stopping and metrics")
     p.add_argument("--transfer", nargs="*", default=[],

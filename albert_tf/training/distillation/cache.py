@@ -8,7 +8,7 @@ written to a temporary name and renamed, so an interrupted run loses at most
 the part it was writing and a repeated run labels nothing at all.
 
 ```python
-cache = TeacherCache("runs/student.teacher-cache", teacher)
+cache = open_cache("runs/student.teacher-cache", teacher)
 probabilities = cache.probabilities(texts)   # only unseen texts reach the teacher
 ```
 """
@@ -114,6 +114,35 @@ class TeacherCache:
         finally:
             if bar:
                 bar.close()
+
+
+class EnsembleCache:
+    """An `EnsembleTeacher`'s probabilities from one `TeacherCache` per member.
+
+    Each member's labels live under its own sha256, as if it were distilled
+    alone: a run with teachers A and B reuses the labels of an earlier run with
+    A, and only B labels the transfer set.
+    """
+
+    def __init__(self, directory, teacher, part_size=PART_SIZE):
+        self.directory = os.fspath(directory)
+        self.teacher = teacher
+        self.members = [TeacherCache(directory, member, part_size) for member in teacher.members]
+
+    @property
+    def teacher_calls(self):
+        return sum(cache.teacher_calls for cache in self.members)
+
+    def probabilities(self, texts, progress=True):
+        return self.teacher.combine([cache.probabilities(texts, progress)
+                                     for cache in self.members])
+
+
+def open_cache(directory, teacher, part_size=PART_SIZE):
+    """The cache for `teacher`: per member for an ensemble (`members`), else one directory."""
+    if getattr(teacher, "members", None):
+        return EnsembleCache(directory, teacher, part_size)
+    return TeacherCache(directory, teacher, part_size)
 
 
 def _check_probabilities(probabilities, rows, classes):

@@ -17,7 +17,9 @@ CACHE_SUFFIX = ".teacher-cache"
 class DistillConfig(TrainConfig):
     """`TrainConfig` plus the teacher, the transfer set and the loss."""
 
-    teacher: str = None  # kit model dir, export dir / .tflite, or HF classifier dir
+    # Kit model dir, export dir / .tflite, or HF classifier dir; a list of two or
+    # more is an ensemble (their mean probability).
+    teacher: str = None
     transfer: list = dataclasses.field(default_factory=list)  # unlabelled files
     transfer_text_column: str = None
     split_sentences: bool = True
@@ -39,7 +41,14 @@ class DistillConfig(TrainConfig):
     def validate(self):
         if not self.teacher:
             fail("a teacher is required (teacher=... / --teacher)")
-        check_inputs(self.teacher, *self.transfer)
+        if isinstance(self.teacher, (list, tuple)):
+            self.teacher = [str(path) for path in self.teacher]
+            if len(self.teacher) == 1:
+                self.teacher = self.teacher[0]
+        teachers = self.teacher if isinstance(self.teacher, list) else [self.teacher]
+        if len(set(teachers)) < len(teachers):
+            fail(f"a teacher is given twice: {teachers}")
+        check_inputs(*teachers, *self.transfer)
         super().validate()
         if self.multi_label:
             fail("distillation is for single-label tasks; multi_label is not supported")
@@ -51,6 +60,9 @@ class DistillConfig(TrainConfig):
         if self.max_unlabelled is not None and self.max_unlabelled < 0:
             fail(f"max_unlabelled must be >= 0, got {self.max_unlabelled}")
         check_rates(self, "mask_rate", "ngram_rate")
+        if self.teacher_embeddings and len(teachers) > 1:
+            fail("teacher_embeddings takes its embeddings from one teacher; "
+                 f"{len(teachers)} were given")
         if self.teacher_embeddings and self.init:
             fail(f"teacher_embeddings starts a new student's embeddings; init={self.init!r} "
                  "already brings its own (use one or the other)")

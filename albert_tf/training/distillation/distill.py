@@ -14,6 +14,8 @@ student = albert_tf.distill(teacher="runs/teacher-sst2", train="sst2/train.tsv",
                             out="runs/student", preset="small", temperature=2.0)
 student.metadata["distillation"]["teacher"]["accuracy"]
 ```
+A list of teachers is an ensemble: `teacher=["runs/teacher-a", "runs/teacher-b"]`
+averages their probabilities, each member labelling into its own cache.
 """
 
 import dataclasses
@@ -25,7 +27,7 @@ from albert_tf.artifacts.manifest import sha256_file
 from albert_tf.errors import AlbertTfError
 from albert_tf.inference.trained import TrainedClassifier
 from albert_tf.text.data import Examples, LabelVocab, load_examples
-from albert_tf.training.distillation.cache import TeacherCache, texts_digest
+from albert_tf.training.distillation.cache import open_cache, texts_digest
 from albert_tf.training.distillation.config import CACHE_SUFFIX, DistillConfig
 from albert_tf.training.distillation.embeddings import check_teacher, transfer_embeddings
 from albert_tf.training.distillation.loss import DistillationLoss, accuracy_metric
@@ -85,7 +87,7 @@ def distill(config=None, **kwargs):
         max_unlabelled=config.max_unlabelled, augment_copies=config.augment_copies,
         mask_rate=config.mask_rate, ngram_rate=config.ngram_rate,
         exclude=eval_examples.texts if eval_examples else (), seed=config.seed)
-    cache = TeacherCache(config.cache_dir or config.out.rstrip("/\\") + CACHE_SUFFIX, teacher)
+    cache = open_cache(config.cache_dir or config.out.rstrip("/\\") + CACHE_SUFFIX, teacher)
     soft = cache.probabilities(transfer.texts, progress=config.verbose != 0)
 
     y_eval = None

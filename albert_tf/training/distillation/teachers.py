@@ -7,6 +7,7 @@ One small interface over three sources, picked from what the path holds:
 | a kit model directory (`albert-tf train`) | `KitModelTeacher` | Keras |
 | a kit export directory or `.tflite` | `ExportTeacher` (the TF-free runtime) | `[runtime]` |
 | a Hugging Face `AutoModelForSequenceClassification` directory | `HFTeacher` | `[teacher]` |
+| several of the above | `EnsembleTeacher` (their mean probability) | what each needs |
 
 A Hugging Face teacher also has `token_vectors(pieces)`, its input embeddings
 spelled out for another vocabulary (`teacher_embeddings=True`).
@@ -129,6 +130,54 @@ class HuggingFaceTeacher(Teacher):
         return {**super().describe(), "max_length": self.model.max_length, "bf16": self.bf16}
 
 
+class EnsembleTeacher(Teacher):
+    """Several teachers whose probabilities are averaged: the original distillation
+    recipe (Hinton et al. 2015 distilled an ensemble into one model), and the
+    cheap way to a stronger teacher when fine-tuning runs of one base differ by a
+    point from seed to seed.
+
+    Members must have the same label names (in any order: each member's columns
+    are put in the first member's order). Each member keeps its own label cache
+    (`EnsembleCache`), so adding a member to an ensemble labels only with it.
+    """
+
+    kind = "ensemble"
+
+    def __init__(self, members):
+        members = list(members)
+        if len(members) < 2:
+            raise AlbertTfError(f"an ensemble needs at least 2 teachers, got {len(members)}")
+        first = members[0]
+        for member in members[1:]:
+            if sorted(member.labels) != sorted(first.labels):
+                raise AlbertTfError(
+                    f"ensemble teachers disagree on labels: {first.path} has {first.labels}, "
+                    f"{member.path} has {member.labels}")
+        digests = [member.sha256 for member in members]
+        repeated = sorted({d for d in digests if digests.count(d) > 1})
+        if repeated:
+            raise AlbertTfError(f"an ensemble teacher is given twice (sha256 {repeated[0][:16]}"
+                                "...): each member must be a different model")
+        self.members = members
+        self.columns = [[member.labels.index(label) for label in first.labels]
+                        for member in members]
+        digest = hashlib.sha256(("ensemble:" + ",".join(digests)).encode()).hexdigest()
+        super().__init__(first.path, first.labels, digest, accuracy=None)
+
+    def combine(self, member_probabilities):
+        """Mean of the members' `(n, C)` probabilities, each put in the ensemble's order."""
+        return np.mean([np.asarray(p, np.float32)[:, columns] for p, columns
+                        in zip(member_probabilities, self.columns)], axis=0).astype(np.float32)
+
+    def predict_proba(self, texts, progress=None):
+        texts = list(texts)
+        return self.combine([member.predict_proba(texts) for member in self.members])
+
+    def describe(self):
+        return {"kind": self.kind, "sha256": self.sha256, "labels": self.labels,
+                "accuracy": None, "members": [member.describe() for member in self.members]}
+
+
 def _tree_digest(directory):
     """sha256 over every file's name and sha256 (a sharded or .bin checkpoint)."""
     digest = hashlib.sha256()
@@ -170,7 +219,12 @@ def teacher_kind(path):
 
 
 def load_teacher(path, batch_size=64, recipe=None, bf16="auto"):
-    """The teacher at `path` (kind detected from its files)."""
+    """The teacher at `path` (kind detected from its files); a list of two or
+    more paths is an `EnsembleTeacher` of them."""
+    if isinstance(path, (list, tuple)):
+        if len(path) == 1:
+            return load_teacher(path[0], batch_size, recipe, bf16)
+        return EnsembleTeacher([load_teacher(p, batch_size, recipe, bf16) for p in path])
     kind = teacher_kind(path)
     if kind == KitModelTeacher.kind:
         return KitModelTeacher(path, batch_size=batch_size)
