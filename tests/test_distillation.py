@@ -332,6 +332,18 @@ def test_missing_teacher_and_bad_options(tmp_path, data_files, trained_dir):
     assert _left_behind(tmp_path, "student") == []
 
 
+def test_bf16_auto_needs_the_cpu_flag_and_a_faster_probe(monkeypatch):
+    pytest.importorskip("torch")
+    from albert_tf.training.distillation import hf_teacher
+
+    assert hf_teacher.resolve_bf16(True) is True and hf_teacher.resolve_bf16(False) is False
+    monkeypatch.setattr(hf_teacher, "cpu_has_bf16", lambda: False)
+    assert hf_teacher.resolve_bf16("auto") is False  # no bf16 dot products: never
+    monkeypatch.setattr(hf_teacher, "cpu_has_bf16", lambda: True)
+    faster = hf_teacher.bf16_is_faster()  # the timed probe decides, once per process
+    assert isinstance(faster, bool) and hf_teacher.resolve_bf16("auto") is faster
+
+
 def test_minilm_package_is_verified_before_anything_is_written(tmp_path, monkeypatch):
     from albert_tf.training.distillation import minilm
 

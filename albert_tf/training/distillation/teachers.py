@@ -107,10 +107,11 @@ class HuggingFaceTeacher(Teacher):
     kind = "huggingface"
 
     def __init__(self, path, batch_size=64, bf16="auto", max_length=None):
-        from albert_tf.training.distillation.hf_teacher import (HF_WEIGHTS, HFTeacher, cpu_has_bf16,
-                                                       read_teacher_record)
+        from albert_tf.training.distillation.hf_teacher import (HF_WEIGHTS, HFTeacher,
+                                                                read_teacher_record,
+                                                                resolve_bf16)
 
-        use_bf16 = cpu_has_bf16() if bf16 == "auto" else bool(bf16)
+        use_bf16 = resolve_bf16(bf16)
         self.model = HFTeacher(path, max_length=max_length, batch_size=batch_size,
                                bf16=use_bf16)
         record = read_teacher_record(path)
