@@ -53,6 +53,8 @@ def main(argv=None):
                              "takes them (1: switch model on every text)")
     parser.add_argument("--out", help="directory for report.json (default: print only)")
     args = parser.parse_args(argv)
+    if args.block < 1:
+        parser.error(f"--block must be >= 1, got {args.block}")
 
     import torch
 
@@ -75,8 +77,6 @@ def main(argv=None):
             models[name] = Classifier.load(student, recipe=recipe, num_threads=1,
                                            max_batch_size=1)
             sizes[name] = models[name].describe()["size_bytes"]
-    if args.block < 1:
-        parser.error(f"--block must be >= 1, got {args.block}")
     times = {name: [] for name in models}
     for start in range(0, len(texts), args.block):
         for name, model in models.items():
