@@ -344,6 +344,28 @@ def test_bf16_auto_needs_the_cpu_flag_and_a_faster_probe(monkeypatch):
     assert isinstance(faster, bool) and hf_teacher.resolve_bf16("auto") is faster
 
 
+def test_teacher_seed_draws_the_new_head(tmp_path):
+    """`--seed` reaches the classifier head, which `from_pretrained` draws from torch's
+    global RNG before the Trainer (and its seed) exists."""
+    pytest.importorskip("torch")
+    import transformers
+    from albert_tf.training.distillation.hf_teacher import load_base_classifier
+
+    base = tmp_path / "encoder"  # an encoder without a head, as MiniLM is shipped
+    config = transformers.BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=1,
+                                     num_attention_heads=2, intermediate_size=32)
+    transformers.BertModel(config).save_pretrained(base)
+
+    def head(seed):
+        model = load_base_classifier(str(base), ["negative", "positive"], seed)
+        assert model.config.id2label == {0: "negative", 1: "positive"}
+        return model.classifier.weight.detach().numpy().copy()
+
+    first = head(0)
+    np.testing.assert_array_equal(head(0), first)
+    assert np.abs(head(1) - first).max() > 1e-3
+
+
 def test_minilm_package_is_verified_before_anything_is_written(tmp_path, monkeypatch):
     from albert_tf.training.distillation import minilm
 

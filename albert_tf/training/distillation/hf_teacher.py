@@ -188,6 +188,20 @@ def _accuracy(probabilities, gold):
     return float((probabilities.argmax(-1) == gold).mean())
 
 
+def load_base_classifier(base_path, label_names, seed):
+    """`base_path` as a sequence classifier for `label_names`, its new head drawn from `seed`.
+
+    The seed is set before `from_pretrained`: the head is initialised there, from
+    torch's global RNG, and the Trainer's own `seed` only takes effect later (it
+    orders the batches). Without this, every seed got the same head.
+    """
+    _, transformers = import_torch_transformers()
+    transformers.set_seed(seed)
+    return transformers.AutoModelForSequenceClassification.from_pretrained(
+        base_path, num_labels=len(label_names), id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)})
+
+
 def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH, epochs=1.0,
                      batch_size=32, learning_rate=5e-5, warmup_ratio=0.06, weight_decay=0.01,
                      bf16="auto", seed=0, limit=None, text_column=None, label_column="label",
@@ -213,9 +227,7 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
     examples, labels, evaluation = _read_labelled(train, eval, text_column, label_column, limit)
 
     tokenizer = transformers.AutoTokenizer.from_pretrained(base_path)
-    model = transformers.AutoModelForSequenceClassification.from_pretrained(
-        base_path, num_labels=len(labels),
-        id2label=dict(enumerate(labels.names)), label2id={n: i for i, n in enumerate(labels.names)})
+    model = load_base_classifier(base_path, labels.names, seed)
     encoded = tokenizer(examples.texts, truncation=True, max_length=max_length)
     dataset = [{"input_ids": ids, "attention_mask": mask, "labels": label}
                for ids, mask, label in zip(encoded["input_ids"], encoded["attention_mask"],
