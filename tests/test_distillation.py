@@ -97,6 +97,19 @@ def test_transfer_set_splits_dedupes_excludes_eval_and_augments(tmp_path):
     assert transfer.gold[:2] == [1, 0] and set(transfer.gold[2:]) == {NO_LABEL}
     assert transfer.counts["total"] == len(texts) == len(set(t.lower() for t in texts))
     assert os.path.abspath(unlabelled) in transfer.files
+    assert transfer.counts["length_dropped"] == 1  # "Ok."
+
+
+def test_whole_transfer_rows_are_kept_at_any_length(tmp_path):
+    review = " ".join(["A long review that goes on."] * 30)  # 180 words, six sentences each
+    unlabelled = write_tsv(tmp_path / "u.tsv", [(review,), ("Too short.",)], header=("text",))
+    whole = build_transfer_set([], [], [str(unlabelled)], split_sentences=False)
+    assert whole.texts == [review] and whole.counts["length_dropped"] == 1
+    # Sentences keep the 80-word cap unless told otherwise; the duplicates collapse.
+    split = build_transfer_set([], [], [str(unlabelled)])
+    assert split.texts == ["A long review that goes on."]
+    capped = build_transfer_set([], [], [str(unlabelled)], split_sentences=False, max_words=100)
+    assert capped.texts == [] and capped.counts["length_dropped"] == 2
 
 
 def test_augment_drops_words_and_samples_ngrams():

@@ -76,6 +76,7 @@ def cmd_distill(args):
 
 def add_distill(commands):
     from albert_tf.training.distillation.config import DistillConfig
+    from albert_tf.training.distillation.transfer import MAX_SENTENCE_WORDS
 
     p = commands.add_parser(
         "distill", help="distil a teacher into an ALBERT student (soft labels, model.fit)",
@@ -97,7 +98,9 @@ def add_distill(commands):
     p.add_argument("--no-split-sentences", action="store_true",
                    help="keep transfer rows whole instead of splitting them into sentences")
     option("--min-words", help="shortest transfer sentence kept")
-    option("--max-words", help="longest transfer sentence kept")
+    option("--max-words", type=int,
+           help="longest transfer text kept (default: %d words when splitting into "
+                "sentences, no limit with --no-split-sentences)" % MAX_SENTENCE_WORDS)
     option("--max-unlabelled", type=int,
            help="seeded sample of at most N unlabelled sentences (default: all)")
     option("--augment-copies", help="augmented copies of each training text (Tang et al. 2019)")

@@ -24,7 +24,7 @@ class DistillConfig(TrainConfig):
     transfer_text_column: str = None
     split_sentences: bool = True
     min_words: int = 3
-    max_words: int = 80
+    max_words: int = None  # None: MAX_SENTENCE_WORDS when splitting, else no limit
     max_unlabelled: int = None
     augment_copies: int = 0
     mask_rate: float = 0.1
@@ -54,7 +54,9 @@ class DistillConfig(TrainConfig):
             fail("distillation is for single-label tasks; multi_label is not supported")
         if self.class_weight is not None:
             fail("class weights do not apply to soft labels; leave class_weight unset")
-        check_positive(self, "teacher_batch_size", "min_words", "max_words")
+        check_positive(self, "teacher_batch_size", "min_words")
+        if self.max_words is not None:
+            check_positive(self, "max_words")
         if self.augment_copies < 0:
             fail(f"augment_copies must be >= 0, got {self.augment_copies}")
         if self.max_unlabelled is not None and self.max_unlabelled < 0:

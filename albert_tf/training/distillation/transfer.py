@@ -54,27 +54,34 @@ def augment(text, rng, mask_rate=0.1, ngram_rate=0.25, max_ngram=5):
     return " ".join(kept)
 
 
-def unlabelled_sentences(paths, text_column=None, split=True, min_words=3, max_words=80):
+# Sentences past this many words are usually run-ons that a splitter missed; whole
+# rows (split=False) are kept at any length, since the student truncates them anyway.
+MAX_SENTENCE_WORDS = 80
+
+
+def unlabelled_sentences(paths, text_column=None, split=True):
     """Sentences (or whole rows, `split=False`) of unlabelled files, in file order."""
     for _, document in read_documents(paths, text_column=text_column):
-        for sentence in (split_sentences(document) if split else [" ".join(document.split())]):
-            if min_words <= len(sentence.split()) <= max_words:
-                yield sentence
+        yield from (split_sentences(document) if split else [" ".join(document.split())])
 
 
 def build_transfer_set(texts, gold, unlabelled=(), text_column=None, split_sentences=True,
-                       min_words=3, max_words=80, max_unlabelled=None, augment_copies=0,
+                       min_words=3, max_words=None, max_unlabelled=None, augment_copies=0,
                        mask_rate=0.1, ngram_rate=0.25, max_ngram=5, exclude=(), seed=0):
     """Labelled texts (with their class ids), unlabelled sentences and augmented copies.
 
     Duplicates are dropped (the first occurrence, labelled ones first, wins),
-    and so is every text also in `exclude` (the eval file).
+    and so is every text also in `exclude` (the eval file). Unlabelled texts
+    outside `min_words`..`max_words` are dropped and counted; `max_words=None`
+    means `MAX_SENTENCE_WORDS` when splitting into sentences, no limit otherwise.
     """
+    if max_words is None:
+        max_words = MAX_SENTENCE_WORDS if split_sentences else float("inf")
     rng = random.Random(seed)
     excluded = {normalize(t) for t in exclude}
     seen = set()
     counts = {"labelled": 0, "unlabelled": 0, "augmented": 0, "duplicates_dropped": 0,
-              "eval_overlap_dropped": 0}
+              "eval_overlap_dropped": 0, "length_dropped": 0}
     out_texts, out_gold = [], []
 
     def add(text, label, kind):
@@ -97,8 +104,12 @@ def build_transfer_set(texts, gold, unlabelled=(), text_column=None, split_sente
     for path in unlabelled:
         if not os.path.isfile(path):
             raise DataError(f"{path}: no such transfer file")
-    sentences = list(unlabelled_sentences(unlabelled, text_column, split_sentences,
-                                          min_words, max_words))
+    sentences = []
+    for sentence in unlabelled_sentences(unlabelled, text_column, split_sentences):
+        if min_words <= len(sentence.split()) <= max_words:
+            sentences.append(sentence)
+        else:
+            counts["length_dropped"] += 1
     if max_unlabelled is not None and len(sentences) > max_unlabelled:
         sentences = rng.sample(sentences, max_unlabelled)
     for sentence in sentences:
