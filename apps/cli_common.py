@@ -247,7 +247,7 @@ def add_training_options(parser, config_class=None):
                                        "longest sequence, length-bucketed)")
     option("--data-parallel", help="train on every local device (JAX DataParallel / TF "
                                    "MirroredStrategy); --batch-size is the global batch")
-    option("--max-train-examples", type=int, help="use only the first N rows")
+    option("--max-train-examples", type=int, help="use only the first N rows (an error if they miss a label)")
 
 
 def command_line():

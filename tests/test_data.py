@@ -143,3 +143,17 @@ def test_loaders_fail_only_with_the_kits_typed_errors(tmp_path, suffix, data):
         except AlbertTfError:
             continue
         assert all(isinstance(t, str) and t.strip() for t in examples.texts)
+
+
+def test_head_refuses_rows_sorted_by_label(tmp_path):
+    path = write_tsv(tmp_path / "sorted.tsv", [("bad", "neg"), ("awful", "neg"), ("fine", "pos")])
+    examples = load_examples(path)
+    assert examples.head(None) is examples and examples.head(5) is examples
+    assert examples.head(3).texts == ["bad", "awful", "fine"]
+    with pytest.raises(DataError, match=r"sorted\.tsv: the first 2 rows have no 'pos' label"):
+        examples.head(2)
+    unlabelled = Examples(["a", "b"])
+    assert unlabelled.head(1).texts == ["a"]
+    multi = Examples(["a", "b"], labels=[["x"], ["x", "y"]])
+    with pytest.raises(DataError, match="'y'"):
+        multi.head(1)

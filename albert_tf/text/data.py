@@ -128,6 +128,31 @@ class Examples:
         return Examples(pick(self.texts), pick(self.pairs), pick(self.labels),
                         pick(self.line_numbers), self.source)
 
+    def head(self, n):
+        """The first `n` examples (all when `n` is None or 0), as Hugging Face's
+        `--max_train_samples` takes them; fails if they miss a label the file has.
+
+        Many files are sorted by label (IMDB's first 12,500 reviews are all
+        negative), and a model fitted to one class would look trained.
+        """
+        if not n or n >= len(self):
+            return self
+        taken = self.subset(range(n))
+        if self.labels is not None:
+            missing = sorted(_label_set(self.labels) - _label_set(taken.labels))
+            if missing:
+                raise DataError(
+                    f"{self.source}: the first {n} rows have no {', '.join(map(repr, missing))} "
+                    "label (is the file sorted by label?); shuffle it or take more rows")
+        return taken
+
+
+def _label_set(labels):
+    names = set()
+    for label in labels:
+        names.update(label if isinstance(label, list) else [label])
+    return names
+
 
 def _pick_text_column(path, columns, requested):
     if requested:

@@ -66,8 +66,7 @@ def read_split(config, path, labels=None, limit=None):
         path, text_column=config.text_column, text_pair_column=config.text_pair_column,
         label_column=config.label_column, multi_label=config.multi_label,
         label_separator=config.label_separator)
-    if limit:
-        examples = examples.subset(range(min(limit, len(examples))))
+    examples = examples.head(limit)
     labels = labels or LabelVocab.from_examples(examples, config.multi_label)
     return examples, labels, labels.encode(examples)
 

@@ -69,10 +69,7 @@ def distill(config=None, **kwargs):
     if config.teacher_embeddings:
         check_teacher(teacher)
     train_examples = load_examples(config.train, text_column=config.text_column,
-                                   label_column=config.label_column)
-    if config.max_train_examples:
-        train_examples = train_examples.subset(
-            range(min(config.max_train_examples, len(train_examples))))
+                                   label_column=config.label_column).head(config.max_train_examples)
     labels = student_labels(teacher, train_examples, config.train)
     eval_examples = None
     if config.eval:

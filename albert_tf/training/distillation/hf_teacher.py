@@ -273,9 +273,8 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
 def _read_labelled(train, eval, text_column, label_column, limit):
     """`(train examples, labels, (eval examples, their class ids) or None)`; an unknown
     eval label fails now, before any training."""
-    examples = load_examples(train, text_column=text_column, label_column=label_column)
-    if limit:
-        examples = examples.subset(range(min(int(limit), len(examples))))
+    examples = load_examples(train, text_column=text_column,
+                             label_column=label_column).head(limit and int(limit))
     labels = LabelVocab.from_examples(examples)
     evaluation = None
     if eval:
