@@ -229,6 +229,8 @@ def add_training_options(parser, config_class=None):
     option("--init", help="pretrained directory to start from (from `albert-tf import` or "
                           "`albert-tf pretrain`), or a model directory with the same labels "
                           "to continue from; replaces --preset and --tokenizer")
+    option("--new-head", help="with --init a model directory: keep its encoder and tokenizer, "
+                              "start a new head for this run's labels")
     option("--batch-size", help="examples per step")
     option("--epochs", help="passes over the training data")
     option("--num-groups", type=int,
@@ -247,7 +249,8 @@ def add_training_options(parser, config_class=None):
                                        "longest sequence, length-bucketed)")
     option("--data-parallel", help="train on every local device (JAX DataParallel / TF "
                                    "MirroredStrategy); --batch-size is the global batch")
-    option("--max-train-examples", type=int, help="use only the first N rows (an error if they miss a label)")
+    option("--max-train-examples", type=int,
+           help="use only the first N rows (an error if they miss a label)")
 
 
 def command_line():

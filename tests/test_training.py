@@ -451,3 +451,12 @@ def test_warm_start_from_a_model_directory(tmp_path, data_files, trained_dir):
         albert_tf.train(**{**kwargs, "train": str(other), "eval": None,
                            "out": str(tmp_path / "y")})
     assert not (tmp_path / "y.training").exists()
+    # A new task from the fine-tuned model: its encoder and tokenizer, a new head.
+    retasked = albert_tf.train(**{**kwargs, "train": str(other), "eval": None,
+                                  "out": str(tmp_path / "z"), "new_head": True})
+    assert retasked.labels.names == ["good", "poor"]
+    assert retasked.tokenizer.model_proto == start.tokenizer.model_proto
+    for before, after in zip(start.backbone.get_weights(), retasked.backbone.get_weights()):
+        np.testing.assert_allclose(before, after, atol=1e-6)
+    with pytest.raises(AlbertTfError, match="new_head takes init= a model directory"):
+        albert_tf.train(**{**kwargs, "init": None, "new_head": True, "out": str(tmp_path / "w")})

@@ -119,6 +119,10 @@ class TrainConfig(RunConfig):
     data_parallel: bool = False  # all local devices (JAX DataParallel / TF MirroredStrategy)
     pad_to_max_length: bool = False  # fixed-shape batches (for comparison with bucketing)
     max_train_examples: int = None
+    # With init= a model directory: keep its encoder and tokenizer, draw a new
+    # head for this run's labels (a new task from a fine-tuned model, as Hugging
+    # Face's `ignore_mismatched_sizes=True`). Off, other labels are an error.
+    new_head: bool = False
 
     INIT_TAKES_MODEL_DIR = True
 
@@ -134,6 +138,8 @@ class TrainConfig(RunConfig):
             if self.init and not is_model_dir(self.init):
                 fail(f"num_layers={self.num_layers} with --init takes a model directory; "
                      f"{self.init} is a pretrained one")
+        if self.new_head and not (self.init and is_model_dir(self.init)):
+            fail(f"new_head takes init= a model directory; got init={self.init!r}")
         if self.num_groups is not None:
             layers = self.num_layers or self.model_overrides.get(
                 "num_layers", preset_names()[self.preset]["num_layers"])

@@ -103,7 +103,8 @@ def _pretrained_backbone(config, vocabulary_size):
 
 def _warm_start(config, vocabulary_size, labels):
     """The classifier of the model directory `config.init`, weights and head
-    included, computing in the run's precision (with its dropout, if given).
+    included, computing in the run's precision (with its dropout, if given);
+    with `config.new_head`, its encoder under a new head for `labels`.
 
     Continuing a run this way (a new schedule over the same or new data) costs
     what the new epochs cost; a longer schedule from scratch repeats the old ones.
@@ -115,9 +116,10 @@ def _warm_start(config, vocabulary_size, labels):
         if config.num_layers is None:
             raise
         raise AlbertTfError(f"{config.init}: {error}") from None
-    if (init.labels.names, init.labels.multi_label) != (labels.names, labels.multi_label):
+    if ((init.labels.names, init.labels.multi_label) != (labels.names, labels.multi_label)
+            and not config.new_head):
         raise AlbertTfError(f"{config.init}: labels {init.labels.names} do not match this "
-                            f"run's {labels.names}")
+                            f"run's {labels.names} (--new-head starts a new head on its encoder)")
     positions = init.backbone.max_sequence_length
     if config.max_length > positions:
         raise AlbertTfError(f"max_length={config.max_length} exceeds the {config.init} "
@@ -125,6 +127,9 @@ def _warm_start(config, vocabulary_size, labels):
     if init.tokenizer.vocab_size != vocabulary_size:
         raise AlbertTfError(f"{config.init}: embeds {init.tokenizer.vocab_size} pieces "
                             f"but the tokenizer has {vocabulary_size}")
+    if config.new_head:
+        return AlbertClassifier(init.backbone, len(labels), multi_label=config.multi_label,
+                                dropout=config.classifier_dropout)
     return init.model
 
 
