@@ -100,7 +100,7 @@ class TeacherCache:
         return np.stack([self._known[d] for d in digests]).astype(np.float32)
 
     def _label(self, texts, digests, missing, progress):
-        bar = _progress_bar(len(missing), f"teacher labels ({self.teacher.kind})", progress)
+        bar = progress_bar(len(missing), f"teacher labels ({self.teacher.kind})", progress)
         try:
             for start in range(0, len(missing), self.part_size):
                 rows = missing[start:start + self.part_size]
@@ -156,7 +156,7 @@ def _check_probabilities(probabilities, rows, classes):
                             "teachers are not supported)")
 
 
-def _progress_bar(total, description, enabled):
+def progress_bar(total, description, enabled):
     """tqdm on stderr when installed (it is with transformers), else Keras' Progbar."""
     if not enabled:
         return None
