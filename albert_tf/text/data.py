@@ -148,6 +148,7 @@ class Examples:
 
 
 def _label_set(labels):
+    """Every label name in `labels` (str, or lists of str for multi-label rows)."""
     names = set()
     for label in labels:
         names.update(label if isinstance(label, list) else [label])
@@ -266,9 +267,7 @@ class LabelVocab:
 
     @classmethod
     def from_examples(cls, examples, multi_label=False):
-        seen = set()
-        for label in examples.labels:
-            seen.update(label if multi_label else [label])
+        seen = _label_set(examples.labels)
         as_int = all(s.lstrip("-").isdigit() for s in seen)
         return cls(sorted(seen, key=int if as_int else str), multi_label)
 

@@ -49,7 +49,8 @@ def add_teacher(commands):
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                    help="bf16 autocast (auto: when the CPU has AVX512-BF16 or AMX and a "
                         "timed probe finds it faster than float32 here)")
-    p.add_argument("--limit", type=int, help="use only the first N training rows (an error if they miss a label)")
+    p.add_argument("--limit", type=int,
+                   help="use only the first N training rows (an error if they miss a label)")
     p.add_argument("--save-steps", type=int, default=400, help="steps between checkpoints")
     p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of the head and the batch order")
