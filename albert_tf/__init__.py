@@ -47,6 +47,7 @@ _LAZY = {
     "cosine_similarity": "inference.embedding",
     "classification_report": "inference.metrics",
     "AlbertTfError": "errors",
+    "average_model_dirs": "artifacts.averaging",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -19,8 +19,9 @@ import tempfile
 import keras
 
 from albert_tf import __version__
-from albert_tf.artifacts.manifest import (EXPORT_FORMAT, AtomicDirectory, package_versions,
-                                          sha256_file, write_manifest)
+from albert_tf.artifacts.manifest import (EXPORT_FORMAT, PROVENANCE_KEYS, AtomicDirectory,
+                                          check_output_dir, package_versions, sha256_file,
+                                          write_manifest)
 from albert_tf.artifacts.model_dir import load
 from albert_tf.contract import (EMBEDDING, INPUTS, LABELS_FILE, MANIFEST_FILE,
                                 MEDIAPIPE_INPUTS, MEDIAPIPE_PROBABILITY, PROBABILITIES,
@@ -68,8 +69,7 @@ def _check_options(options):
         raise AlbertTfError(f"min_agreement must be in (0, 1], got {options.min_agreement}")
     if options.calibration_size < 1:
         raise AlbertTfError(f"calibration_size must be >= 1, got {options.calibration_size}")
-    if os.path.exists(options.out) and os.listdir(options.out) and not options.overwrite:
-        raise AlbertTfError(f"{options.out} exists and is not empty (pass --overwrite)")
+    check_output_dir(options.out, options.overwrite, error=AlbertTfError)
     return recipes
 
 
@@ -237,9 +237,9 @@ def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_le
         model_config=trained.model.get_config(),
         keras_float_accuracy=parity_set.float_accuracy(),
         eval_metrics=trained.metadata.get("eval_metrics", {}),
-        # A distilled model's teacher and transfer set travel with its files.
-        **({"distillation": trained.metadata["distillation"]}
-           if "distillation" in trained.metadata else {}),
+        # A distilled model's teacher and transfer set (an average's sources)
+        # travel with its files.
+        **{key: trained.metadata[key] for key in PROVENANCE_KEYS if key in trained.metadata},
         tflite_files=files,
         parity=rows,
         versions={"albert_tf": __version__, "converter": "tf.lite.TFLiteConverter",

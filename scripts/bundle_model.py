@@ -19,16 +19,34 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from albert_tf.artifacts.manifest import AtomicDirectory, verify_manifest, write_manifest  # noqa: E402
+from albert_tf.artifacts.manifest import (  # noqa: E402
+    AVERAGED_FROM, DISTILLATION, PROVENANCE_KEYS, AtomicDirectory, verify_manifest,
+    write_manifest)
 
 KEPT_FIELDS = ("format", "source", "contract", "vocab_size", "tokenizer_sha256",
                "num_parameters", "keras_float_accuracy", "eval_metrics", "versions",
-               "distillation", "model_config")
+               "model_config") + PROVENANCE_KEYS
 
 
-def _distillation_note(manifest):
-    """One paragraph on the teacher, when the model was distilled."""
-    record = manifest.get("distillation")
+def _provenance_note(manifest):
+    """A paragraph on how the model was made: its teacher, or an average's sources."""
+    sources = manifest.get(AVERAGED_FROM)
+    if not sources:
+        note = _distillation_note(manifest.get(DISTILLATION))
+        return f"{note}\n\n" if note else ""
+    lines = [f"The mean of the weights of {len(sources)} models "
+             "(`albert-tf average`):"]
+    for source in sources:
+        accuracy = source.get("eval_accuracy")
+        lines.append(f"- `{source['path']}`"
+                     + (f" (eval accuracy {accuracy:.4f})" if accuracy is not None else "")
+                     + (f": {_distillation_note(source.get(DISTILLATION))}"
+                        if source.get(DISTILLATION) else ""))
+    return "\n".join(lines) + "\n\n"
+
+
+def _distillation_note(record):
+    """One sentence on the teacher of a distilled model ("" if not distilled)."""
     if not record:
         return ""
     teacher, counts = record["teacher"], record["transfer"]["counts"]
@@ -42,7 +60,7 @@ def _distillation_note(manifest):
             f"({counts['labelled']:,} labelled, {counts['unlabelled']:,} unlabelled, "
             f"{counts['augmented']:,} augmented), T={record['temperature']}, "
             f"alpha={record['alpha']}; student agreement with the teacher on the eval "
-            f"file: {record.get('eval_agreement_with_teacher', float('nan')):.4f}.\n\n")
+            f"file: {record.get('eval_agreement_with_teacher', float('nan')):.4f}.")
 
 
 def main(argv=None):
@@ -76,7 +94,7 @@ def main(argv=None):
                         f"| {r} | {p['size_bytes'] / 1e6:.2f} | {p['accuracy']:.4f} | "
                         f"{p['agreement']:.4f} |\n" for r, p in parity.items())
                     + f"\nKeras float model: {manifest['keras_float_accuracy']:.4f}.\n\n"
-                    + _distillation_note(manifest)
+                    + _provenance_note(manifest)
                     + "## Reproduce from ../shared/data\n\n```bash\n" + reproduce
                     + f"python3 scripts/bundle_model.py {args.export} --out {args.out} "
                     f"--recipes {args.recipes}"

@@ -89,7 +89,9 @@ class _InterruptInEpoch(keras.callbacks.Callback):
 
 
 def test_resume_inside_an_epoch_trains_only_the_batches_left(tmp_path, data_files,
-                                                             monkeypatch):
+                                                             monkeypatch, capsys):
+    from albert_tf.training import progress
+
     out = tmp_path / "resumed"
     # 96 examples in batches of 16: 6 batches an epoch; a backup after every batch.
     kwargs = fast_train_kwargs(data_files, out, epochs=3, max_train_examples=96,
@@ -124,8 +126,15 @@ def test_resume_inside_an_epoch_trains_only_the_batches_left(tmp_path, data_file
             trained[-1][1] += 1
 
     monkeypatch.setattr(keras.Model, "fit", fit_with(Record()))
-    model = albert_tf.train(**kwargs, resume=True)
+    monkeypatch.setattr(progress, "LOG_EVERY_SECONDS", 0)  # a progress line every batch
+    capsys.readouterr()
+    model = albert_tf.train(**{**kwargs, "verbose": 2}, resume=True)
     assert trained == [[1, 3], [2, 6]]  # the rest of epoch 2, then epoch 3
+    # Its log counts the run's epochs and the epoch's batches, not those of each `fit`.
+    steps = [line.split(" · ")[:2] for line in capsys.readouterr().out.splitlines()
+             if line.startswith("epoch ")]
+    assert steps[0] == ["epoch 2/3", "step 4/6 (66%)"] and steps[-1] == ["epoch 3/3",
+                                                                         "step 6/6 (100%)"]
     assert len(json.loads((out / "history.json").read_text())["loss"]) == 2
 
     monkeypatch.setattr(keras.Model, "fit", original_fit)

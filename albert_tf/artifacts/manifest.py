@@ -32,6 +32,13 @@ DIRECTORY_KINDS = {
 }
 
 
+# What a model directory's metadata says about how it was made, beyond its
+# training config: kept by `albert-tf export` and by an average of models.
+DISTILLATION = "distillation"    # teacher, transfer set, T, alpha (albert-tf distill)
+AVERAGED_FROM = "averaged_from"  # the sources of a weight average (albert-tf average)
+PROVENANCE_KEYS = (DISTILLATION, AVERAGED_FROM)
+
+
 def check_kind(directory, manifest, expected):
     """`ModelDirError` unless the manifest's format is `expected`, naming both kinds."""
     found = manifest.get("format")
@@ -148,6 +155,13 @@ def _umask():
         return mask
 
 
+def check_output_dir(target, overwrite=False, error=ModelDirError):
+    """Refuse, before any work, to write to a non-empty `target` unless `overwrite`."""
+    if os.path.exists(target) and not overwrite and (
+            not os.path.isdir(target) or os.listdir(target)):
+        raise error(f"{target} exists and is not empty; pass overwrite=True / --overwrite")
+
+
 class AtomicDirectory:
     """Build a directory in a temporary sibling and move it into place at the end.
 
@@ -161,9 +175,8 @@ class AtomicDirectory:
     """
 
     def __init__(self, target, overwrite=False):
+        check_output_dir(target, overwrite)
         self.target = os.path.abspath(target)
-        if os.path.exists(self.target) and os.listdir(self.target) and not overwrite:
-            raise ModelDirError(f"{target} exists and is not empty (pass overwrite/--overwrite)")
 
     def __enter__(self):
         parent = os.path.dirname(self.target)

@@ -4,6 +4,7 @@ with a message that repeats the bad value."""
 import os
 
 from albert_tf.artifacts.formats import is_model_dir, is_pretrained_dir
+from albert_tf.artifacts.manifest import check_output_dir
 from albert_tf.errors import AlbertTfError
 
 
@@ -41,8 +42,7 @@ def check_inputs(*paths):
 def check_output(out, overwrite):
     if not out:
         fail("an output directory is required (out=... / --out)")
-    if os.path.isdir(out) and os.listdir(out) and not overwrite:
-        fail(f"{out} exists and is not empty; pass overwrite=True / --overwrite")
+    check_output_dir(out, overwrite, error=AlbertTfError)
 
 
 def check_init(init, tokenizer, model_dir_ok=False):

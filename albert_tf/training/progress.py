@@ -49,6 +49,9 @@ class ProgressLog(keras.callbacks.Callback):
         self._epoch = 0
         # Batches of this epoch trained before a resume (`training.resume`).
         self.batch_offset = 0
+        # The run's epochs: a resumed run fits the rest of an epoch apart from
+        # the later ones, and Keras' `params["epochs"]` counts only one `fit`'s.
+        self.total_epochs = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
@@ -64,7 +67,7 @@ class ProgressLog(keras.callbacks.Callback):
     def _line(self, done, elapsed, logs):
         """`done` batches trained since this epoch (or its resumed rest) began."""
         params = self.params or {}
-        parts = [f"epoch {self._epoch + 1}/{params.get('epochs', '?')}"]
+        parts = [f"epoch {self._epoch + 1}/{self.total_epochs or params.get('epochs', '?')}"]
         step, total = done + self.batch_offset, params.get("steps")
         if total:
             total += self.batch_offset

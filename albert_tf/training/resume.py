@@ -177,7 +177,8 @@ def fit_resumable(model, batches, epochs, backup, resume=False, callbacks=(),
 
     Callbacks with a `batch_offset` attribute (the backup, progress and
     divergence lines) are told where a resumed epoch starts, so the batch
-    numbers they save or print are the epoch's. Returns `(history, epochs)`:
+    numbers they save or print are the epoch's; those with `total_epochs`
+    (progress lines) the run's number of epochs. Returns `(history, epochs)`:
     the history of the epochs trained now, one dict, and those epochs'
     numbers (0-based).
     """
@@ -190,6 +191,8 @@ def fit_resumable(model, batches, epochs, backup, resume=False, callbacks=(),
         for callback in callbacks:
             if hasattr(callback, "batch_offset"):
                 callback.batch_offset = start
+            if hasattr(callback, "total_epochs"):
+                callback.total_epochs = epochs
         result = model.fit(_fit_input(dataset, resumed=position != Position()),
                            initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks,
                            **fit_kwargs)

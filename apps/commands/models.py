@@ -1,23 +1,30 @@
-"""`albert-tf evaluate`, `predict` and `embed`: a model directory on Keras."""
+"""`albert-tf evaluate`, `predict`, `embed` and `average`: model directories on Keras."""
 
 from albert_tf.apps.cli_common import (add_backend, add_data_columns, add_texts, answer_each,
-                                       print_json)
+                                       print_json, stdout_to_stderr)
+from albert_tf.artifacts.manifest import AVERAGED_FROM
 
 BATCH_SIZE = 64  # texts per Keras predict call
 
 
-def cmd_evaluate(args):
-    from albert_tf.artifacts.model_dir import load
+def _labelled_examples(model, path, args):
+    """`path` read with the columns given in `args`, else those the model was trained on."""
     from albert_tf.text.data import load_examples
 
-    model = load(args.model)
     training = model.config["training"]
-    examples = load_examples(
-        args.data, text_column=args.text_column or training.get("text_column"),
+    return load_examples(
+        path, text_column=args.text_column or training.get("text_column"),
         text_pair_column=args.text_pair_column or training.get("text_pair_column"),
         label_column=args.label_column or training.get("label_column", "label"),
         multi_label=model.labels.multi_label,
         label_separator=training.get("label_separator", "|"))
+
+
+def cmd_evaluate(args):
+    from albert_tf.artifacts.model_dir import load
+
+    model = load(args.model)
+    examples = _labelled_examples(model, args.data, args)
     report = model.evaluate(examples, batch_size=args.batch_size)
     report["file"] = args.data
     print_json(report)
@@ -88,4 +95,35 @@ def add_embed(commands):
     p.add_argument("--pooling", choices=POOLINGS, default=POOLINGS[0])
 
 
-COMMANDS = (add_evaluate, add_predict, add_embed)
+def cmd_average(args):
+    from albert_tf.artifacts.averaging import average_model_dirs
+    from albert_tf.artifacts.model_dir import load
+
+    examples = _labelled_examples(load(args.models[0]), args.eval, args) if args.eval else None
+    with stdout_to_stderr():
+        soup = average_model_dirs(args.models, args.out, eval_examples=examples,
+                                  overwrite=args.overwrite)
+    sources = soup.metadata[AVERAGED_FROM]
+    print_json({"out": args.out,
+                "eval_accuracy": soup.metadata["eval_metrics"].get("accuracy"),
+                "sources": [{key: source.get(key) for key in ("path", "eval_accuracy")}
+                            for source in sources]})
+
+
+def add_average(commands):
+    p = commands.add_parser(
+        "average", help="the mean of several models' weights, as a new model directory",
+        description="Average the weights of model directories of one run (e.g. successive "
+                    "epochs) or of runs continued from the same weights: a uniform 'model "
+                    "soup', often better than each model, at one model's cost. The models "
+                    "must share architecture, max length, labels and tokenizer.")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="two or more model directories")
+    p.add_argument("--out", required=True, help="model directory to write")
+    p.add_argument("--eval", help="labelled file: score each model and the average on it")
+    add_data_columns(p, label_default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    add_backend(p)
+    p.set_defaults(func=cmd_average)
+
+
+COMMANDS = (add_evaluate, add_predict, add_embed, add_average)

@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.artifacts.manifest import DISTILLATION, sha256_file
 from albert_tf.errors import AlbertTfError
 from albert_tf.inference.trained import TrainedClassifier
 from albert_tf.text.data import Examples, LabelVocab, load_examples
@@ -125,7 +125,7 @@ def distill(config=None, **kwargs):
         record["eval_agreement_with_teacher"] = _agreement(
             fitted, tokenizer, labels, eval_examples, teacher_eval, config.max_length)
     return save_trained(run, fitted, tokenizer, labels, eval_examples,
-                        extra_metadata={"distillation": record},
+                        extra_metadata={DISTILLATION: record},
                         extra_training={"num_transfer_examples": len(transfer)})
 
 

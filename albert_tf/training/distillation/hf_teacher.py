@@ -26,8 +26,8 @@ from albert_tf import __version__
 from albert_tf.contract import DEFAULT_MAX_LENGTH
 from albert_tf.text.data import LabelVocab, load_examples
 from albert_tf.errors import AlbertTfError
-from albert_tf.artifacts.manifest import (HF_TEACHER_FORMAT, AtomicDirectory, package_versions,
-                                sha256_file, write_manifest)
+from albert_tf.artifacts.manifest import (HF_TEACHER_FORMAT, AtomicDirectory, check_output_dir,
+                                          package_versions, sha256_file, write_manifest)
 
 TEACHER_RECORD = "teacher.json"
 HF_WEIGHTS = "model.safetensors"
@@ -213,8 +213,7 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
     from the newest one. Returns the teacher record (also `OUT/teacher.json`).
     """
     torch, transformers = import_torch_transformers()
-    if os.path.isdir(out) and os.listdir(out) and not overwrite:
-        raise AlbertTfError(f"{out} exists and is not empty; pass --overwrite")
+    check_output_dir(out, overwrite, error=AlbertTfError)
     if num_threads:
         torch.set_num_threads(int(num_threads))
     use_bf16 = resolve_bf16(bf16)
