@@ -69,10 +69,15 @@ def test_bundled_model_is_a_verified_sentiment_export():
     assert set(models.classifiers) == {"dynamic_int8", "int8", "float16"}
     assert models.default.recipe == "dynamic_int8" and models.accuracy >= 0.85
     assert models.default.bundle.size_bytes < 2.5e6
-    # Distilled from a pretrained teacher, whose figures travel with the files.
-    record = models.default.bundle.manifest["distillation"]
-    assert record["teacher"]["teacher_accuracy"] > 0.89 and record["temperature"] > 0
-    assert record["transfer"]["counts"]["unlabelled"] > 100_000
+    # Distilled from pretrained teachers (by each source of an average), whose
+    # figures travel with the files.
+    manifest = models.default.bundle.manifest
+    records = ([source["distillation"] for source in manifest["averaged_from"]]
+               if "averaged_from" in manifest else [manifest["distillation"]])
+    assert max(record["teacher"]["teacher_accuracy"] for record in records) > 0.89
+    for record in records:
+        assert record["teacher"]["teacher_accuracy"] > 0.88 and record["temperature"] > 0
+        assert record["transfer"]["counts"]["unlabelled"] > 100_000
     scores, *_ = models.classify("not bad at all, actually quite moving")
     assert max(scores, key=scores.get) == "positive"
     scores, _, details, _ = models.classify("A gripping, funny and beautifully acted film.")
