@@ -90,7 +90,7 @@ def main(argv=None):
 
         student = Classifier.load(args.student, recipe=args.recipe)
         columns = order(student, "student")
-        for mode in LONG_TEXT_MODES:  # texts past max_length: cut, or read by sentences
+        for mode in LONG_TEXT_MODES:  # texts past max_length: cut, by sentences, by chunks
             probabilities = student.predict_proba(evaluation.texts, long_texts=mode)
             results[f"student {args.recipe}, long texts: {mode}"] = float(
                 (probabilities[:, columns].argmax(-1) == y).mean())

@@ -21,6 +21,7 @@ from albert_tf.errors import (InputError, ModelDirError, ModelFileError,  # noqa
 from albert_tf.artifacts.manifest import read_manifest, write_manifest  # noqa: E402
 from albert_tf.runtime import Classifier, find_interpreter  # noqa: E402
 from albert_tf.runtime import classifier as classifier_module  # noqa: E402
+from albert_tf.text.sentences import split_sentences  # noqa: E402
 from tests.helpers import BLOCK_HEAVY_IMPORTS, VARIED, run_cli  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -302,8 +303,34 @@ def test_long_texts_can_be_read_sentence_by_sentence(float_classifier, monkeypat
     monkeypatch.setattr(classifier_module, "MAX_SENTENCES", 4)  # the rest is dropped
     assert float_classifier.classify(text, long_texts="sentences").truncated
     with pytest.raises(ValueError, match="long_texts must be one of truncate, sentences, "
-                                         "got 'chunks'"):
-        float_classifier.classify(short, long_texts="chunks")
+                                         "chunks, got 'pages'"):
+        float_classifier.classify(short, long_texts="pages")
+
+
+def test_long_texts_can_be_read_in_chunks_of_whole_sentences(float_classifier):
+    """long_texts="chunks" packs consecutive sentences into as few texts as fit
+    max_length, reads each, and combines their votes: every token is read."""
+    sentences = ["A superb and lovely film.", "The plot was awful and boring.",
+                 "The cast was clever."]
+    text = " ".join(sentences * 8)
+    max_length = float_classifier.max_length
+    chunks = classifier_module.chunk_sentences(split_sentences(text), float_classifier.tokenizer,
+                                               max_length)
+    assert 1 < len(chunks) < len(sentences) * 8 and " ".join(chunks) == text
+    tokens = [prediction.num_tokens for prediction in float_classifier.classify(chunks)]
+    assert max(tokens) <= max_length and sum(tokens) > max_length
+    # Greedy: no chunk would have fitted its successor's first sentence.
+    for chunk, following in zip(chunks, chunks[1:]):
+        first = split_sentences(following)[0]
+        assert float_classifier.classify(f"{chunk} {first}").truncated
+    read = float_classifier.classify(text, long_texts="chunks")
+    np.testing.assert_allclose([read.scores[label] for label in float_classifier.labels],
+                               classifier_module.combine_sentences(
+                                   float_classifier.predict_proba(chunks)), rtol=1e-5)
+    assert not read.truncated and read.num_tokens == sum(tokens)
+    short = sentences[0]
+    assert float_classifier.classify(short, long_texts="chunks") == \
+        float_classifier.classify(short)
 
 
 def test_missing_recipe_and_wrong_directory(exported, trained_dir, tmp_path):

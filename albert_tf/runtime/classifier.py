@@ -15,7 +15,7 @@ Defined behaviour for every input (tests/test_runtime.py checks each):
 | lone surrogates (`"\\ud800"`) | replaced by `?`, classified |
 | control characters | normalized by SentencePiece (dropped or `<unk>`), classified |
 | text longer than `max_length * 32` characters (1 MB, say) | cut before tokenizing, `truncated=True` |
-| more tokens than `max_length` | cut to fit, `truncated=True` (or, with `long_texts="sentences"`, read sentence by sentence) |
+| more tokens than `max_length` | cut to fit, `truncated=True` (or, with `long_texts="sentences"`, read sentence by sentence; with `"chunks"`, in pieces of whole sentences that fit) |
 | NaN or infinite model output | `ModelOutputError` |
 """
 
@@ -35,9 +35,11 @@ from .runner import ModelRunner
 # Texts validated and tokenized at once: bounds memory on huge lists while
 # leaving enough texts to sort by length, so batches carry little padding.
 CHUNK = 1024
-# How a text longer than the model's max_length is read: cut to fit, or split
-# into sentences, each classified, their votes combined (`combine_sentences`).
-LONG_TEXT_MODES = ("truncate", "sentences")
+# How a text longer than max_length is read: cut to fit; sentence by sentence
+# (for a model trained on sentences, as SST-2's); or in chunks of consecutive
+# whole sentences that each fit max_length (for a model trained on documents,
+# as a 256-token IMDB one: every word is read, in as few calls as fit).
+LONG_TEXT_MODES = ("truncate", "sentences", "chunks")
 # A long text read by sentences: at most this many (the rest is dropped and
 # the prediction says `truncated`), so one huge text stays bounded.
 MAX_SENTENCES = 128
@@ -56,6 +58,22 @@ def combine_sentences(probabilities):
     logs = np.log(np.clip(probabilities, 1e-7, 1.0)).mean(axis=0)
     weights = np.exp(logs - logs.max())
     return (weights / weights.sum()).astype("float32")
+
+
+def chunk_sentences(sentences, tokenizer, max_length):
+    """Consecutive sentences joined into as few texts as fit `max_length` tokens
+    each, greedily (a sentence longer than that is a text of its own, cut)."""
+    ids, _ = tokenizer.encode_ids(sentences, max_length=max_length)
+    # What pack() leaves for a text's own pieces ([CLS] and [SEP] take 2).
+    budget = max_length - len(tokenizer.pack([], None, max_length)[0])
+    chunks, current, used = [], [], 0
+    for sentence, pieces in zip(sentences, ids):
+        if current and used + len(pieces) > budget:
+            chunks.append(" ".join(current))
+            current, used = [], 0
+        current.append(sentence)
+        used += len(pieces)
+    return chunks + [" ".join(current)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,25 +207,30 @@ class Classifier:
         output = self.runner.probability_output
         arrays, truncated, num_tokens, _ = self._run(texts, (output,))
         probabilities = arrays[output]
-        if long_texts == "sentences":
-            for i in np.flatnonzero(truncated):
-                sentences = split_sentences(check_text(i, texts[i]))
-                if len(sentences) < 2:
-                    continue  # one long sentence: cutting it is all there is to do
-                try:
-                    parts, cuts, counts, _ = self._run(sentences[:MAX_SENTENCES], (output,))
-                except InputError:
-                    continue  # a "sentence" with no tokens: keep the truncated reading
-                probabilities[i] = combine_sentences(parts[output])
-                truncated[i] = len(sentences) > MAX_SENTENCES or any(cuts)
-                num_tokens[i] = sum(counts)
+        if long_texts == "truncate":
+            return probabilities, truncated, num_tokens, single
+        for i in np.flatnonzero(truncated):
+            sentences = split_sentences(check_text(i, texts[i]))
+            if len(sentences) < 2:
+                continue  # one long sentence: cutting it is all there is to do
+            if long_texts == "chunks":
+                sentences = chunk_sentences(sentences, self.tokenizer, self.max_length)
+            try:
+                parts, cuts, counts, _ = self._run(sentences[:MAX_SENTENCES], (output,))
+            except InputError:
+                continue  # a "sentence" with no tokens: keep the truncated reading
+            probabilities[i] = combine_sentences(parts[output])
+            truncated[i] = len(sentences) > MAX_SENTENCES or any(cuts)
+            num_tokens[i] = sum(counts)
         return probabilities, truncated, num_tokens, single
+
 
     def predict_proba(self, texts, long_texts="truncate"):
         """`(n, num_labels)` float32 probabilities for a list of texts (one row
         for one text). `long_texts`: "truncate" (default) cuts a text to the
         model's max_length; "sentences" reads a longer text sentence by sentence
-        and combines their probabilities (`combine_sentences`)."""
+        and "chunks" in pieces of whole sentences that fit max_length, and
+        both combine the pieces' probabilities (`combine_sentences`)."""
         probabilities, _, _, single = self._probabilities(texts, long_texts)
         return probabilities[0] if single else probabilities
 

@@ -2,7 +2,7 @@
 
 from albert_tf.apps.cli_common import (add_backend, add_data_columns, add_texts, answer_each,
                                        print_json, stdout_to_stderr)
-from albert_tf.artifacts.manifest import AVERAGED_FROM
+from albert_tf.artifacts.manifest import AVERAGED_FROM, check_output_dir
 
 BATCH_SIZE = 64  # texts per Keras predict call
 
@@ -99,6 +99,7 @@ def cmd_average(args):
     from albert_tf.artifacts.averaging import average_model_dirs
     from albert_tf.artifacts.model_dir import load
 
+    check_output_dir(args.out, args.overwrite)  # before reading the eval file
     examples = _labelled_examples(load(args.models[0]), args.eval, args) if args.eval else None
     with stdout_to_stderr():
         soup = average_model_dirs(args.models, args.out, eval_examples=examples,

@@ -37,7 +37,9 @@ def add_classify(commands):
     p.add_argument("--top-k", type=int, help="keep the k most likely labels in scores")
     p.add_argument("--long-texts", choices=LONG_TEXT_MODES, default=LONG_TEXT_MODES[0],
                    help="a text longer than the model's max length: cut it, or read it "
-                        "sentence by sentence and combine their votes (reviews, articles)")
+                        "sentence by sentence (a sentence model, e.g. SST-2's), or in chunks "
+                        "of whole sentences that fit (a document model), and combine their "
+                        "votes")
     p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
     p.add_argument("--batch-size", type=int, default=BATCH_SIZE,
                    help="texts per interpreter call")
