@@ -224,7 +224,6 @@ class Classifier:
             num_tokens[i] = sum(counts)
         return probabilities, truncated, num_tokens, single
 
-
     def predict_proba(self, texts, long_texts="truncate"):
         """`(n, num_labels)` float32 probabilities for a list of texts (one row
         for one text). `long_texts`: "truncate" (default) cuts a text to the

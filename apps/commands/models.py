@@ -7,16 +7,17 @@ from albert_tf.artifacts.manifest import AVERAGED_FROM, check_output_dir
 BATCH_SIZE = 64  # texts per Keras predict call
 
 
-def _labelled_examples(model, path, args):
-    """`path` read with the columns given in `args`, else those the model was trained on."""
+def _labelled_examples(config, path, args):
+    """`path` read with the columns given in `args`, else those of the model whose
+    `config.json` is `config` (what it was trained on)."""
     from albert_tf.text.data import load_examples
 
-    training = model.config["training"]
+    training = config["training"]
     return load_examples(
         path, text_column=args.text_column or training.get("text_column"),
         text_pair_column=args.text_pair_column or training.get("text_pair_column"),
         label_column=args.label_column or training.get("label_column", "label"),
-        multi_label=model.labels.multi_label,
+        multi_label=bool(config["model"].get("multi_label")),
         label_separator=training.get("label_separator", "|"))
 
 
@@ -24,7 +25,7 @@ def cmd_evaluate(args):
     from albert_tf.artifacts.model_dir import load
 
     model = load(args.model)
-    examples = _labelled_examples(model, args.data, args)
+    examples = _labelled_examples(model.config, args.data, args)
     report = model.evaluate(examples, batch_size=args.batch_size)
     report["file"] = args.data
     print_json(report)
@@ -97,10 +98,16 @@ def add_embed(commands):
 
 def cmd_average(args):
     from albert_tf.artifacts.averaging import average_model_dirs
-    from albert_tf.artifacts.model_dir import load
+    from albert_tf.artifacts.formats import MODEL_REQUIRED, read_config
+    from albert_tf.artifacts.manifest import MODEL_FORMAT
 
     check_output_dir(args.out, args.overwrite)  # before reading the eval file
-    examples = _labelled_examples(load(args.models[0]), args.eval, args) if args.eval else None
+    examples = None
+    if args.eval:
+        # The first model's columns, from its config alone (no Keras model built:
+        # average_model_dirs loads them all).
+        _, config = read_config(args.models[0], MODEL_REQUIRED, MODEL_FORMAT)
+        examples = _labelled_examples(config, args.eval, args)
     with stdout_to_stderr():
         soup = average_model_dirs(args.models, args.out, eval_examples=examples,
                                   overwrite=args.overwrite)
