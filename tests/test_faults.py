@@ -28,27 +28,34 @@ def _train_cli(data_files, out, *extra, env=None):
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})})
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory, data_files):
+    """The uninterrupted run both kill points are compared with (trained once)."""
+    out = tmp_path_factory.mktemp("faults") / "reference"
+    run = _train_cli(data_files, out)
+    assert run.returncode == 0, run.stderr
+    return out
+
+
 @pytest.mark.parametrize("point", ["before_rename", "between_renames"])
 def test_a_kill_during_the_final_save_leaves_nothing_and_resume_finishes(tmp_path, data_files,
-                                                                        point):
+                                                                        reference, point):
     """SIGKILL while the model directory is moved into place: nothing at the
     path, and --resume writes the model without training again."""
-    reference = _train_cli(data_files, tmp_path / "reference")
-    assert reference.returncode == 0, reference.stderr
     out = tmp_path / "model"
     killed = _train_cli(data_files, out, env={"ALBERT_TF_KILL_AT": point})
     assert killed.returncode == -signal.SIGKILL
     assert not out.exists()
     resumed = _train_cli(data_files, out, "--resume")
     assert resumed.returncode == 0, resumed.stderr
-    model, expected = albert_tf.load(out), albert_tf.load(tmp_path / "reference")
+    model, expected = albert_tf.load(out), albert_tf.load(reference)
     for ours, theirs in zip(model.model.get_weights(), expected.model.get_weights()):
         np.testing.assert_allclose(ours, theirs, atol=1e-6)
     assert not (tmp_path / "model.training").exists()
     # Every epoch had finished: the resumed run restored them and trained none
     # (so it has no per-epoch history to write; the reference has two epochs).
     assert not (out / "history.json").exists()
-    assert len(json.loads((tmp_path / "reference" / "history.json").read_text())["loss"]) == 2
+    assert len(json.loads((reference / "history.json").read_text())["loss"]) == 2
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES],
