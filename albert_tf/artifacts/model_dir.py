@@ -86,6 +86,17 @@ def _plot_history(history, path):
     plt.close(fig)
 
 
+def read_model_config(path, verify=True):
+    """`(metadata, config)` of a model directory, without building its model
+    (`verify`: check every file against the manifest first)."""
+    return read_config(os.fspath(path), MODEL_REQUIRED, FORMAT, verify)
+
+
+def is_multi_label(config):
+    """Whether the model whose `config.json` is `config` scores each label alone."""
+    return bool(config["model"].get("multi_label"))
+
+
 def load(path, dtype="float32", verify=True, dropout=None, classifier_dropout=None,
          num_layers=None):
     """Load a model directory after checking every file against its manifest.
@@ -97,12 +108,12 @@ def load(path, dtype="float32", verify=True, dropout=None, classifier_dropout=No
     `classifier_with_dtype`).
     """
     path = os.fspath(path)
-    metadata, config = read_config(path, MODEL_REQUIRED, FORMAT, verify)
+    metadata, config = read_model_config(path, verify)
     model_config = config["model"]
     model = classifier_with_dtype(model_config, dtype, dropout, classifier_dropout, num_layers)
     tokenizer = AlbertTokenizer.load(os.path.join(path, TOKENIZER_DIR))
     labels = LabelVocab.load(os.path.join(path, LABELS_FILE),
-                             multi_label=bool(model_config.get("multi_label")))
+                             multi_label=is_multi_label(config))
     if len(labels) != model.num_classes:
         raise ModelDirError(f"{path}: {LABELS_FILE} has {len(labels)} labels but the model "
                             f"outputs {model.num_classes} classes")

@@ -10,6 +10,7 @@ BATCH_SIZE = 64  # texts per Keras predict call
 def _labelled_examples(config, path, args):
     """`path` read with the columns given in `args`, else those of the model whose
     `config.json` is `config` (what it was trained on)."""
+    from albert_tf.artifacts.model_dir import is_multi_label
     from albert_tf.text.data import load_examples
 
     training = config["training"]
@@ -17,7 +18,7 @@ def _labelled_examples(config, path, args):
         path, text_column=args.text_column or training.get("text_column"),
         text_pair_column=args.text_pair_column or training.get("text_pair_column"),
         label_column=args.label_column or training.get("label_column", "label"),
-        multi_label=bool(config["model"].get("multi_label")),
+        multi_label=is_multi_label(config),
         label_separator=training.get("label_separator", "|"))
 
 
@@ -98,15 +99,14 @@ def add_embed(commands):
 
 def cmd_average(args):
     from albert_tf.artifacts.averaging import average_model_dirs
-    from albert_tf.artifacts.formats import MODEL_REQUIRED, read_config
-    from albert_tf.artifacts.manifest import MODEL_FORMAT
+    from albert_tf.artifacts.model_dir import read_model_config
 
     check_output_dir(args.out, args.overwrite)  # before reading the eval file
     examples = None
     if args.eval:
-        # The first model's columns, from its config alone (no Keras model built:
-        # average_model_dirs loads them all).
-        _, config = read_config(args.models[0], MODEL_REQUIRED, MODEL_FORMAT)
+        # The first model's columns, from its verified config alone (no Keras model
+        # built: average_model_dirs loads them all).
+        _, config = read_model_config(args.models[0])
         examples = _labelled_examples(config, args.eval, args)
     with stdout_to_stderr():
         soup = average_model_dirs(args.models, args.out, eval_examples=examples,
