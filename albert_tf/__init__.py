@@ -41,6 +41,7 @@ _LAZY = {
     "pretrain": "training.pretraining.trainer",
     "PretrainConfig": "training.config",
     "distill": "training.distillation.distill",
+    "label_teacher": "training.distillation.distill",
     "DistillConfig": "training.distillation.config",
     "TrainedClassifier": "inference.trained",
     "embed": "inference.embedding",

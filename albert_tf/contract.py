@@ -38,6 +38,11 @@ RECIPES = ("float32", "float16", "dynamic_int8", "int8")
 # int8 stays the option for integer-only hardware.
 RECIPE_PREFERENCE = ("dynamic_int8", "int8", "float16", "float32")
 
+# Exit heads (early exit on ALBERT's shared layer, PABEE's shape): a
+# classifier after every layer call, each its own (`per_call`) or one head for
+# all calls (`shared`). None: the ordinary classifier, unchanged.
+EXIT_HEADS = ("per_call", "shared")
+
 # Keras backends the kit runs on (`--backend`, KERAS_BACKEND).
 BACKENDS = ("tensorflow", "jax", "torch")
 

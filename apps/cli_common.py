@@ -14,13 +14,46 @@ import shlex
 import sys
 import tempfile
 
-from albert_tf.contract import BACKENDS
+from albert_tf.contract import BACKENDS, EXIT_HEADS
 from albert_tf.text.data import TEXT_COLUMN_CANDIDATES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 TEXT_COLUMN_HELP = ("column with the text (default: the first of "
                     f"{', '.join(TEXT_COLUMN_CANDIDATES)} that the file has)")
+
+
+def positive_int(value):
+    """An argparse type: an int >= 1 (a count, a size, threads), else a usage error."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return number
+
+
+def unit_interval(value):
+    """An argparse type: a number in [0, 1] (a share, a probability), else a usage error."""
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+    if not 0.0 <= number <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return number
+
+
+def port_number(value):
+    """An argparse type: a TCP port, 0 (any free one) to 65535."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"must be in [0, 65535], got {value}")
+    return number
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -233,10 +266,10 @@ def add_training_options(parser, config_class=None):
                               "start a new head for this run's labels")
     option("--batch-size", help="examples per step")
     option("--epochs", help="passes over the training data")
-    option("--num-groups", type=int,
+    option("--num-groups", type=positive_int,
            help="distinct layer weight groups (default: the preset's 1, one shared layer); "
                 "the preset's layer count unshares them all: same compute, more parameters")
-    option("--num-layers", type=int,
+    option("--num-layers", type=positive_int,
            help="layer calls (default: the preset's, or the --init model's); ALBERT shares "
                 "weights across calls, so an --init model directory runs at any depth its "
                 "groups divide: fewer calls, less compute, the same weights")
@@ -249,8 +282,12 @@ def add_training_options(parser, config_class=None):
                                        "longest sequence, length-bucketed)")
     option("--data-parallel", help="train on every local device (JAX DataParallel / TF "
                                    "MirroredStrategy); --batch-size is the global batch")
-    option("--max-train-examples", type=int,
+    option("--max-train-examples", type=positive_int,
            help="use only the first N rows (an error if they miss a label)")
+    option("--exit-heads", choices=list(EXIT_HEADS),
+           help="early exit: a classifier after every layer call, trained together "
+                "(PABEE's depth-weighted loss): one head per call, or one shared by all; "
+                "the model's own output is unchanged (default: none, or the --init model's)")
 
 
 def command_line():
@@ -258,23 +295,48 @@ def command_line():
     return "albert-tf " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
+def _utf8_or_bytes(line):
+    """A line as str when it is valid UTF-8, else its bytes, which every command's
+    text check refuses with a reason (an error record in its place, as the
+    runtime, `evaluate` and the demo do), never classified as mojibake."""
+    if isinstance(line, str):
+        try:
+            line.encode("utf-8")
+            return line
+        except UnicodeEncodeError:  # an argument with undecodable bytes (surrogateescape)
+            return os.fsencode(line)
+    try:
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        return bytes(line)
+
+
 def text_chunks(args, size=1024):
     """Texts from the arguments, else every stdin line (empty ones included:
     each gets its record), `size` at a time: a long pipe is answered as it
-    streams, not read into memory first."""
+    streams, not read into memory first. Bytes that are not UTF-8 stay bytes
+    (see `_utf8_or_bytes`)."""
     if args.texts:
-        yield args.texts
+        yield [_utf8_or_bytes(text) for text in args.texts]
         return
     if sys.stdin.isatty():
         print("reading texts from stdin, one per line (Ctrl-D to end)", file=sys.stderr)
+    # The raw bytes: Python's text stdin would smuggle a bad byte through as a
+    # surrogate, and it would reach the model and the JSON output.
+    stream = getattr(sys.stdin, "buffer", sys.stdin)
     chunk = []
-    for line in sys.stdin:
-        chunk.append(line.rstrip("\r\n"))
+    for line in stream:
+        chunk.append(_utf8_or_bytes(line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n")))
         if len(chunk) == size:
             yield chunk
             chunk = []
     if chunk:
         yield chunk
+
+
+def shown_text(text):
+    """A text as a JSON record shows it: bytes that are not UTF-8 with U+FFFD."""
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
 
 
 def answer_each(args, answer):
@@ -307,7 +369,7 @@ def answer_each(args, answer):
                 records[i] = result
             break
         for text, record in zip(texts, records):
-            print(json.dumps({"text": text, **record}, ensure_ascii=False),
+            print(json.dumps({"text": shown_text(text), **record}, ensure_ascii=False),
                   flush=getattr(args, "flush", False))
         seen += len(texts)
     if not seen:

@@ -23,9 +23,10 @@ import threading
 import time
 
 from albert_tf.errors import AlbertTfError
-from albert_tf.artifacts.manifest import read_manifest
+from albert_tf.artifacts.manifest import EXPORT_FORMAT, check_kind, read_manifest
 from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
+from albert_tf.runtime.classifier import UNREADABLE
 
 LOG = logging.getLogger("albert_tf.demo")
 MAX_TEXT_CHARS = 5000  # per text box; the model reads ~max_length*32 chars anyway
@@ -43,10 +44,21 @@ EXAMPLES = ["A gripping, funny and beautifully acted film.",
             "An ambitious mess: some great ideas, clumsy execution."]
 
 
-def bundled_model_dir():
-    from albert_tf.bundled import BUNDLED_MODEL
+def resolve_export(export_dir):
+    """`export_dir`, or the bundled model of that short name (None: the default)."""
+    from albert_tf.bundled import BUNDLED_MODELS, bundled_path
 
-    return BUNDLED_MODEL
+    if export_dir is None or (export_dir in BUNDLED_MODELS and not os.path.exists(export_dir)):
+        return bundled_path(export_dir)
+    return export_dir
+
+
+def abstention_reason(prediction):
+    """Why a prediction has no label, in words for the page."""
+    if prediction.abstained == UNREADABLE:
+        return (f"the model cannot read this text ({prediction.unknown_share:.0%} of its "
+                "pieces are unknown to it)")
+    return f"no label is likely enough (best {prediction.score:.2f})"
 
 
 class LazyClassifiers(collections.abc.Mapping):
@@ -92,7 +104,13 @@ class DemoModels:
 
     def __init__(self, export_dir, num_threads=None):
         manifest = read_manifest(export_dir)
-        self.classifiers = LazyClassifiers(export_dir, available_recipes(manifest), num_threads)
+        # A model directory (the tour's `train` output) is the likely mistake: say so.
+        check_kind(export_dir, manifest, EXPORT_FORMAT)
+        recipes = available_recipes(manifest)
+        if not recipes:
+            raise AlbertTfError(f"{export_dir}: the export holds no .tflite file the runtime "
+                                "serves (MediaPipe files only?); export it with a recipe")
+        self.classifiers = LazyClassifiers(export_dir, recipes, num_threads)
         self.default = self.classifiers[next(iter(self.classifiers))]
         self.title = manifest.get("title") or os.path.basename(os.path.abspath(export_dir))
         self.original_labels = [str(x) for x in manifest.get("original_labels", [])]
@@ -149,6 +167,12 @@ class DemoModels:
         details = (f"{classifier.recipe} model, {latency:.1f} ms, {prediction.num_tokens} "
                    f"tokens" + (", TRUNCATED: only the start of the text was read"
                                 if prediction.truncated else ", not truncated"))
+        if prediction.unknown_share:
+            details += f"; {prediction.unknown_share:.0%} of its pieces are unknown to the model"
+        if prediction.abstained:
+            # No confident label for a text the model could not read: say so instead.
+            details = f"NO LABEL: {abstention_reason(prediction)}. " + details
+            return abstention_reason(prediction), tokens, details, segments
         return prediction.scores, tokens, details, segments
 
     def compare(self, text):
@@ -243,7 +267,10 @@ def build_app(models):
     if models.accuracy is not None:
         subtitle += f" · dev accuracy {models.accuracy:.4f}"
     # Gradio copies every returned file into its cache: delete them after a while.
-    with gr.Blocks(title="albert_tf demo", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
+    # analytics_enabled=False: the demo is offline; Gradio would otherwise report
+    # usage to its servers (its page config said "analytics_enabled": true).
+    with gr.Blocks(title=f"albert_tf demo: {models.title}", analytics_enabled=False,
+                   delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
         gr.Markdown("# albert_tf: ALBERT on LiteRT, no TensorFlow")
         gr.Textbox(value=f"{models.title}: {subtitle}", label="model", interactive=False)
         with gr.Tab("Classify"):
@@ -320,7 +347,7 @@ def launch(export_dir=None, host="127.0.0.1", port=7860, num_threads=None,
     `port=0` takes any free port; a busy port fails before the models load.
     """
     port = free_port(host, port)
-    models = DemoModels(export_dir or bundled_model_dir(), num_threads=num_threads)
+    models = DemoModels(resolve_export(export_dir), num_threads=num_threads)
     app = build_app(models)
     app.queue(default_concurrency_limit=2, max_size=32)
     app.launch(server_name=host, server_port=port, share=False,

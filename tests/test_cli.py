@@ -25,6 +25,22 @@ def test_usage_errors_exit_2():
     assert run_cli().returncode == 2
 
 
+@pytest.mark.parametrize("argv", [
+    ["classify", "x", "--top-k", "0"], ["classify", "x", "--threads", "0"],
+    ["classify", "x", "--batch-size", "-1"], ["classify", "x", "--max-unknown", "2"],
+    ["demo", "--threads", "0"], ["demo", "--port", "70000"],
+    ["predict", "x", "--batch-size", "0"], ["predict", "x", "--top-k", "0"],
+    ["train", "--train", "x", "--out", "y", "--max-train-examples", "0"],
+    ["teacher", "--train", "x", "--out", "y", "--threads", "0"],
+    ["export", "x", "--out", "y", "--min-agreement", "1.5"],
+])
+def test_out_of_range_numbers_are_usage_errors(argv):
+    result = run_cli(*argv)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1].startswith(f"albert-tf {argv[0]}: error: ")
+    assert "Traceback" not in result.stderr
+
+
 def test_train_tokenizer(tmp_path, data_files):
     result = run_cli("train-tokenizer", "--input", data_files / "train.tsv", "--out",
                      tmp_path / "tok", "--vocab-size", "100")

@@ -11,7 +11,7 @@ pytest.importorskip("gradio", reason="the demo needs `pip install -e .[demo]`")
 pytest.importorskip("ai_edge_litert", reason="the demo runs on the TF-free runtime")
 
 from albert_tf.apps.demo import (MAX_FILE_ROWS, MAX_TEXT_CHARS, DemoModels,  # noqa: E402
-                                 bundled_model_dir, launch)
+                                 resolve_export, launch)
 from albert_tf.errors import AlbertTfError  # noqa: E402
 from tests.helpers import write_tsv  # noqa: E402
 
@@ -50,7 +50,7 @@ def client(served):
 
 def test_batch_accuracy_accepts_label_names_and_original_ids(tmp_path):
     """The bundled model says negative/positive; SST-2 files say 0/1. Both count."""
-    models = DemoModels(bundled_model_dir(), num_threads=1)
+    models = DemoModels(resolve_export(None), num_threads=1)
     rows = [("A gripping, funny and beautifully acted film.", "1"),
             ("A dull, clumsy and boring mess.", "0"), ("superb and moving", "1")]
     by_id = write_tsv(tmp_path / "ids.tsv", rows)
@@ -65,7 +65,7 @@ def test_batch_accuracy_accepts_label_names_and_original_ids(tmp_path):
 
 
 def test_bundled_model_is_a_verified_sentiment_export():
-    models = DemoModels(bundled_model_dir(), num_threads=1)
+    models = DemoModels(resolve_export(None), num_threads=1)
     assert set(models.classifiers) == {"dynamic_int8", "int8", "float16"}
     assert models.default.recipe == "dynamic_int8" and models.accuracy >= 0.85
     assert models.default.bundle.size_bytes < 2.5e6

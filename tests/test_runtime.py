@@ -437,6 +437,50 @@ def test_cli_classify_arguments_and_stdin(exported):
     assert empty.returncode == 1 and "no texts given" in empty.stderr and not empty.stdout
 
 
+def test_unreadable_texts_and_low_scores_get_no_label(exported, float_classifier):
+    readable = float_classifier.classify("A superb and lovely film.")
+    assert readable.label == "pos" and readable.abstained is None
+    assert readable.unknown_share == 0.0
+    # Pieces the tokenizer never saw (emoji, another script) are all `<unk>`:
+    # the model would answer as for an empty text, so it abstains instead.
+    for text in ("\U0001F44D", "\u8fd9\u90e8\u7535\u5f71\u975e\u5e38\u597d\u770b"):
+        prediction = float_classifier.classify(text)
+        assert prediction.unknown_share == 1.0 and prediction.abstained == "unreadable"
+        assert prediction.label is None and set(prediction.scores) == {"neg", "pos"}
+    everything = Classifier.load(exported[0], recipe="float32", max_unknown=1.0)
+    assert everything.classify("\U0001F44D").label in ("neg", "pos")
+    strict = Classifier.load(exported[0], recipe="float32", score_threshold=1.0)
+    low = strict.classify("A superb and lovely film.")
+    assert low.label is None and low.abstained == "low_score" and low.score < 1.0
+    for bad in ({"max_unknown": 1.5}, {"score_threshold": -0.1}):
+        with pytest.raises(ValueError, match=f"{next(iter(bad))} must be a number in \\[0, 1\\]"):
+            Classifier.load(exported[0], recipe="float32", **bad)
+    out = run_cli("classify", exported[0], "\U0001F44D", "A superb and lovely film.")
+    records = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [(r["label"], r["abstained"]) for r in records] == [(None, "unreadable"), ("pos", None)]
+
+
+def test_cli_answers_bytes_that_are_not_utf8_with_an_error_record(exported, trained_dir):
+    for command in (["classify", str(exported[0])], ["predict", str(trained_dir)]):
+        result = subprocess.run([sys.executable, "-m", "albert_tf.apps.cli", *command],
+                                input=b"caf\xe9 was lovely\nA superb and lovely film.\n",
+                                capture_output=True, timeout=600,
+                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        records = [json.loads(line) for line in result.stdout.decode("utf-8").splitlines()]
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert records[0]["error"].startswith("text is not valid UTF-8")
+        assert records[0]["text"] == "caf\ufffd was lovely"
+        assert "error" not in records[1]
+
+
+def test_the_bundled_model_loads_without_a_path():
+    default, named = Classifier.load(), Classifier.load("sst2")
+    assert default.bundle.model_path == named.bundle.model_path
+    assert default.classify("a wonderful, moving film").label == "positive"
+    with pytest.raises(ModelFileError, match="not a bundled model \\(sst2"):
+        Classifier.load("sst3")
+
+
 def test_cli_classify_errors_go_to_stderr_with_exit_1(exported, tmp_path):
     missing = run_cli("classify", tmp_path / "nope", "text")
     assert missing.returncode == 1 and "no such file" in missing.stderr and not missing.stdout

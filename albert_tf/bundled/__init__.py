@@ -8,3 +8,13 @@ MOVIE_REVIEWS_DEV = os.path.join(HERE, "movie_reviews_dev.tsv")
 # The demo's default model: SST-2 sentiment (int8 + float16 TFLite, tokenizer,
 # labels, manifest); see sst2_sentiment/README.md for how it was made.
 BUNDLED_MODEL = os.path.join(HERE, "sst2_sentiment")
+# Short names `Classifier.load`, `albert-tf classify` and the demo accept for the
+# bundled models (a path of that name, if one exists, wins).
+BUNDLED_MODELS = {"sst2": BUNDLED_MODEL}
+DEFAULT_BUNDLED = "sst2"
+
+
+def bundled_path(name):
+    """The directory of the bundled model `name` (None: the default one), or None
+    when `name` is not a bundled model's short name."""
+    return BUNDLED_MODELS.get(DEFAULT_BUNDLED if name is None else name)

@@ -41,6 +41,15 @@ class TrainedClassifier:
             self.model, self.tokenizer, texts, pairs, self.max_length, batch_size)
         return self._probs(logits)
 
+    def exit_proba(self, texts, pairs=None, batch_size=64):
+        """Every exit's probabilities, `(n, exits, num_classes)`, for a model trained
+        with exit heads (`exit_heads=`); the last exit is `predict_proba`'s."""
+        if not getattr(self.model, "exit_heads", None):
+            raise ValueError("this model has no exit heads (train it with exit_heads=...)")
+        logits, _ = predict_in_batches(
+            self.model.exit_model(), self.tokenizer, texts, pairs, self.max_length, batch_size)
+        return self._probs(logits)
+
     def predict(self, texts, pairs=None, batch_size=64, threshold=0.5):
         """One dict per text: `label` (or `labels`), `probabilities`, `truncated`."""
         if isinstance(texts, (str, bytes)):

@@ -107,14 +107,7 @@ class AlbertBackbone(keras.Model):
             name: keras.Input(shape=(None,), dtype="int32", name=name)
             for name in INPUTS
         }
-        token_ids, segment_ids, padding_mask = (inputs[name] for name in INPUTS)
-        x = self.embedding(token_ids, segment_ids)
-        mask = self.attention_mask(padding_mask)
-        calls_per_group = num_layers // num_groups
-        for group in self.transformer_groups:
-            for _ in range(calls_per_group):
-                for layer in group:
-                    x = layer(x, mask)
+        x = self._calls(inputs, num_layers // num_groups)[-1]
         outputs = {"sequence_output": x, "pooled_output": self.pooler(x)}
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         set_model_dtype_policy(self, dtype)
@@ -132,6 +125,25 @@ class AlbertBackbone(keras.Model):
         self.max_sequence_length = max_sequence_length
         self.num_segments = num_segments
         self.gelu_approximate = bool(gelu_approximate)
+
+    def _calls(self, inputs, calls_per_group):
+        token_ids, segment_ids, padding_mask = (inputs[name] for name in INPUTS)
+        x = self.embedding(token_ids, segment_ids)
+        mask = self.attention_mask(padding_mask)
+        outputs = []
+        for group in self.transformer_groups:
+            for _ in range(calls_per_group):
+                for layer in group:
+                    x = layer(x, mask)
+                outputs.append(x)
+        return outputs
+
+    def call_outputs(self, inputs):
+        """The sequence output after each of the `num_layers` layer calls, in order
+        (the last is `sequence_output`): what early-exit heads read. Runs this
+        backbone's own layers, so a functional model built on it shares them.
+        """
+        return self._calls(inputs, self.num_layers // self.num_groups)
 
     @property
     def token_embedding(self):

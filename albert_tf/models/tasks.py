@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from albert_tf.contract import EXIT_HEADS
 from albert_tf.models.backbone import AlbertBackbone, set_model_dtype_policy
 from albert_tf.models.common import albert_initializer, check_positive_int, check_rate, gelu_new
 
@@ -37,6 +38,13 @@ class AlbertClassifier(keras.Model):
         dropout: float, dropout on the pooled output.
         activation: None (logits, default), "softmax", "sigmoid" or "auto"
             (softmax, or sigmoid when `multi_label`); for exported models.
+        exit_heads: None (default), "per_call" or "shared": early-exit
+            classifiers after every call of the shared layer (PABEE, Zhou et
+            al. 2020): the pooler is shared, and each call has its own small
+            head (`per_call`) or all use the final one (`shared`). The model's
+            output is unchanged (the last exit is the ordinary classifier);
+            `exit_model()` outputs every exit's logits, `(batch, num_layers,
+            num_classes)`, for training and adaptive export.
 
     Example:
     ```python
@@ -50,13 +58,19 @@ class AlbertClassifier(keras.Model):
     """
 
     def __init__(self, backbone, num_classes, multi_label=False, dropout=0.1,
-                 activation=None, **kwargs):
+                 activation=None, exit_heads=None, **kwargs):
         check_positive_int(num_classes=num_classes)
         check_rate(dropout=dropout)
         if activation not in (None, "softmax", "sigmoid", "auto"):
             raise ValueError(
                 "`activation` must be None, 'softmax', 'sigmoid' or 'auto'. "
                 f"Received: activation={activation!r}")
+        if exit_heads not in (None, *EXIT_HEADS):
+            raise ValueError(f"`exit_heads` must be None or one of {EXIT_HEADS}. "
+                             f"Received: exit_heads={exit_heads!r}")
+        if exit_heads and multi_label:
+            raise ValueError("`exit_heads` are for single-label classifiers. Received: "
+                             f"exit_heads={exit_heads!r}, multi_label=True")
         policy = backbone.dtype_policy
 
         # === Layers ===
@@ -68,6 +82,14 @@ class AlbertClassifier(keras.Model):
         self.output_dense = keras.layers.Dense(
             num_classes, activation=resolved, kernel_initializer=albert_initializer(),
             dtype="float32", name="logits")
+        # One head per call but the last, which is `output_dense` itself. Not in
+        # the functional graph below (the model's output stays the last exit),
+        # but tracked as attributes, so they are saved and loaded with it.
+        self.exit_denses = [
+            keras.layers.Dense(num_classes, activation=resolved,
+                               kernel_initializer=albert_initializer(), dtype="float32",
+                               name=f"exit_{i}_logits")
+            for i in range(backbone.num_layers - 1 if exit_heads == "per_call" else 0)]
 
         # === Functional model ===
         inputs = backbone.input
@@ -81,6 +103,36 @@ class AlbertClassifier(keras.Model):
         self.multi_label = multi_label
         self.dropout = dropout
         self.activation = activation
+        self.exit_heads = exit_heads
+        if exit_heads:
+            for head in self.exit_denses:  # built now: load_weights expects their variables
+                head.build((None, backbone.hidden_dim))
+            # Outside Keras' attribute tracking: it holds the same layers again.
+            object.__setattr__(self, "_exit_model", self._build_exit_model())
+
+    def _build_exit_model(self):
+        inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
+                  for name in self.backbone.input}
+        heads = self.exit_denses + [self.output_dense]
+        if self.exit_heads == "shared":
+            heads = [self.output_dense] * self.backbone.num_layers
+        exits = [head(self.output_dropout(self.backbone.pooler(x)))
+                 for x, head in zip(self.backbone.call_outputs(inputs), heads)]
+        model = keras.Model(inputs, ops.stack(exits, axis=1), name=f"{self.name}_exits")
+        set_model_dtype_policy(model, self.backbone.dtype_policy)
+        return model
+
+    @property
+    def num_exits(self):
+        """Exits this classifier has: one per layer call, or 0 without exit heads."""
+        return self.backbone.num_layers if self.exit_heads else 0
+
+    def exit_model(self):
+        """A functional model on the same layers whose output is every exit's
+        logits, `(batch, num_layers, num_classes)`; the last equals this model's."""
+        if not self.exit_heads:
+            raise ValueError(f"{self.name} has no exit heads (exit_heads=None)")
+        return self._exit_model
 
     def get_config(self):
         return {
@@ -91,6 +143,7 @@ class AlbertClassifier(keras.Model):
             "multi_label": self.multi_label,
             "dropout": self.dropout,
             "activation": self.activation,
+            "exit_heads": self.exit_heads,
         }
 
     @classmethod
@@ -193,8 +246,8 @@ class AlbertPretrainer(keras.Model):
 
 
 def build_classifier(preset="small", num_classes=2, multi_label=False,
-                     classifier_dropout=0.1, **backbone_overrides):
+                     classifier_dropout=0.1, exit_heads=None, **backbone_overrides):
     """A randomly initialised classifier of a preset shape."""
     backbone = AlbertBackbone.from_shape(preset, **backbone_overrides)
     return AlbertClassifier(backbone, num_classes, multi_label=multi_label,
-                            dropout=classifier_dropout)
+                            dropout=classifier_dropout, exit_heads=exit_heads)

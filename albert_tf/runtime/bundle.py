@@ -150,13 +150,20 @@ def load_mediapipe_file(path):
     return Bundle(os.fspath(path), "mediapipe", tokenizer, labels, None, {}, verified)
 
 
-def locate(source, recipe=None):
-    """A `Bundle` for an export directory, one of its files, or a MediaPipe file."""
+def locate(source=None, recipe=None):
+    """A `Bundle` for an export directory, one of its files, a MediaPipe file, or a
+    bundled model by short name (`albert_tf.bundled.BUNDLED_MODELS`; None: the
+    default one, as `pipeline("sentiment-analysis")` picks one)."""
+    from albert_tf.bundled import BUNDLED_MODELS, bundled_path
+
+    if source is None or (source in BUNDLED_MODELS and not os.path.exists(source)):
+        source = bundled_path(source)
     source = os.fspath(source)
     if os.path.isdir(source):
         return load_export(source, recipe)
     if not os.path.isfile(source):
-        raise ModelFileError(f"{source}: no such file or directory")
+        raise ModelFileError(f"{source}: no such file or directory, and not a bundled model "
+                             f"({', '.join(BUNDLED_MODELS)})")
     directory, filename = os.path.split(os.path.abspath(source))
     if os.path.isfile(os.path.join(directory, MANIFEST_FILE)):
         if recipe is not None:

@@ -17,6 +17,8 @@ Defined behaviour for every input (tests/test_runtime.py checks each):
 | text longer than `max_length * 32` characters (1 MB, say) | cut before tokenizing, `truncated=True` |
 | more tokens than `max_length` | cut to fit, `truncated=True` (or, with `long_texts="sentences"`, read sentence by sentence; with `"chunks"`, in pieces of whole sentences that fit) |
 | NaN or infinite model output | `ModelOutputError` |
+| a text the model cannot read (more than `max_unknown` of its pieces `<unk>`: emoji, another script) | `label=None`, `abstained="unreadable"`, scores kept |
+| a best score under `score_threshold` (off by default) | `label=None`, `abstained="low_score"`, scores kept |
 """
 
 import dataclasses
@@ -40,6 +42,14 @@ CHUNK = 1024
 # whole sentences that each fit max_length (for a model trained on documents,
 # as a 256-token IMDB one: every word is read, in as few calls as fit).
 LONG_TEXT_MODES = ("truncate", "sentences", "chunks")
+# A text more than this share of whose pieces are `<unk>` gets no label: a
+# model that read nothing of "👍" or a Chinese sentence answers as it would an
+# empty text (the bundled SST-2 model said "positive 0.93" to both), which is
+# not an answer. Half: a sentence with one unknown emoji among its words
+# ("this film 🤮🤮" is 1/3 unknown) is still read and labelled.
+MAX_UNKNOWN = 0.5
+# Why a prediction has no label (`Prediction.abstained`).
+UNREADABLE, LOW_SCORE = "unreadable", "low_score"
 # A long text read by sentences: at most this many (the rest is dropped and
 # the prediction says `truncated`), so one huge text stays bounded.
 MAX_SENTENCES = 128
@@ -78,13 +88,19 @@ def chunk_sentences(sentences, tokenizer, max_length):
 
 @dataclasses.dataclass(frozen=True)
 class Prediction:
-    """The top label, every label's probability (highest first) and what was cut."""
+    """The top label, every label's probability (highest first) and what was cut.
 
-    label: str
+    `label` is None when the classifier abstains (`abstained` says why:
+    "unreadable" or "low_score"); `score` and `scores` are the model's all the same.
+    """
+
+    label: str  # None when abstained
     score: float
     scores: dict  # label -> probability, highest first (top_k of them)
     truncated: bool  # the text was longer than the model's max_length
     num_tokens: int  # tokens the model saw, [CLS] and [SEP] included
+    unknown_share: float = 0.0  # share of the text's pieces the model cannot read
+    abstained: str = None  # None, "unreadable" or "low_score"
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -112,6 +128,11 @@ class Classifier:
         max_batch_size: texts per interpreter call; larger lists are split.
         num_interpreters: calls that may run at once from different threads.
         backend: force "ai-edge-litert", "tflite-runtime" or "tensorflow".
+        max_unknown: a text more than this share of whose pieces are `<unk>`
+            gets no label (`abstained="unreadable"`); 1.0 labels everything.
+        score_threshold: a best probability under this gets no label
+            (`abstained="low_score"`), as MediaPipe's `score_threshold`;
+            None (default) labels every readable text.
 
     Example:
     ```python
@@ -123,9 +144,14 @@ class Classifier:
     """
 
     def __init__(self, bundle, num_threads=None, max_batch_size=32, num_interpreters=1,
-                 backend=None):
+                 backend=None, max_unknown=MAX_UNKNOWN, score_threshold=None):
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ValueError(f"max_batch_size must be a positive int, got {max_batch_size!r}")
+        for name, value in (("max_unknown", max_unknown), ("score_threshold", score_threshold)):
+            if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+        self.max_unknown = MAX_UNKNOWN if max_unknown is None else float(max_unknown)
+        self.score_threshold = score_threshold
         self.bundle = bundle
         self.max_batch_size = max_batch_size
         self.runner = ModelRunner(bundle.model_path, num_threads, num_interpreters, backend)
@@ -137,10 +163,11 @@ class Classifier:
         self.max_chars = self.max_length * CHARS_PER_TOKEN_CAP
 
     @classmethod
-    def load(cls, source, recipe=None, **kwargs):
+    def load(cls, source=None, recipe=None, **kwargs):
         """Load an export directory (its `recipe`, default the first that passed its
-        parity gate in int8, dynamic_int8, float16, float32 order), one of
-        its `.tflite` files, or a MediaPipe `.tflite` with embedded metadata."""
+        parity gate in `RECIPE_PREFERENCE` order), one of its `.tflite` files, a
+        MediaPipe `.tflite` with embedded metadata, or a bundled model by short
+        name ("sst2"; no `source`: the default bundled model)."""
         return cls(locate(source, recipe), **kwargs)
 
     # --- what it is -------------------------------------------------------
@@ -175,12 +202,13 @@ class Classifier:
 
     def _run(self, texts, outputs):
         """Named outputs for one text or a list, plus truncation flags, token
-        counts and whether a single text was given (callers unwrap it)."""
+        counts, unknown-piece shares and whether a single text was given
+        (callers unwrap it)."""
         single = isinstance(texts, (str, bytes, bytearray))
         texts = [texts] if single else _as_list(texts)
         results = {name: [np.zeros((0, self.runner.width(name)), "float32")]
                    for name in outputs}
-        truncated, num_tokens = [], []
+        truncated, num_tokens, unknown = [], [], []
         for start in range(0, len(texts), CHUNK):
             packed, cut = self._encode(texts[start:start + CHUNK], start)
             values = self.runner.run_all(packed, self.max_length, self.max_batch_size, outputs)
@@ -188,27 +216,29 @@ class Classifier:
                 results[name].append(values[name])
             truncated.extend(cut)
             num_tokens.extend(len(tokens) for tokens, _ in packed)
+            unknown.extend(self.tokenizer.unknown_share(tokens) for tokens, _ in packed)
         arrays = {name: np.concatenate(values) for name, values in results.items()}
         for name, array in arrays.items():
             bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
             if bad.size:
                 raise ModelOutputError(f"non-finite {name} for texts {bad[:10].tolist()}: the "
                                        "model file is damaged or was quantized badly")
-        return arrays, truncated, num_tokens, single
+        return arrays, truncated, num_tokens, unknown, single
 
     def _probabilities(self, texts, long_texts):
-        """Probabilities, truncation flags and token counts, reading each text
-        longer than max_length as `long_texts` says (see LONG_TEXT_MODES)."""
+        """Probabilities, truncation flags, token counts and unknown-piece shares,
+        reading each text longer than max_length as `long_texts` says (see
+        LONG_TEXT_MODES)."""
         if long_texts not in LONG_TEXT_MODES:
             raise ValueError(f"long_texts must be one of {', '.join(LONG_TEXT_MODES)}, "
                              f"got {long_texts!r}")
         single = isinstance(texts, (str, bytes, bytearray))
         texts = [texts] if single else _as_list(texts)
         output = self.runner.probability_output
-        arrays, truncated, num_tokens, _ = self._run(texts, (output,))
+        arrays, truncated, num_tokens, unknown, _ = self._run(texts, (output,))
         probabilities = arrays[output]
         if long_texts == "truncate":
-            return probabilities, truncated, num_tokens, single
+            return probabilities, truncated, num_tokens, unknown, single
         for i in np.flatnonzero(truncated):
             sentences = split_sentences(check_text(i, texts[i]))
             if len(sentences) < 2:
@@ -216,13 +246,14 @@ class Classifier:
             if long_texts == "chunks":
                 sentences = chunk_sentences(sentences, self.tokenizer, self.max_length)
             try:
-                parts, cuts, counts, _ = self._run(sentences[:MAX_SENTENCES], (output,))
+                parts, cuts, counts, shares, _ = self._run(sentences[:MAX_SENTENCES], (output,))
             except InputError:
                 continue  # a "sentence" with no tokens: keep the truncated reading
             probabilities[i] = combine_sentences(parts[output])
             truncated[i] = len(sentences) > MAX_SENTENCES or any(cuts)
             num_tokens[i] = sum(counts)
-        return probabilities, truncated, num_tokens, single
+            unknown[i] = float(np.average(shares, weights=counts))
+        return probabilities, truncated, num_tokens, unknown, single
 
     def predict_proba(self, texts, long_texts="truncate"):
         """`(n, num_labels)` float32 probabilities for a list of texts (one row
@@ -230,26 +261,35 @@ class Classifier:
         model's max_length; "sentences" reads a longer text sentence by sentence
         and "chunks" in pieces of whole sentences that fit max_length, and
         both combine the pieces' probabilities (`combine_sentences`)."""
-        probabilities, _, _, single = self._probabilities(texts, long_texts)
+        probabilities, _, _, _, single = self._probabilities(texts, long_texts)
         return probabilities[0] if single else probabilities
 
     def classify(self, texts, top_k=None, long_texts="truncate"):
         """A `Prediction` for one text, or a list of them for a list of texts.
 
         `top_k` keeps the k most probable labels in `scores` (default: all);
-        `long_texts` as in `predict_proba`.
+        `long_texts` as in `predict_proba`. A text the model cannot read, or
+        whose best score is under `score_threshold`, gets `label=None` (see
+        `Prediction.abstained`).
         """
         if top_k is not None and (not isinstance(top_k, int) or
                                   not 1 <= top_k <= len(self.labels)):
             raise ValueError(f"top_k must be an int in [1, {len(self.labels)}], got {top_k!r}")
-        all_probabilities, truncated, num_tokens, single = self._probabilities(texts,
-                                                                               long_texts)
+        all_probabilities, truncated, num_tokens, unknown, single = self._probabilities(
+            texts, long_texts)
         predictions = []
-        for probabilities, cut, count in zip(all_probabilities, truncated, num_tokens):
+        for probabilities, cut, count, share in zip(all_probabilities, truncated, num_tokens,
+                                                    unknown):
             ranked = np.argsort(-probabilities, kind="stable")[:top_k]
             scores = {self.labels[i]: float(probabilities[i]) for i in ranked}
             best = self.labels[ranked[0]]
-            predictions.append(Prediction(best, scores[best], scores, bool(cut), count))
+            abstained = None
+            if share > self.max_unknown:
+                abstained = UNREADABLE
+            elif self.score_threshold is not None and scores[best] < self.score_threshold:
+                abstained = LOW_SCORE
+            predictions.append(Prediction(None if abstained else best, scores[best], scores,
+                                          bool(cut), count, round(share, 4), abstained))
         return predictions[0] if single else predictions
 
     def embed(self, texts, normalize=True):
@@ -259,7 +299,7 @@ class Classifier:
         if not self.has_embedding:
             raise ModelFileError(f"{self.bundle.model_path} has no {EMBEDDING!r} output "
                                  f"(outputs: {sorted(self.runner.outputs)})")
-        arrays, _, _, single = self._run(texts, (EMBEDDING,))
+        arrays, _, _, _, single = self._run(texts, (EMBEDDING,))
         vectors = arrays[EMBEDDING]
         if normalize:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True),

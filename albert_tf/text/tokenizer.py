@@ -245,6 +245,18 @@ class AlbertTokenizer:
     def id_to_piece(self, ids):
         return [self._sp.id_to_piece(int(i)) for i in ids]
 
+    def unknown_share(self, token_ids):
+        """Share of a text's own pieces that are `<unk>`: how much of it the model
+        cannot read. Special tokens, padding and the bare word-start piece "▁"
+        (which SentencePiece puts before an unknown character) do not count; a
+        text with no pieces left counts as wholly unknown (1.0)."""
+        space = self._sp.piece_to_id("\u2581")
+        skip = {self.pad_id, self.cls_id, self.sep_id, self.mask_id}
+        if space != self.unk_id:
+            skip.add(space)
+        content = [int(i) for i in token_ids if int(i) not in skip]
+        return sum(i == self.unk_id for i in content) / len(content) if content else 1.0
+
     # --- encoding ---------------------------------------------------------
 
     def _prepare(self, text, max_chars):

@@ -18,7 +18,7 @@ config.max_length  # 128
 import dataclasses
 
 from albert_tf.artifacts.formats import is_model_dir
-from albert_tf.contract import DEFAULT_MAX_LENGTH
+from albert_tf.contract import DEFAULT_MAX_LENGTH, EXIT_HEADS
 from albert_tf.training.options import (check_choice, check_init, check_inputs,
                                         check_output, check_positive, check_rates, fail)
 
@@ -123,6 +123,10 @@ class TrainConfig(RunConfig):
     # head for this run's labels (a new task from a fine-tuned model, as Hugging
     # Face's `ignore_mismatched_sizes=True`). Off, other labels are an error.
     new_head: bool = False
+    # Early exit: a classifier after every layer call, trained together
+    # ("per_call" heads, or one "shared" head; see training.exits). None: the
+    # ordinary classifier (or, with init= a model directory, the init's heads).
+    exit_heads: str = None
 
     INIT_TAKES_MODEL_DIR = True
 
@@ -131,6 +135,8 @@ class TrainConfig(RunConfig):
             fail("a training file is required (train=... / --train)")
         super().validate()
         check_positive(self, "batch_size", "epochs")
+        if self.max_train_examples is not None:  # 0 used to mean "every row", silently
+            check_positive(self, "max_train_examples")
         check_rates(self, "classifier_dropout")
         check_inputs(self.train, self.eval)
         if self.num_layers is not None:
@@ -150,6 +156,11 @@ class TrainConfig(RunConfig):
                      f"got {self.num_groups}")
         if self.class_weight is not None and self.multi_label:
             fail("class weights are for single-label tasks; multi-label is not supported")
+        if self.exit_heads is not None:
+            check_choice("exit_heads", self.exit_heads, EXIT_HEADS)
+            if self.multi_label:
+                fail(f"exit_heads={self.exit_heads!r} is for single-label tasks; "
+                     "multi_label is not supported")
         return self
 
 

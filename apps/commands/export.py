@@ -3,7 +3,7 @@
 import os
 import sys
 
-from albert_tf.apps.cli_common import print_json
+from albert_tf.apps.cli_common import positive_int, print_json, unit_interval
 from albert_tf.contract import RECIPES
 
 
@@ -45,16 +45,16 @@ def add_export(commands):
     p.add_argument("--recipes", help=f"comma-separated recipes (default: {','.join(RECIPES)})")
     p.add_argument("--calibration", help="file of texts for int8 calibration "
                                          "(default: the model's training file)")
-    p.add_argument("--calibration-size", type=int, help="texts to calibrate on (default: "
+    p.add_argument("--calibration-size", type=positive_int, help="texts to calibrate on (default: "
                                                           f"{defaults.calibration_size})")
     p.add_argument("--eval", help="labelled file for the parity report")
-    p.add_argument("--eval-size", type=int, help="use a seeded sample of N eval rows")
+    p.add_argument("--eval-size", type=positive_int, help="use a seeded sample of N eval rows")
     p.add_argument("--mediapipe-recipes", nargs="*",
                    help="recipes to also write as MediaPipe TextClassifier files (default: "
                         f"{' '.join(defaults.mediapipe_recipes)}; none: pass the flag alone)")
-    p.add_argument("--mediapipe-length", type=int,
+    p.add_argument("--mediapipe-length", type=positive_int,
                    help="MediaPipe's fixed input length (default: the model's max length)")
-    p.add_argument("--min-agreement", type=float,
+    p.add_argument("--min-agreement", type=unit_interval,
                    help="argmax agreement with the Keras float model every format must reach "
                         f"(default: {defaults.min_agreement})")
     p.add_argument("--text-column", help="text column of the calibration/eval files")

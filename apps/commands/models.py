@@ -1,7 +1,7 @@
 """`albert-tf evaluate`, `predict`, `embed` and `average`: model directories on Keras."""
 
 from albert_tf.apps.cli_common import (add_backend, add_data_columns, add_texts, answer_each,
-                                       print_json, stdout_to_stderr)
+                                       positive_int, print_json, stdout_to_stderr)
 from albert_tf.artifacts.manifest import AVERAGED_FROM, check_output_dir
 
 BATCH_SIZE = 64  # texts per Keras predict call
@@ -39,7 +39,7 @@ def add_evaluate(commands):
     p.add_argument("model", help="model directory")
     p.add_argument("--data", required=True, help="labelled file")
     add_data_columns(p, label_default=None)
-    p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE)
     add_backend(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -78,7 +78,7 @@ def _texts_command(commands, name, func, help_text):
                                         "JSON object per text in input order.")
     p.add_argument("model", help="model directory")
     add_texts(p)
-    p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE)
     add_backend(p)
     p.set_defaults(func=func)
     return p
@@ -86,7 +86,7 @@ def _texts_command(commands, name, func, help_text):
 
 def add_predict(commands):
     p = _texts_command(commands, "predict", cmd_predict, "classify texts (JSON lines out)")
-    p.add_argument("--top-k", type=int, help="keep the k most likely labels")
+    p.add_argument("--top-k", type=positive_int, help="keep the k most likely labels")
 
 
 def add_embed(commands):

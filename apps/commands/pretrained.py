@@ -3,8 +3,8 @@
 import functools
 
 from albert_tf.apps.cli_common import (TEXT_COLUMN_HELP, add_config_option, add_run_options,
-                                       command_line, config_from_args, print_json,
-                                       stdout_to_stderr)
+                                       command_line, config_from_args, positive_int,
+                                       print_json, stdout_to_stderr)
 
 
 def cmd_import(args):
@@ -93,7 +93,7 @@ def add_pretrain(commands):
     option("--steps", help="optimizer steps in all")
     option("--eval-every", help="steps between held-out evaluations and checkpoints")
     option("--heldout-fraction", help="documents kept out of training for MLM/SOP accuracy")
-    option("--max-documents", type=int, help="read only the first N documents")
+    option("--max-documents", type=positive_int, help="read only the first N documents")
     option("--time-limit-minutes", type=float,
            help="stop after this long and still write the model")
     option("--workers", help="threads building batches")

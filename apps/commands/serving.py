@@ -3,7 +3,8 @@
 import json
 import sys
 
-from albert_tf.apps.cli_common import add_texts, answer_each
+from albert_tf.apps.cli_common import (add_texts, answer_each, port_number, positive_int,
+                                       unit_interval)
 from albert_tf.contract import RECIPE_PREFERENCE
 
 BATCH_SIZE = 32  # texts per interpreter call
@@ -13,7 +14,8 @@ def cmd_classify(args):
     from albert_tf.runtime import Classifier
 
     classifier = Classifier.load(args.export, recipe=args.recipe, num_threads=args.threads,
-                                 max_batch_size=args.batch_size)
+                                 max_batch_size=args.batch_size, max_unknown=args.max_unknown,
+                                 score_threshold=args.score_threshold)
     print(f"albert-tf classify: {json.dumps(classifier.describe())}", file=sys.stderr)
     return answer_each(args, lambda texts: [
         p.to_dict() for p in classifier.classify(texts, top_k=args.top_k,
@@ -21,27 +23,34 @@ def cmd_classify(args):
 
 
 def add_classify(commands):
-    from albert_tf.runtime.classifier import LONG_TEXT_MODES
+    from albert_tf.runtime.classifier import LONG_TEXT_MODES, MAX_UNKNOWN
 
     p = commands.add_parser(
         "classify", help="classify with an exported .tflite (TF-free runtime, JSON lines out)",
         description="Classify texts with the TF-free runtime (ai-edge-litert + sentencepiece "
                     "+ numpy): an export directory, one of its .tflite files, or a MediaPipe "
                     ".tflite. One JSON object per text, in input order: label, score, scores, "
-                    "truncated, num_tokens (or error).")
+                    "truncated, num_tokens, unknown_share, abstained (or error). label is "
+                    "null, and abstained says why, for a text the model cannot read or "
+                    "whose best score is under --score-threshold.")
     p.add_argument("export", help="export directory or .tflite file")
     add_texts(p)
     p.add_argument("--recipe", help="which .tflite of the export (default: the first that "
                                     "passed its parity gate of "
                                     f"{', '.join(RECIPE_PREFERENCE)})")
-    p.add_argument("--top-k", type=int, help="keep the k most likely labels in scores")
+    p.add_argument("--top-k", type=positive_int, help="keep the k most likely labels in scores")
     p.add_argument("--long-texts", choices=LONG_TEXT_MODES, default=LONG_TEXT_MODES[0],
                    help="a text longer than the model's max length: cut it, or read it "
                         "sentence by sentence (a sentence model, e.g. SST-2's), or in chunks "
                         "of whole sentences that fit (a document model), and combine their "
                         "votes")
-    p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
-    p.add_argument("--batch-size", type=int, default=BATCH_SIZE,
+    p.add_argument("--max-unknown", type=unit_interval, default=MAX_UNKNOWN,
+                   help="no label for a text more than this share of whose pieces are "
+                        "unknown to the model (emoji, another script); 1 labels everything")
+    p.add_argument("--score-threshold", type=unit_interval,
+                   help="no label when the best probability is under this (default: none)")
+    p.add_argument("--threads", type=positive_int, help="interpreter threads (default: all cores)")
+    p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
                    help="texts per interpreter call")
     p.add_argument("--flush", action="store_true", help="flush after every line (for pipes)")
     p.set_defaults(func=cmd_classify)
@@ -67,9 +76,9 @@ def add_demo(commands):
                                              "sentiment model)")
     p.add_argument("--host", default="127.0.0.1",
                    help="address to bind (0.0.0.0 exposes it to the network)")
-    p.add_argument("--port", type=int, default=7860, help="port to serve on; 0 takes any "
+    p.add_argument("--port", type=port_number, default=7860, help="port to serve on; 0 takes any "
                                                          "free one")
-    p.add_argument("--threads", type=int, help="interpreter threads (default: all cores)")
+    p.add_argument("--threads", type=positive_int, help="interpreter threads (default: all cores)")
     p.set_defaults(func=cmd_demo)
 
 

@@ -3,8 +3,8 @@
 import sys
 
 from albert_tf.apps.cli_common import (add_data_columns, add_training_options,
-                                       config_from_args, print_json, stdout_to_stderr,
-                                       summary)
+                                       config_from_args, positive_int, print_json,
+                                       stdout_to_stderr, summary)
 
 QUICKSTART_NOTE = ("trained on the kit's small synthetic review set to show the workflow: it "
                    "knows that set's phrasing, not English sentiment; for real text train on "
@@ -71,7 +71,7 @@ def add_train_tokenizer(commands):
                                         ".tsv/.csv/.jsonl, optionally .gz).")
     p.add_argument("--input", nargs="+", required=True, help="text or data files")
     p.add_argument("--out", required=True, help="tokenizer directory to write")
-    p.add_argument("--vocab-size", type=int, default=TrainConfig.vocab_size)
+    p.add_argument("--vocab-size", type=positive_int, default=TrainConfig.vocab_size)
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.set_defaults(func=cmd_train_tokenizer)
 

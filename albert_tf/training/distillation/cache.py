@@ -20,6 +20,7 @@ import os
 import numpy as np
 
 from albert_tf.errors import AlbertTfError
+from albert_tf.training.distillation.labels_file import LABELS_FILE_KIND
 
 PART_SIZE = 8192
 
@@ -44,6 +45,7 @@ class TeacherCache:
         self.teacher = teacher
         self.part_size = part_size
         self.teacher_calls = 0  # texts sent to the teacher by this object
+        self.file_hits = 0  # texts answered by a labels file (see FileLabels)
         os.makedirs(self.directory, exist_ok=True)
         self._write_info()
         self._known = self._read_parts()
@@ -127,21 +129,45 @@ class EnsembleCache:
     def __init__(self, directory, teacher, part_size=PART_SIZE):
         self.directory = os.fspath(directory)
         self.teacher = teacher
-        self.members = [TeacherCache(directory, member, part_size) for member in teacher.members]
+        self.members = [open_cache(directory, member, part_size) for member in teacher.members]
 
     @property
     def teacher_calls(self):
         return sum(cache.teacher_calls for cache in self.members)
+
+    @property
+    def file_hits(self):
+        return sum(cache.file_hits for cache in self.members)
 
     def probabilities(self, texts, progress=True):
         return self.teacher.combine([cache.probabilities(texts, progress)
                                      for cache in self.members])
 
 
+class FileLabels:
+    """A labels-file teacher needs no cache: it is one. Nothing is written, and
+    every text answered counts in `file_hits`, none in `teacher_calls`."""
+
+    def __init__(self, teacher):
+        self.teacher = teacher
+        self.directory = teacher.path
+        self.teacher_calls = 0
+
+    @property
+    def file_hits(self):
+        return self.teacher.hits
+
+    def probabilities(self, texts, progress=True):
+        return self.teacher.predict_proba(texts)
+
+
 def open_cache(directory, teacher, part_size=PART_SIZE):
-    """The cache for `teacher`: per member for an ensemble (`members`), else one directory."""
+    """The cache for `teacher`: per member for an ensemble (`members`), the file
+    itself for a labels file, else one directory."""
     if getattr(teacher, "members", None):
         return EnsembleCache(directory, teacher, part_size)
+    if teacher.kind == LABELS_FILE_KIND:
+        return FileLabels(teacher)
     return TeacherCache(directory, teacher, part_size)
 
 

@@ -30,7 +30,9 @@ from albert_tf.text.data import Examples, LabelVocab, load_examples
 from albert_tf.training.distillation.cache import open_cache, texts_digest
 from albert_tf.training.distillation.config import CACHE_SUFFIX, DistillConfig
 from albert_tf.training.distillation.embeddings import check_teacher, transfer_embeddings
-from albert_tf.training.distillation.loss import DistillationLoss, accuracy_metric
+from albert_tf.training.distillation.labels_file import LABELS_SUFFIX, write_labels_file
+from albert_tf.training.distillation.loss import (DistillationLoss, accuracy_metric,
+                                                  target_accuracy)
 from albert_tf.training.distillation.transfer import NO_LABEL, build_transfer_set
 from albert_tf.training.finetune import WORK_DIR_SUFFIX, fit_classifier, save_trained
 from albert_tf.training.run import Run, prepare_tokenizer
@@ -56,6 +58,64 @@ def targets(probabilities, gold):
                            np.asarray(gold, np.float32)[:, None]], axis=1)
 
 
+def prepare_transfer(config, teacher):
+    """`(labels, eval examples or None, transfer set)` of a distillation: what the
+    teacher must label. `distill` and `label_teacher` build it the same way."""
+    train_examples = load_examples(config.train, text_column=config.text_column,
+                                   label_column=config.label_column).head(config.max_train_examples)
+    labels = student_labels(teacher, train_examples, config.train)
+    eval_examples = None
+    if config.eval:
+        eval_examples = load_examples(config.eval, text_column=config.text_column,
+                                      label_column=config.label_column)
+        student_labels(teacher, eval_examples, config.eval)
+    transfer = build_transfer_set(
+        train_examples.texts, labels.encode(train_examples), config.transfer,
+        text_column=config.transfer_text_column, split_sentences=config.split_sentences,
+        min_words=config.min_words, max_words=config.max_words,
+        max_unlabelled=config.max_unlabelled, augment_copies=config.augment_copies,
+        mask_rate=config.mask_rate, ngram_rate=config.ngram_rate,
+        exclude=eval_examples.texts if eval_examples else (), seed=config.seed)
+    return labels, eval_examples, transfer
+
+
+def label_teacher(config=None, labels_file=None, **kwargs):
+    """Label a distillation's texts (transfer set and eval file) with its one teacher,
+    as `distill` with the same options would, and write them to `labels_file`
+    (`.labels.npz`, see `labels_file`); no student is trained. The teacher's
+    cache (`cache_dir`, default `labels_file` minus the suffix + `.teacher-cache`)
+    makes an interrupted run go on where it stopped. Returns a summary dict.
+
+    ```python
+    label_teacher(teacher="runs/teacher-mpnet", train="sst2/train.tsv", eval="sst2/dev.tsv",
+                  transfer=["imdb/unsup.jsonl.gz"], labels_file="labels/sst2.labels.npz")
+    ```
+    """
+    from albert_tf.training.distillation.teachers import load_teacher
+
+    labels_file = os.fspath(labels_file or "")
+    if not labels_file.endswith(LABELS_SUFFIX):
+        raise AlbertTfError(f"labels_file must end in {LABELS_SUFFIX}, got {labels_file!r}")
+    # `out` is the labels file: validate() refuses an existing one without overwrite.
+    config = dataclasses.replace(config or DistillConfig(), **kwargs, out=labels_file).validate()
+    if isinstance(config.teacher, list):
+        raise AlbertTfError(f"one teacher per labels file, got {len(config.teacher)}: label "
+                            "with each, then pass the files to distill as an ensemble")
+    teacher = load_teacher(config.teacher, batch_size=config.teacher_batch_size,
+                           recipe=config.teacher_recipe)
+    _, eval_examples, transfer = prepare_transfer(config, teacher)
+    texts = transfer.texts + (eval_examples.texts if eval_examples is not None else [])
+    cache = open_cache(config.cache_dir or labels_file[:-len(LABELS_SUFFIX)] + CACHE_SUFFIX,
+                       teacher)
+    probabilities = cache.probabilities(texts, progress=config.verbose != 0)
+    digest = write_labels_file(labels_file, teacher.describe(), texts, probabilities)
+    return {"labels_file": labels_file, "sha256": digest,
+            "bytes": os.path.getsize(labels_file), "texts": len(texts),
+            "transfer_texts_sha256": texts_digest(transfer.texts),
+            "transfer": transfer.counts, "teacher_calls": cache.teacher_calls,
+            "teacher": {"sha256": teacher.sha256, "accuracy": teacher.accuracy}}
+
+
 def distill(config=None, **kwargs):
     """Distil a teacher into an ALBERT student; write and return its model directory.
 
@@ -68,22 +128,7 @@ def distill(config=None, **kwargs):
                            recipe=config.teacher_recipe)
     if config.teacher_embeddings:
         check_teacher(teacher)
-    train_examples = load_examples(config.train, text_column=config.text_column,
-                                   label_column=config.label_column).head(config.max_train_examples)
-    labels = student_labels(teacher, train_examples, config.train)
-    eval_examples = None
-    if config.eval:
-        eval_examples = load_examples(config.eval, text_column=config.text_column,
-                                      label_column=config.label_column)
-        student_labels(teacher, eval_examples, config.eval)
-
-    transfer = build_transfer_set(
-        train_examples.texts, labels.encode(train_examples), config.transfer,
-        text_column=config.transfer_text_column, split_sentences=config.split_sentences,
-        min_words=config.min_words, max_words=config.max_words,
-        max_unlabelled=config.max_unlabelled, augment_copies=config.augment_copies,
-        mask_rate=config.mask_rate, ngram_rate=config.ngram_rate,
-        exclude=eval_examples.texts if eval_examples else (), seed=config.seed)
+    labels, eval_examples, transfer = prepare_transfer(config, teacher)
     cache = open_cache(config.cache_dir or config.out.rstrip("/\\") + CACHE_SUFFIX, teacher)
     soft = cache.probabilities(transfer.texts, progress=config.verbose != 0)
 
@@ -106,7 +151,7 @@ def distill(config=None, **kwargs):
         fitted = fit_classifier(
             run, tokenizer, labels, Examples(transfer.texts), targets(soft, transfer.gold),
             eval_examples, y_eval, loss=DistillationLoss(config.temperature, config.alpha),
-            metrics=[accuracy_metric()],
+            metrics=[accuracy_metric()], accuracy_fn=target_accuracy,
             prepare=prepare if config.teacher_embeddings else None)
 
     record = {
@@ -119,6 +164,7 @@ def distill(config=None, **kwargs):
                                                           != NO_LABEL)), 4)},
         "temperature": config.temperature, "alpha": config.alpha,
         "cache": os.path.abspath(cache.directory), "teacher_calls": cache.teacher_calls,
+        "labels_from_files": cache.file_hits,
         "teacher_embeddings": embedding_report or None,
     }
     if eval_examples is not None:

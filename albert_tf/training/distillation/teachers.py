@@ -7,6 +7,7 @@ One small interface over three sources, picked from what the path holds:
 | a kit model directory (`albert-tf train`) | `KitModelTeacher` | Keras |
 | a kit export directory or `.tflite` | `ExportTeacher` (the TF-free runtime) | `[runtime]` |
 | a Hugging Face `AutoModelForSequenceClassification` directory | `HFTeacher` | `[teacher]` |
+| a `.labels.npz` file (`albert-tf label`): a teacher's labels, no model | `LabelsFileTeacher` | nothing |
 | several of the above | `EnsembleTeacher` (their mean probability) | what each needs |
 
 A Hugging Face teacher also has `token_vectors(pieces)`, its input embeddings
@@ -27,6 +28,9 @@ from albert_tf.artifacts.formats import is_model_dir, is_pretrained_dir
 from albert_tf.artifacts.manifest import sha256_file
 from albert_tf.contract import CONFIG_FILE, MANIFEST_FILE
 from albert_tf.errors import AlbertTfError
+from albert_tf.training.distillation.labels_file import (LABELS_FILE_KIND, LABELS_SUFFIX,
+                                                        read_labels_file,
+                                                        short_digest)
 
 
 class Teacher:
@@ -131,6 +135,41 @@ class HuggingFaceTeacher(Teacher):
         return {**super().describe(), "max_length": self.model.max_length, "bf16": self.bf16}
 
 
+class LabelsFileTeacher(Teacher):
+    """A labels file as a teacher: the writer's labels, sha256 and accuracy."""
+
+    kind = LABELS_FILE_KIND
+
+    def __init__(self, path):
+        info, self.rows = read_labels_file(path)
+        card = info["teacher"]
+        super().__init__(path, card["labels"], card["sha256"], card.get("accuracy"))
+        self.card = card
+        self.file_sha256 = sha256_file(path)
+        self.hits = 0  # texts answered from the file
+
+    def predict_proba(self, texts, progress=None):
+        texts = list(texts)
+        digests = [short_digest(text) for text in texts]
+        missing = [text for text, d in zip(texts, digests) if d not in self.rows]
+        if missing:
+            raise AlbertTfError(
+                f"{self.path}: {len(missing)} of {len(texts)} texts are not in this labels "
+                f"file (first: {missing[0][:60]!r}); label them with the teacher itself "
+                f"(sha256 {self.sha256[:16]}...) or with the options the file was made with")
+        self.hits += len(texts)
+        if progress is not None:
+            progress(len(texts))
+        return np.stack([self.rows[d] for d in digests]) if texts else np.zeros(
+            (0, len(self.labels)), np.float32)
+
+    def describe(self):
+        """The writing teacher's own card, plus where its labels came from."""
+        return {**self.card, "labels_file": {"path": os.path.abspath(self.path),
+                                             "sha256": self.file_sha256,
+                                             "rows": len(self.rows)}}
+
+
 class EnsembleTeacher(Teacher):
     """Several teachers whose probabilities are averaged: the original distillation
     recipe (Hinton et al. 2015 distilled an ensemble into one model), and the
@@ -194,11 +233,14 @@ def teacher_kind(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AlbertTfError(f"{path}: no such teacher (expected a model directory, an export "
-                            "directory, a .tflite file or a Hugging Face directory)")
+                            f"directory, a .tflite file, a {LABELS_SUFFIX} file or a Hugging "
+                            "Face directory)")
     if os.path.isfile(path):
         if path.endswith(".tflite"):
             return ExportTeacher.kind
-        raise AlbertTfError(f"{path}: a teacher file must be a .tflite")
+        if path.endswith(LABELS_SUFFIX):
+            return LabelsFileTeacher.kind
+        raise AlbertTfError(f"{path}: a teacher file must be a .tflite or a {LABELS_SUFFIX}")
     if is_model_dir(path):
         return KitModelTeacher.kind
     if is_pretrained_dir(path):
@@ -231,4 +273,6 @@ def load_teacher(path, batch_size=64, recipe=None, bf16="auto"):
         return KitModelTeacher(path, batch_size=batch_size)
     if kind == ExportTeacher.kind:
         return ExportTeacher(path, recipe=recipe)
+    if kind == LabelsFileTeacher.kind:
+        return LabelsFileTeacher(path)
     return HuggingFaceTeacher(path, batch_size=batch_size, bf16=bf16)
