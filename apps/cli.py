@@ -43,11 +43,16 @@ def build_parser():
     for module in MODULES:
         for add_command in module.COMMANDS:
             add_command(commands)
+    parser.command_parsers = commands.choices
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # the command's own usage, not the top-level one
+        parser.command_parsers[args.command].error(
+            f"unrecognized arguments: {' '.join(extras)}")
     _set_backend(args)
     from albert_tf.errors import AlbertTfError
 

@@ -23,37 +23,28 @@ TEXT_COLUMN_HELP = ("column with the text (default: the first of "
                     f"{', '.join(TEXT_COLUMN_CANDIDATES)} that the file has)")
 
 
-def positive_int(value):
-    """An argparse type: an int >= 1 (a count, a size, threads), else a usage error."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return number
+def bounded(kind, low=None, high=None):
+    """An argparse type: `kind(value)` within [low, high], else a usage error (exit 2)."""
+    def parse(value):
+        try:
+            number = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected {'a whole number' if kind is int else 'a number'}, got {value!r}"
+            ) from None
+        if high is None and number < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        if high is not None and not low <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be in [{low}, {high}], got {value}")
+        return number
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
 
 
-def unit_interval(value):
-    """An argparse type: a number in [0, 1] (a share, a probability), else a usage error."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not 0.0 <= number <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return number
-
-
-def port_number(value):
-    """An argparse type: a TCP port, 0 (any free one) to 65535."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {value!r}") from None
-    if not 0 <= number <= 65535:
-        raise argparse.ArgumentTypeError(f"must be in [0, 65535], got {value}")
-    return number
+positive_int = bounded(int, 1)  # counts, sizes, threads
+unit_interval = bounded(float, 0, 1)  # shares and probabilities
+port_number = bounded(int, 0, 65535)  # 0: any free port
 
 
 class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -284,6 +275,8 @@ def add_training_options(parser, config_class=None):
                                    "MirroredStrategy); --batch-size is the global batch")
     option("--max-train-examples", type=positive_int,
            help="use only the first N rows (an error if they miss a label)")
+    option("--label-names", help="names for the file's label values, e.g. "
+                                 "'0=negative,1=positive' (the model and its exports use them)")
     option("--exit-heads", choices=list(EXIT_HEADS),
            help="early exit: a classifier after every layer call, trained together "
                 "(PABEE's depth-weighted loss): one head per call, or one shared by all; "
@@ -309,6 +302,29 @@ def _utf8_or_bytes(line):
         return line.decode("utf-8")
     except UnicodeDecodeError:
         return bytes(line)
+
+
+PREDICTION_FIELDS = (
+    "One JSON object per text, in input order, with the same fields from `classify` and "
+    "`predict`: label, score, scores (highest first), truncated, num_tokens, unknown_share, "
+    "abstained (or error; a multi-label model gives labels in place of label and score). "
+    "label is null, and abstained says why, for a text the model cannot read or whose best "
+    "score is under --score-threshold.")
+
+
+def add_prediction_options(parser):
+    """`--top-k`, `--max-unknown`, `--score-threshold`: `classify` and `predict` alike."""
+    from albert_tf.prediction import MAX_UNKNOWN
+
+    parser.add_argument("--top-k", type=positive_int, help="keep the k most likely labels in "
+                                                           "scores (default: all)")
+    parser.add_argument("--max-unknown", type=unit_interval, default=MAX_UNKNOWN,
+                        help="no label for a text more than this share of whose pieces are "
+                             "unknown to the model (emoji, another script); 1 labels "
+                             "everything")
+    parser.add_argument("--score-threshold", type=unit_interval,
+                        help="no label when the best probability is under this (default: "
+                             "none)")
 
 
 def text_chunks(args, size=1024):

@@ -26,7 +26,7 @@ from albert_tf.errors import AlbertTfError
 from albert_tf.artifacts.manifest import EXPORT_FORMAT, check_kind, read_manifest
 from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
-from albert_tf.runtime.classifier import UNREADABLE
+from albert_tf.prediction import UNREADABLE
 
 LOG = logging.getLogger("albert_tf.demo")
 MAX_TEXT_CHARS = 5000  # per text box; the model reads ~max_length*32 chars anyway
@@ -38,10 +38,12 @@ FILE_TYPES = (".csv", ".tsv", ".txt", ".jsonl")
 # in /tmp and 823 in Gradio's cache before either limit existed.
 MAX_KEPT_DOWNLOADS = 64
 CACHE_SECONDS = 600
+# Texts the bundled model answers right (tests/test_demo.py checks each with its
+# label); a bundle's metadata may carry its own ("examples").
 EXAMPLES = ["A gripping, funny and beautifully acted film.",
             "The plot is thin and the ending drags on forever.",
-            "Not the best movie of the year, but far from boring.",
-            "An ambitious mess: some great ideas, clumsy execution."]
+            "A quiet, moving portrait of a family.",
+            "The acting is wooden and the jokes fall flat."]
 
 
 def resolve_export(export_dir):
@@ -113,6 +115,9 @@ class DemoModels:
         self.classifiers = LazyClassifiers(export_dir, recipes, num_threads)
         self.default = self.classifiers[next(iter(self.classifiers))]
         self.title = manifest.get("title") or os.path.basename(os.path.abspath(export_dir))
+        # What the model is for, and texts it answers right (from its bundle's metadata).
+        self.description = manifest.get("description")
+        self.examples = manifest.get("examples") or EXAMPLES
         self.original_labels = [str(x) for x in manifest.get("original_labels", [])]
         self.accuracy = self.default.bundle.accuracy  # the default file's own figure
         self.downloads = tempfile.mkdtemp(prefix="albert-tf-demo-")
@@ -142,9 +147,9 @@ class DemoModels:
         return self.default.has_embedding
 
     @staticmethod
-    def check_text(text):
+    def check_text(text, purpose="to classify"):
         if text is None or not str(text).strip():
-            raise AlbertTfError("type a text to classify (it is empty)")
+            raise AlbertTfError(f"type a text {purpose} (it is empty)")
         if len(text) > MAX_TEXT_CHARS:
             raise AlbertTfError(f"the text has {len(text):,} characters; the demo takes at "
                                 f"most {MAX_TEXT_CHARS:,}")
@@ -189,7 +194,8 @@ class DemoModels:
         return rows
 
     def similarity(self, text_a, text_b):
-        text_a, text_b = self.check_text(text_a), self.check_text(text_b)
+        text_a = self.check_text(text_a, "to compare (the first is empty)")
+        text_b = self.check_text(text_b, "to compare with (the second is empty)")
         return round(self.default.similarity(text_a, text_b), 4)
 
     def classify_file(self, path):
@@ -214,7 +220,8 @@ class DemoModels:
         predictions = self.default.classify(examples.texts)
         rows = [[t, p.label, round(p.score, 4), p.truncated]
                 for t, p in zip(examples.texts, predictions)]
-        summary = f"{len(rows)} texts classified with {self.default.recipe}"
+        summary = (f"{len(rows)} text{'s' if len(rows) != 1 else ''} classified with "
+                   f"{self.default.recipe}")
         if examples.labels and all(label is not None for label in examples.labels):
             summary += "; " + self.file_accuracy(examples.labels, predictions)
         out = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="",
@@ -273,13 +280,15 @@ def build_app(models):
                    delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
         gr.Markdown("# albert_tf: ALBERT on LiteRT, no TensorFlow")
         gr.Textbox(value=f"{models.title}: {subtitle}", label="model", interactive=False)
+        if models.description:
+            gr.Markdown(models.description)
         with gr.Tab("Classify"):
             text = gr.Textbox(label="text", lines=3, max_length=MAX_TEXT_CHARS,
                               elem_id="input-text")
             recipe = gr.Dropdown(list(models.classifiers), value=models.default.recipe,
                                  label="recipe")
             button = gr.Button("Classify", variant="primary", elem_id="classify-button")
-            gr.Examples(EXAMPLES, inputs=text)
+            gr.Examples(models.examples, inputs=text)
             label = gr.Label(label="prediction", elem_id="prediction")
             details = gr.Textbox(label="details", interactive=False, elem_id="details")
             attributions = gr.HighlightedText(
@@ -306,7 +315,7 @@ def build_app(models):
             run.click(_user_errors(models.classify_file), upload, [table, download, summary], api_name="classify_file")
         with gr.Tab("Compare recipes"):
             compare_text = gr.Textbox(label="text", lines=2, max_length=MAX_TEXT_CHARS,
-                                      value=EXAMPLES[2])
+                                      value=models.examples[0])
             compare_button = gr.Button("Compare")
             comparison = gr.Dataframe(
                 headers=["recipe", "label", "probability", "latency ms", "size MB"],

@@ -20,8 +20,8 @@ import keras
 
 from albert_tf import __version__
 from albert_tf.artifacts.manifest import (EXPORT_FORMAT, PROVENANCE_KEYS, AtomicDirectory,
-                                          check_output_dir, package_versions, sha256_file,
-                                          write_manifest)
+                                          check_output_dir, package_versions, recorded_path,
+                                          sha256_file, write_manifest)
 from albert_tf.artifacts.model_dir import load
 from albert_tf.contract import (EMBEDDING, INPUTS, LABELS_FILE, MANIFEST_FILE,
                                 MEDIAPIPE_INPUTS, MEDIAPIPE_PROBABILITY, PROBABILITIES,
@@ -224,7 +224,7 @@ def _contract(trained, mediapipe_length):
 def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_length):
     write_manifest(
         out, format=FORMAT,
-        source={"model_dir": os.path.abspath(options.model_dir),
+        source={"model_dir": recorded_path(options.model_dir),
                 "model_manifest_sha256": sha256_file(
                     os.path.join(options.model_dir, MANIFEST_FILE))},
         contract=_contract(trained, mediapipe_length),

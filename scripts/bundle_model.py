@@ -70,6 +70,13 @@ def main(argv=None):
     parser.add_argument("--recipes", default="int8,float16")
     parser.add_argument("--label-names", help="comma-separated, in output order")
     parser.add_argument("--title", default="SST-2 sentiment, ALBERT small, trained by albert_tf")
+    parser.add_argument("--description",
+                        default="For English movie-review sentences: two classes, negative "
+                                "and positive, no neutral. Other domains, languages and long "
+                                "documents are outside what it learnt.",
+                        help="what the model is for (the demo shows it)")
+    parser.add_argument("--examples", help="a file of example texts, one per line, that the "
+                                           "model answers right (the demo offers them)")
     parser.add_argument("--reproduce", help="a text file with the commands that made the export")
     args = parser.parse_args(argv)
     manifest = verify_manifest(args.export)
@@ -87,7 +94,8 @@ def main(argv=None):
             f.write("\n".join(labels) + "\n")
         reproduce = open(args.reproduce).read() if args.reproduce else ""
         with open(os.path.join(out, "README.md"), "w", encoding="utf-8") as f:
-            f.write(f"# {args.title}\n\nLabels (output order): {', '.join(labels)} "
+            f.write(f"# {args.title}\n\n{args.description}\n\n"
+                    f"Labels (output order): {', '.join(labels)} "
                     f"(originally {', '.join(manifest['labels'])}).\n\n"
                     "| recipe | size MB | SST-2 dev accuracy | agreement with Keras float |\n"
                     "|---|---|---|---|\n" + "".join(
@@ -100,7 +108,10 @@ def main(argv=None):
                     f"--recipes {args.recipes}"
                     + (f" --label-names {args.label_names}" if args.label_names else "")
                     + f" \\\n    --title {shlex.quote(args.title)}\n```\n")
-        write_manifest(out, title=args.title, labels=labels,
+        examples = ([line.strip() for line in open(args.examples, encoding="utf-8")
+                     if line.strip()] if args.examples else [])
+        write_manifest(out, title=args.title, description=args.description, labels=labels,
+                       **({"examples": examples} if examples else {}),
                        original_labels=manifest["labels"],
                        **{k: manifest[k] for k in KEPT_FIELDS if k in manifest},
                        tflite_files={f"{r}.tflite": manifest["tflite_files"][f"{r}.tflite"]

@@ -23,6 +23,10 @@ def test_usage_errors_exit_2():
     result = run_cli("train", "--preset", "giant", "--train", "x", "--out", "y")
     assert result.returncode == 2 and "invalid choice: 'giant'" in result.stderr
     assert run_cli().returncode == 2
+    unknown = run_cli("predict", "x", "--bogus")  # the command's usage, not the top level's
+    assert unknown.returncode == 2
+    assert "albert-tf predict: error: unrecognized arguments: --bogus" in unknown.stderr
+    assert "usage: albert-tf predict" in unknown.stderr
 
 
 @pytest.mark.parametrize("argv", [
@@ -70,7 +74,10 @@ def test_train_then_evaluate_predict_embed(tmp_path, data_files):
         result = run_cli("predict", out, *args)
         line = json.loads(result.stdout)
         assert line["text"] == "a superb film" and line["label"] in ("pos", "neg")
-        assert len(line["probabilities"]) == 1
+        assert len(line["scores"]) == 1 and line["score"] == line["scores"][line["label"]]
+        # The runtime's record, field for field (albert_tf.prediction).
+        assert set(line) == {"text", "label", "score", "scores", "truncated", "num_tokens",
+                             "unknown_share", "abstained"}
 
     # One rule for every command: each text gets its line, in order; an empty
     # one gets an error record in its place, and the exit status says so.

@@ -262,3 +262,13 @@ def test_browser_types_a_review_and_reads_the_label(served):
             assert "pos" in label.inner_text()
         finally:
             browser.close()
+
+
+def test_the_demo_examples_are_answered_right_by_the_bundled_model():
+    from albert_tf.apps.demo import EXAMPLES, build_app
+
+    models = DemoModels(resolve_export(None), num_threads=1)
+    expected = ["positive", "negative", "positive", "negative"]
+    assert [models.default.classify(text).label for text in EXAMPLES] == expected
+    # The page says what the model is for and sends nothing to Gradio's servers.
+    assert build_app(models).analytics_enabled is False

@@ -96,7 +96,10 @@ def test_transfer_set_splits_dedupes_excludes_eval_and_augments(tmp_path):
     assert transfer.counts["unlabelled"] == 1
     assert transfer.gold[:2] == [1, 0] and set(transfer.gold[2:]) == {NO_LABEL}
     assert transfer.counts["total"] == len(texts) == len(set(t.lower() for t in texts))
-    assert os.path.abspath(unlabelled) in transfer.files
+    from albert_tf.artifacts.manifest import recorded_path
+
+    assert list(transfer.files) == [recorded_path(unlabelled)]  # never a machine's full path
+    assert not os.path.isabs(recorded_path(unlabelled))
     assert transfer.counts["length_dropped"] == 1  # "Ok."
 
 

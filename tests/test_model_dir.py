@@ -99,3 +99,12 @@ def test_written_directories_get_the_umask_permissions(tmp_path, umask):
     finally:
         os.umask(previous)
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o777 & ~umask
+
+
+def test_recorded_paths_are_relative_to_the_project_or_short(tmp_path, monkeypatch):
+    from albert_tf.artifacts.manifest import recorded_path
+
+    monkeypatch.chdir(tmp_path)
+    assert recorded_path(str(tmp_path / "runs" / "m")) == os.path.join("runs", "m")
+    assert recorded_path("../data/train.tsv") == "../data/train.tsv"
+    assert recorded_path("/somewhere/else/data/train.tsv") == os.path.join("data", "train.tsv")

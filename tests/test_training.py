@@ -226,8 +226,30 @@ def test_sentence_pairs_multi_label_and_class_weights(tmp_path):
         multi_label=True))
     assert model.labels.names == ["long", "neg", "pos"] and model.labels.multi_label
     result = model.predict(["a superb film"])[0]
-    assert set(result) >= {"labels", "probabilities"}
+    assert set(result) == {"labels", "scores", "truncated", "num_tokens", "unknown_share"}
     assert "micro_f1" in model.metadata["eval_metrics"]
+
+
+def test_label_names_rename_the_files_values_in_class_order(tmp_path, data_files):
+    from albert_tf.text.data import parse_label_names
+
+    assert parse_label_names("neg=negative, pos=positive") == {"neg": "negative",
+                                                              "pos": "positive"}
+    assert parse_label_names('{"0": "no"}') == {"0": "no"}
+    for bad in ("negative", "a=x,b=x", "=x"):
+        with pytest.raises(albert_tf.AlbertTfError, match="label names"):
+            parse_label_names(bad)
+    model = albert_tf.train(**fast_train_kwargs(
+        data_files, tmp_path / "named", label_names="neg=negative,pos=positive"))
+    assert model.labels.names == ["negative", "positive"]  # the file's order: neg, pos
+    assert model.predict(["A superb and lovely film."])[0]["label"] == "positive"
+    assert model.metadata["eval_metrics"]["accuracy"] > 0.8  # the eval file was renamed too
+    assert albert_tf.load(str(tmp_path / "named")).config["training"]["label_names"] == \
+        "neg=negative,pos=positive"
+    with pytest.raises(albert_tf.AlbertTfError, match=r"names \['good'\], which .* does not"):
+        albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "bad", epochs=1,
+                                            label_names="good=positive"))
+    assert not (tmp_path / "bad").exists()
 
 
 def test_class_weights_become_sample_weights(tmp_path):

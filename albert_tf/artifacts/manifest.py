@@ -155,6 +155,23 @@ def _umask():
         return mask
 
 
+def recorded_path(path):
+    """A path as metadata records it: relative to the working directory (the
+    project) when it is inside it, else as given when relative, else its last
+    two components. Never the building machine's absolute layout: records travel
+    (a bundled model's metadata ships to every user), and hashes identify the
+    files anyway."""
+    path = os.fspath(path)
+    absolute = os.path.abspath(path)
+    cwd = os.getcwd()
+    if absolute == cwd or absolute.startswith(cwd.rstrip(os.sep) + os.sep):
+        return os.path.relpath(absolute, cwd)
+    if not os.path.isabs(path):
+        return path
+    parts = absolute.rstrip(os.sep).split(os.sep)
+    return os.path.join(*parts[-2:]) if len(parts) > 2 else absolute
+
+
 def check_output_dir(target, overwrite=False, error=ModelDirError):
     """Refuse, before any work, to write to a non-empty `target` unless `overwrite`."""
     if os.path.exists(target) and not overwrite and (

@@ -13,7 +13,7 @@ import numpy as np
 from albert_tf.checkpoints.configs import backbone_kwargs, hf_config, read_json
 from albert_tf.checkpoints.layout import EMBEDDINGS, MLM, Checkpoint
 from albert_tf.errors import CheckpointError
-from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.artifacts.manifest import recorded_path, sha256_file
 from albert_tf.text.tokenizer import AlbertTokenizer
 
 SAFETENSORS = "model.safetensors"
@@ -104,7 +104,7 @@ def read_hf(directory):
     return Checkpoint(
         config=backbone_kwargs(config, config_path, gelu_means_tanh=False),
         weights=to_reference(state), tokenizer=tokenizer,
-        source={"format": "hf", "path": os.path.abspath(directory),
+        source={"format": "hf", "path": recorded_path(directory),
                 "files": {os.path.basename(p): sha256_file(p) for p in files}})
 
 

@@ -20,7 +20,7 @@ from albert_tf.checkpoints.configs import backbone_kwargs, read_json
 from albert_tf.checkpoints.layout import (
     EMBEDDINGS, MLM, POOLER, PROJECTION, QKV, SOP, Checkpoint, layer_prefix)
 from albert_tf.errors import CheckpointError
-from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.artifacts.manifest import recorded_path, sha256_file
 from albert_tf.text.tokenizer import AlbertTokenizer
 
 _DENSE = {"kernel": "weight", "bias": "bias"}
@@ -121,6 +121,6 @@ def read_tf1(directory):
              *sorted(glob.glob(prefix + ".data-*"))]
     return Checkpoint(
         config=config, weights=weights, tokenizer=tokenizer,
-        source={"format": "tf1", "path": os.path.abspath(directory),
+        source={"format": "tf1", "path": recorded_path(directory),
                 "checkpoint": os.path.basename(prefix),
                 "files": {os.path.basename(p): sha256_file(p) for p in files}})

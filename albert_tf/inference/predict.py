@@ -9,8 +9,9 @@ from albert_tf.text.tokenizer import pad_sequences
 
 
 def predict_in_batches(model, tokenizer, texts, pairs=None, max_length=DEFAULT_MAX_LENGTH,
-                       batch_size=64):
-    """`model` outputs `(n, ...)` for every text, in input order, and truncation flags.
+                       batch_size=64, token_stats=False):
+    """`model` outputs `(n, ...)` for every text, in input order, and truncation flags
+    (with `token_stats`, also each text's token count and unknown-piece share).
 
     Texts are sorted by length so each batch is padded only as far as its
     longest member (rounded to 8), then results are put back in order.
@@ -30,4 +31,7 @@ def predict_in_batches(model, tokenizer, texts, pairs=None, max_length=DEFAULT_M
         out = np.asarray(model.predict_on_batch(batch), dtype="float32")
         for position, row in enumerate(rows):
             results[row] = out[position]
+    if token_stats:
+        return (np.stack(results), np.array(truncated), [len(t) for t, _ in packed],
+                [tokenizer.unknown_share(t) for t, _ in packed])
     return np.stack(results), np.array(truncated)

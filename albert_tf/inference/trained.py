@@ -9,6 +9,7 @@ import numpy as np
 from albert_tf.inference.embedding import embed
 from albert_tf.inference.metrics import classification_report, multilabel_report
 from albert_tf.inference.predict import predict_in_batches
+from albert_tf.prediction import MAX_UNKNOWN, check_options, make_prediction, multi_label_record
 
 
 class TrainedClassifier:
@@ -50,23 +51,26 @@ class TrainedClassifier:
             self.model.exit_model(), self.tokenizer, texts, pairs, self.max_length, batch_size)
         return self._probs(logits)
 
-    def predict(self, texts, pairs=None, batch_size=64, threshold=0.5):
-        """One dict per text: `label` (or `labels`), `probabilities`, `truncated`."""
+    def predict(self, texts, pairs=None, batch_size=64, threshold=0.5, top_k=None,
+                max_unknown=MAX_UNKNOWN, score_threshold=None):
+        """One record per text, the runtime's fields (see `albert_tf.prediction`):
+        `label`, `score`, `scores` (highest first, `top_k` of them), `truncated`,
+        `num_tokens`, `unknown_share`, `abstained`; a multi-label model gives
+        `labels` at or above `threshold` in place of `label` and `score`."""
         if isinstance(texts, (str, bytes)):
             texts, pairs = [texts], ([pairs] if pairs is not None else None)
-        logits, truncated = predict_in_batches(
-            self.model, self.tokenizer, texts, pairs, self.max_length, batch_size)
-        probs = self._probs(logits)
-        results = []
-        for row, cut in zip(probs, truncated):
-            result = {"probabilities": dict(zip(self.labels.names, map(float, row))),
-                      "truncated": bool(cut)}
-            if self.labels.multi_label:
-                result["labels"] = [n for n, p in zip(self.labels.names, row) if p >= threshold]
-            else:
-                result["label"] = self.labels.names[int(np.argmax(row))]
-            results.append(result)
-        return results
+        names = self.labels.names
+        check_options(top_k, len(names), max_unknown, score_threshold)
+        logits, truncated, counts, unknown = predict_in_batches(
+            self.model, self.tokenizer, texts, pairs, self.max_length, batch_size,
+            token_stats=True)
+        rows = zip(self._probs(logits), truncated, counts, unknown)
+        if self.labels.multi_label:
+            return [multi_label_record(row, names, cut, count, share, threshold, top_k)
+                    for row, cut, count, share in rows]
+        return [make_prediction(row, names, cut, count, share, top_k, max_unknown,
+                                score_threshold).to_dict()
+                for row, cut, count, share in rows]
 
     def _probs(self, logits):
         if self.labels.multi_label:

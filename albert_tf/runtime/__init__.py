@@ -13,9 +13,10 @@ classifier.classify(["a gripping film", "a dull mess"], top_k=1)
 
 from albert_tf.errors import (InputError, ModelFileError, ModelOutputError,
                               RuntimeUnavailableError)
+from albert_tf.prediction import Prediction
 
 from .bundle import RECIPE_PREFERENCE, available_recipes, locate
-from .classifier import LONG_TEXT_MODES, Classifier, Prediction, combine_sentences
+from .classifier import LONG_TEXT_MODES, Classifier, combine_sentences
 from .interpreters import find_interpreter
 from .runner import ModelRunner
 

@@ -21,12 +21,11 @@ Defined behaviour for every input (tests/test_runtime.py checks each):
 | a best score under `score_threshold` (off by default) | `label=None`, `abstained="low_score"`, scores kept |
 """
 
-import dataclasses
-
 import numpy as np
 
 from albert_tf.contract import EMBEDDING
 from albert_tf.errors import InputError, ModelFileError, ModelOutputError
+from albert_tf.prediction import MAX_UNKNOWN, check_options, make_prediction
 from albert_tf.text.inputs import check_text, check_tokens
 from albert_tf.text.sentences import split_sentences
 from albert_tf.text.tokenizer import CHARS_PER_TOKEN_CAP
@@ -42,14 +41,6 @@ CHUNK = 1024
 # whole sentences that each fit max_length (for a model trained on documents,
 # as a 256-token IMDB one: every word is read, in as few calls as fit).
 LONG_TEXT_MODES = ("truncate", "sentences", "chunks")
-# A text more than this share of whose pieces are `<unk>` gets no label: a
-# model that read nothing of "👍" or a Chinese sentence answers as it would an
-# empty text (the bundled SST-2 model said "positive 0.93" to both), which is
-# not an answer. Half: a sentence with one unknown emoji among its words
-# ("this film 🤮🤮" is 1/3 unknown) is still read and labelled.
-MAX_UNKNOWN = 0.5
-# Why a prediction has no label (`Prediction.abstained`).
-UNREADABLE, LOW_SCORE = "unreadable", "low_score"
 # A long text read by sentences: at most this many (the rest is dropped and
 # the prediction says `truncated`), so one huge text stays bounded.
 MAX_SENTENCES = 128
@@ -84,26 +75,6 @@ def chunk_sentences(sentences, tokenizer, max_length):
         current.append(sentence)
         used += len(pieces)
     return chunks + [" ".join(current)]
-
-
-@dataclasses.dataclass(frozen=True)
-class Prediction:
-    """The top label, every label's probability (highest first) and what was cut.
-
-    `label` is None when the classifier abstains (`abstained` says why:
-    "unreadable" or "low_score"); `score` and `scores` are the model's all the same.
-    """
-
-    label: str  # None when abstained
-    score: float
-    scores: dict  # label -> probability, highest first (top_k of them)
-    truncated: bool  # the text was longer than the model's max_length
-    num_tokens: int  # tokens the model saw, [CLS] and [SEP] included
-    unknown_share: float = 0.0  # share of the text's pieces the model cannot read
-    abstained: str = None  # None, "unreadable" or "low_score"
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
 
 
 def _as_list(texts):
@@ -147,9 +118,7 @@ class Classifier:
                  backend=None, max_unknown=MAX_UNKNOWN, score_threshold=None):
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ValueError(f"max_batch_size must be a positive int, got {max_batch_size!r}")
-        for name, value in (("max_unknown", max_unknown), ("score_threshold", score_threshold)):
-            if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
-                raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+        check_options(max_unknown=max_unknown, score_threshold=score_threshold)
         self.max_unknown = MAX_UNKNOWN if max_unknown is None else float(max_unknown)
         self.score_threshold = score_threshold
         self.bundle = bundle
@@ -272,24 +241,13 @@ class Classifier:
         whose best score is under `score_threshold`, gets `label=None` (see
         `Prediction.abstained`).
         """
-        if top_k is not None and (not isinstance(top_k, int) or
-                                  not 1 <= top_k <= len(self.labels)):
-            raise ValueError(f"top_k must be an int in [1, {len(self.labels)}], got {top_k!r}")
+        check_options(top_k, len(self.labels))
         all_probabilities, truncated, num_tokens, unknown, single = self._probabilities(
             texts, long_texts)
-        predictions = []
-        for probabilities, cut, count, share in zip(all_probabilities, truncated, num_tokens,
-                                                    unknown):
-            ranked = np.argsort(-probabilities, kind="stable")[:top_k]
-            scores = {self.labels[i]: float(probabilities[i]) for i in ranked}
-            best = self.labels[ranked[0]]
-            abstained = None
-            if share > self.max_unknown:
-                abstained = UNREADABLE
-            elif self.score_threshold is not None and scores[best] < self.score_threshold:
-                abstained = LOW_SCORE
-            predictions.append(Prediction(None if abstained else best, scores[best], scores,
-                                          bool(cut), count, round(share, 4), abstained))
+        predictions = [make_prediction(row, self.labels, cut, count, share, top_k,
+                                       self.max_unknown, self.score_threshold)
+                       for row, cut, count, share in zip(all_probabilities, truncated,
+                                                         num_tokens, unknown)]
         return predictions[0] if single else predictions
 
     def embed(self, texts, normalize=True):

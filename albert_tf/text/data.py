@@ -147,6 +147,41 @@ class Examples:
         return taken
 
 
+    def renamed(self, mapping):
+        """The same examples with labels renamed by `mapping` (a label it does not
+        name keeps its value): "0"/"1" in a file become "negative"/"positive"."""
+        if not mapping or self.labels is None:
+            return self
+
+        def rename(label):
+            if isinstance(label, list):
+                return [mapping.get(item, item) for item in label]
+            return None if label is None else mapping.get(label, label)
+
+        return dataclasses.replace(self, labels=[rename(label) for label in self.labels])
+
+
+def parse_label_names(text):
+    """`"0=negative,1=positive"` (or a JSON object) -> {"0": "negative", "1": "positive"};
+    a clear error for anything else."""
+    if text is None or isinstance(text, dict):
+        return text
+    text = str(text).strip()
+    try:
+        mapping = json.loads(text) if text.startswith("{") else dict(
+            (part.split("=", 1)[0].strip(), part.split("=", 1)[1].strip())
+            for part in text.split(",") if part.strip())
+    except (ValueError, IndexError):
+        raise DataError(f"label names must look like '0=negative,1=positive' or a JSON "
+                        f"object, got {text!r}") from None
+    mapping = {str(k): str(v) for k, v in mapping.items()}
+    if not mapping or not all(k and v for k, v in mapping.items()):
+        raise DataError(f"label names must look like '0=negative,1=positive', got {text!r}")
+    if len(set(mapping.values())) != len(mapping):
+        raise DataError(f"label names map two labels to one name: {text!r}")
+    return mapping
+
+
 def _label_set(labels):
     """Every label name in `labels` (str, or lists of str for multi-label rows)."""
     names = set()

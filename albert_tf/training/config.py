@@ -19,6 +19,8 @@ import dataclasses
 
 from albert_tf.artifacts.formats import is_model_dir
 from albert_tf.contract import DEFAULT_MAX_LENGTH, EXIT_HEADS
+from albert_tf.errors import DataError
+from albert_tf.text.data import parse_label_names
 from albert_tf.training.options import (check_choice, check_init, check_inputs,
                                         check_output, check_positive, check_rates, fail)
 
@@ -104,6 +106,9 @@ class TrainConfig(RunConfig):
     label_column: str = "label"
     multi_label: bool = False
     label_separator: str = "|"
+    # Names for the file's label values, "0=negative,1=positive" (or a JSON
+    # object): the model, its exports and the demo say "negative", not "0".
+    label_names: str = None
     batch_size: int = 32
     epochs: int = 3
     # Distinct layer weight groups: None = the preset's 1 (ALBERT's one shared
@@ -156,6 +161,11 @@ class TrainConfig(RunConfig):
                      f"got {self.num_groups}")
         if self.class_weight is not None and self.multi_label:
             fail("class weights are for single-label tasks; multi-label is not supported")
+        if self.label_names is not None:
+            try:
+                parse_label_names(self.label_names)
+            except DataError as error:
+                fail(str(error))
         if self.exit_heads is not None:
             check_choice("exit_heads", self.exit_heads, EXIT_HEADS)
             if self.multi_label:

@@ -27,7 +27,7 @@ from albert_tf.inference.trained import TrainedClassifier
 from albert_tf.models.backbone import AlbertBackbone
 from albert_tf.models.presets import preset_config
 from albert_tf.models.tasks import AlbertClassifier
-from albert_tf.text.data import LabelVocab, load_examples
+from albert_tf.text.data import LabelVocab, load_examples, parse_label_names
 from albert_tf.training.batching import ClassificationBatches, EpochSync
 from albert_tf.training.config import TrainConfig
 from albert_tf.training.distribution import data_parallel
@@ -68,7 +68,17 @@ def read_split(config, path, labels=None, limit=None):
         label_column=config.label_column, multi_label=config.multi_label,
         label_separator=config.label_separator)
     examples = examples.head(limit)
-    labels = labels or LabelVocab.from_examples(examples, config.multi_label)
+    names = parse_label_names(config.label_names)
+    if labels is None:
+        labels = LabelVocab.from_examples(examples, config.multi_label)
+        if names:
+            unknown = sorted(set(names) - set(labels.names))
+            if unknown:
+                raise AlbertTfError(f"label_names names {unknown}, which {path} does not have "
+                                    f"(its labels: {', '.join(labels.names)})")
+            # The file's class order, under the new names.
+            labels = LabelVocab([names.get(n, n) for n in labels.names], config.multi_label)
+    examples = examples.renamed(names)
     return examples, labels, labels.encode(examples)
 
 

@@ -58,7 +58,8 @@ def add_export(commands):
                    help="argmax agreement with the Keras float model every format must reach "
                         f"(default: {defaults.min_agreement})")
     p.add_argument("--text-column", help="text column of the calibration/eval files")
-    p.add_argument("--overwrite", action="store_true", default=None)
+    p.add_argument("--overwrite", action="store_true", default=None,
+                   help="replace an existing --out")
     p.set_defaults(func=cmd_export, backend="tensorflow")
 
 

@@ -1,6 +1,7 @@
 """`albert-tf evaluate`, `predict`, `embed` and `average`: model directories on Keras."""
 
-from albert_tf.apps.cli_common import (add_backend, add_data_columns, add_texts, answer_each,
+from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_backend, add_data_columns,
+                                       add_prediction_options, add_texts, answer_each,
                                        positive_int, print_json, stdout_to_stderr)
 from albert_tf.artifacts.manifest import AVERAGED_FROM, check_output_dir
 
@@ -39,7 +40,8 @@ def add_evaluate(commands):
     p.add_argument("model", help="model directory")
     p.add_argument("--data", required=True, help="labelled file")
     add_data_columns(p, label_default=None)
-    p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE)
+    p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
+                   help="texts per Keras predict call")
     add_backend(p)
     p.set_defaults(func=cmd_evaluate)
 
@@ -50,12 +52,9 @@ def cmd_predict(args):
     model = load(args.model)
 
     def answer(texts):
-        results = model.predict(texts, batch_size=args.batch_size)
-        for result in results:
-            if args.top_k:
-                top = sorted(result["probabilities"].items(), key=lambda kv: -kv[1])
-                result["probabilities"] = dict(top[:args.top_k])
-        return results
+        return model.predict(texts, batch_size=args.batch_size, top_k=args.top_k,
+                             max_unknown=args.max_unknown,
+                             score_threshold=args.score_threshold)
 
     return answer_each(args, answer)
 
@@ -72,21 +71,23 @@ def cmd_embed(args):
     return answer_each(args, answer)
 
 
-def _texts_command(commands, name, func, help_text):
+def _texts_command(commands, name, func, help_text, fields="One JSON object per text in "
+                                                          "input order."):
     p = commands.add_parser(name, help=help_text,
-                            description=f"{help_text[0].upper()}{help_text[1:]}, one "
-                                        "JSON object per text in input order.")
+                            description=f"{help_text[0].upper()}{help_text[1:]}. {fields}")
     p.add_argument("model", help="model directory")
     add_texts(p)
-    p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE)
+    p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
+                   help="texts per Keras predict call")
     add_backend(p)
     p.set_defaults(func=func)
     return p
 
 
 def add_predict(commands):
-    p = _texts_command(commands, "predict", cmd_predict, "classify texts (JSON lines out)")
-    p.add_argument("--top-k", type=positive_int, help="keep the k most likely labels")
+    p = _texts_command(commands, "predict", cmd_predict, "classify texts (JSON lines out)",
+                       PREDICTION_FIELDS)
+    add_prediction_options(p)
 
 
 def add_embed(commands):

@@ -3,8 +3,8 @@
 import json
 import sys
 
-from albert_tf.apps.cli_common import (add_texts, answer_each, port_number, positive_int,
-                                       unit_interval)
+from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_prediction_options, add_texts,
+                                       answer_each, port_number, positive_int)
 from albert_tf.contract import RECIPE_PREFERENCE
 
 BATCH_SIZE = 32  # texts per interpreter call
@@ -23,32 +23,24 @@ def cmd_classify(args):
 
 
 def add_classify(commands):
-    from albert_tf.runtime.classifier import LONG_TEXT_MODES, MAX_UNKNOWN
+    from albert_tf.runtime.classifier import LONG_TEXT_MODES
 
     p = commands.add_parser(
         "classify", help="classify with an exported .tflite (TF-free runtime, JSON lines out)",
         description="Classify texts with the TF-free runtime (ai-edge-litert + sentencepiece "
                     "+ numpy): an export directory, one of its .tflite files, or a MediaPipe "
-                    ".tflite. One JSON object per text, in input order: label, score, scores, "
-                    "truncated, num_tokens, unknown_share, abstained (or error). label is "
-                    "null, and abstained says why, for a text the model cannot read or "
-                    "whose best score is under --score-threshold.")
+                    ".tflite. " + PREDICTION_FIELDS)
     p.add_argument("export", help="export directory or .tflite file")
     add_texts(p)
     p.add_argument("--recipe", help="which .tflite of the export (default: the first that "
                                     "passed its parity gate of "
                                     f"{', '.join(RECIPE_PREFERENCE)})")
-    p.add_argument("--top-k", type=positive_int, help="keep the k most likely labels in scores")
     p.add_argument("--long-texts", choices=LONG_TEXT_MODES, default=LONG_TEXT_MODES[0],
                    help="a text longer than the model's max length: cut it, or read it "
                         "sentence by sentence (a sentence model, e.g. SST-2's), or in chunks "
                         "of whole sentences that fit (a document model), and combine their "
                         "votes")
-    p.add_argument("--max-unknown", type=unit_interval, default=MAX_UNKNOWN,
-                   help="no label for a text more than this share of whose pieces are "
-                        "unknown to the model (emoji, another script); 1 labels everything")
-    p.add_argument("--score-threshold", type=unit_interval,
-                   help="no label when the best probability is under this (default: none)")
+    add_prediction_options(p)
     p.add_argument("--threads", type=positive_int, help="interpreter threads (default: all cores)")
     p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
                    help="texts per interpreter call")
@@ -70,8 +62,9 @@ def add_demo(commands):
     p = commands.add_parser(
         "demo", help="the Gradio web demo (TF-free runtime; bundled model by default)",
         description="Serve the Gradio demo on the TF-free runtime: classify, batch files, "
-                    "recipe comparison, word attributions, similarity. Binds 127.0.0.1 and "
-                    "creates no share link unless told otherwise.")
+                    "recipe comparison, word attributions, similarity. Binds 127.0.0.1 (--host "
+                    "changes that), never creates a public share link and sends no usage "
+                    "analytics.")
     p.add_argument("export", nargs="?", help="export directory (default: the bundled SST-2 "
                                              "sentiment model)")
     p.add_argument("--host", default="127.0.0.1",

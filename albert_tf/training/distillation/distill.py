@@ -23,10 +23,10 @@ import os
 
 import numpy as np
 
-from albert_tf.artifacts.manifest import DISTILLATION, sha256_file
+from albert_tf.artifacts.manifest import DISTILLATION, recorded_path, sha256_file
 from albert_tf.errors import AlbertTfError
 from albert_tf.inference.trained import TrainedClassifier
-from albert_tf.text.data import Examples, LabelVocab, load_examples
+from albert_tf.text.data import Examples, LabelVocab, load_examples, parse_label_names
 from albert_tf.training.distillation.cache import open_cache, texts_digest
 from albert_tf.training.distillation.config import CACHE_SUFFIX, DistillConfig
 from albert_tf.training.distillation.embeddings import check_teacher, transfer_embeddings
@@ -61,14 +61,19 @@ def targets(probabilities, gold):
 def prepare_transfer(config, teacher):
     """`(labels, eval examples or None, transfer set)` of a distillation: what the
     teacher must label. `distill` and `label_teacher` build it the same way."""
+    names = parse_label_names(config.label_names)
     train_examples = load_examples(config.train, text_column=config.text_column,
                                    label_column=config.label_column).head(config.max_train_examples)
     labels = student_labels(teacher, train_examples, config.train)
+    if names:  # the teacher's classes, in its order, under the new names
+        labels = LabelVocab([names.get(n, n) for n in labels.names])
+        train_examples = train_examples.renamed(names)
     eval_examples = None
     if config.eval:
         eval_examples = load_examples(config.eval, text_column=config.text_column,
                                       label_column=config.label_column)
         student_labels(teacher, eval_examples, config.eval)
+        eval_examples = eval_examples.renamed(names)
     transfer = build_transfer_set(
         train_examples.texts, labels.encode(train_examples), config.transfer,
         text_column=config.transfer_text_column, split_sentences=config.split_sentences,
@@ -156,14 +161,14 @@ def distill(config=None, **kwargs):
 
     record = {
         "teacher": {**teacher.describe(), **eval_report},
-        "transfer": {"train": {"path": os.path.abspath(config.train),
+        "transfer": {"train": {"path": recorded_path(config.train),
                                "sha256": sha256_file(config.train)},
                      "files": transfer.files, "counts": transfer.counts,
                      "texts_sha256": texts_digest(transfer.texts),
                      "gold_fraction": round(float(np.mean(np.asarray(transfer.gold)
                                                           != NO_LABEL)), 4)},
         "temperature": config.temperature, "alpha": config.alpha,
-        "cache": os.path.abspath(cache.directory), "teacher_calls": cache.teacher_calls,
+        "cache": recorded_path(cache.directory), "teacher_calls": cache.teacher_calls,
         "labels_from_files": cache.file_hits,
         "teacher_embeddings": embedding_report or None,
     }

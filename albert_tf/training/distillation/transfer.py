@@ -19,7 +19,7 @@ import os
 import random
 
 from albert_tf.errors import DataError
-from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.artifacts.manifest import recorded_path, sha256_file
 from albert_tf.training.pretraining.corpus import read_documents
 from albert_tf.text.sentences import split_sentences
 
@@ -117,6 +117,6 @@ def build_transfer_set(texts, gold, unlabelled=(), text_column=None, split_sente
     for _ in range(augment_copies):
         for text in texts:
             add(augment(text, rng, mask_rate, ngram_rate, max_ngram), NO_LABEL, "augmented")
-    files = {os.path.abspath(p): {"sha256": sha256_file(p), "bytes": os.path.getsize(p)}
+    files = {recorded_path(p): {"sha256": sha256_file(p), "bytes": os.path.getsize(p)}
              for p in unlabelled}
     return TransferSet(out_texts, out_gold, {**counts, "total": len(out_texts)}, files)

@@ -9,7 +9,7 @@ import os
 
 from albert_tf.text.data import iter_text_lines
 from albert_tf.errors import DataError
-from albert_tf.artifacts.manifest import sha256_file
+from albert_tf.artifacts.manifest import recorded_path, sha256_file
 
 def read_documents(paths, text_column=None):
     """Yield `(path, text)` for every non-empty document in `paths`."""
@@ -23,5 +23,5 @@ def read_documents(paths, text_column=None):
 
 def fingerprint(paths):
     """`{path: {sha256, bytes}}`: what a pretrained model's metadata records."""
-    return {os.path.abspath(p): {"sha256": sha256_file(p), "bytes": os.path.getsize(p)}
+    return {recorded_path(p): {"sha256": sha256_file(p), "bytes": os.path.getsize(p)}
             for p in paths}

@@ -1,0 +1,89 @@
+"""One prediction record for every way the kit classifies a text.
+
+The TF-free runtime (`Classifier.classify`, `albert-tf classify`), the Keras
+model (`albert_tf.load(...).predict`, `albert-tf predict`) and the demo give
+the same fields, so a pipeline can switch between them without a mapping:
+
+| field | meaning |
+|---|---|
+| `label` | the most probable label; None when the classifier abstains |
+| `score` | its probability |
+| `scores` | label -> probability, highest first (the `top_k` most probable) |
+| `truncated` | the text was longer than the model's max_length |
+| `num_tokens` | tokens the model saw, `[CLS]` and `[SEP]` included |
+| `unknown_share` | share of the text's pieces the model cannot read (`<unk>`) |
+| `abstained` | None, `"unreadable"` (more than `max_unknown` unknown) or `"low_score"` (best under `score_threshold`) |
+
+A multi-label model (Keras only) has `labels` (every label at or above the
+threshold) in place of `label` and `score`.
+"""
+
+import dataclasses
+
+import numpy as np
+
+# A text more than this share of whose pieces are `<unk>` gets no label: a
+# model that read nothing of "👍" or a Chinese sentence answers as it would an
+# empty text (the bundled SST-2 model said "positive 0.93" to both), which is
+# not an answer. Half: a sentence with one unknown emoji among its words
+# ("this film 🤮🤮" is 1/3 unknown) is still read and labelled.
+MAX_UNKNOWN = 0.5
+# Why a prediction has no label (`Prediction.abstained`).
+UNREADABLE, LOW_SCORE = "unreadable", "low_score"
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """The top label, every label's probability (highest first) and what was cut.
+
+    `label` is None when the classifier abstains (`abstained` says why);
+    `score` and `scores` are the model's all the same.
+    """
+
+    label: str  # None when abstained
+    score: float
+    scores: dict  # label -> probability, highest first (top_k of them)
+    truncated: bool  # the text was longer than the model's max_length
+    num_tokens: int  # tokens the model saw, [CLS] and [SEP] included
+    unknown_share: float = 0.0  # share of the text's pieces the model cannot read
+    abstained: str = None  # None, "unreadable" or "low_score"
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def check_options(top_k=None, num_labels=None, max_unknown=MAX_UNKNOWN, score_threshold=None):
+    """ValueError, naming the value, for options a prediction cannot honour."""
+    if top_k is not None and (not isinstance(top_k, int) or
+                              not 1 <= top_k <= (num_labels or top_k)):
+        raise ValueError(f"top_k must be an int in [1, {num_labels}], got {top_k!r}")
+    for name, value in (("max_unknown", max_unknown), ("score_threshold", score_threshold)):
+        if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+
+
+def make_prediction(probabilities, labels, truncated, num_tokens, unknown_share, top_k=None,
+                    max_unknown=MAX_UNKNOWN, score_threshold=None):
+    """A `Prediction` from one text's probabilities over `labels`."""
+    probabilities = np.asarray(probabilities)
+    ranked = np.argsort(-probabilities, kind="stable")[:top_k]
+    scores = {labels[i]: float(probabilities[i]) for i in ranked}
+    best = labels[ranked[0]]
+    abstained = None
+    if unknown_share > (MAX_UNKNOWN if max_unknown is None else max_unknown):
+        abstained = UNREADABLE
+    elif score_threshold is not None and scores[best] < score_threshold:
+        abstained = LOW_SCORE
+    return Prediction(None if abstained else best, scores[best], scores, bool(truncated),
+                      int(num_tokens), round(float(unknown_share), 4), abstained)
+
+
+def multi_label_record(probabilities, labels, truncated, num_tokens, unknown_share,
+                       threshold=0.5, top_k=None):
+    """The record of a multi-label model: `labels` at or above `threshold`."""
+    probabilities = np.asarray(probabilities)
+    ranked = np.argsort(-probabilities, kind="stable")[:top_k]
+    return {"labels": [labels[i] for i in range(len(labels)) if probabilities[i] >= threshold],
+            "scores": {labels[i]: float(probabilities[i]) for i in ranked},
+            "truncated": bool(truncated), "num_tokens": int(num_tokens),
+            "unknown_share": round(float(unknown_share), 4)}
