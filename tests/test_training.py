@@ -252,6 +252,16 @@ def test_label_names_rename_the_files_values_in_class_order(tmp_path, data_files
     assert not (tmp_path / "bad").exists()
 
 
+def test_a_model_no_better_than_the_majority_class_is_said_to_be(tmp_path, data_files):
+    # A learning rate too small to move anything: the model stays at chance.
+    with pytest.warns(UserWarning, match="no better than always answering the most common"):
+        model = albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "m", epochs=1,
+                                                    learning_rate=1e-9))
+    metrics = model.metadata["eval_metrics"]
+    assert metrics["accuracy"] <= metrics["majority_class_accuracy"]
+    assert 0.5 <= metrics["majority_class_accuracy"] < 1
+
+
 def test_class_weights_become_sample_weights(tmp_path):
     rows = [("great", "pos")] * 30 + [("awful", "neg")] * 10
     path = write_tsv(tmp_path / "skewed.tsv", rows)

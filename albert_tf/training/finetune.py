@@ -15,6 +15,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -237,6 +238,20 @@ def train(config=None, **kwargs):
     return save_trained(run, fitted, tokenizer, labels, eval_examples)
 
 
+def _warn_if_not_learnt(eval_metrics, gold):
+    """Record the majority-class baseline, and warn when the model does no better:
+    a run at chance looks like any other finished run otherwise."""
+    counts = np.bincount(np.asarray(gold))
+    majority = float(counts.max() / counts.sum())
+    eval_metrics["majority_class_accuracy"] = round(majority, 4)
+    if eval_metrics["accuracy"] <= majority:
+        warnings.warn(
+            f"the model's eval accuracy {eval_metrics['accuracy']:.4f} is no better than "
+            f"always answering the most common class ({majority:.4f}): it has not learnt the "
+            "task (train longer or on more data, or start from a trained model with init=)",
+            UserWarning, stacklevel=3)
+
+
 @dataclasses.dataclass
 class Fitted:
     """What `fit_classifier` returns: the best epoch's model and facts about the fit."""
@@ -345,6 +360,8 @@ def save_trained(run, fitted, tokenizer, labels, eval_examples=None, extra_metad
                 trained.exit_proba(eval_examples.texts, eval_examples.pairs),
                 np.asarray(labels.encode(eval_examples)))
         eval_metrics["file"] = config.eval
+        if not labels.multi_label:
+            _warn_if_not_learnt(eval_metrics, labels.encode(eval_examples))
     written, manifest = save_model_dir(config.out, model, tokenizer, labels, training_config,
                                        eval_metrics=eval_metrics, history=fitted.history,
                                        overwrite=True, extra_metadata=extra_metadata)
