@@ -458,6 +458,9 @@ def test_unreadable_texts_and_low_scores_get_no_label(exported, float_classifier
     out = run_cli("classify", exported[0], "\U0001F44D", "A superb and lovely film.")
     records = [json.loads(line) for line in out.stdout.splitlines()]
     assert [(r["label"], r["abstained"]) for r in records] == [(None, "unreadable"), ("pos", None)]
+    assert out.returncode == 0 and out.stderr == ""  # quiet by default: no XNNPACK line
+    verbose = run_cli("classify", exported[0], "a film", "--verbose")
+    assert '"recipe": "dynamic_int8"' in verbose.stderr
 
 
 def test_cli_answers_bytes_that_are_not_utf8_with_an_error_record(exported, trained_dir):

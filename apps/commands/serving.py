@@ -3,20 +3,28 @@
 import json
 import sys
 
-from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_prediction_options, add_texts,
-                                       answer_each, port_number, positive_int)
+from albert_tf.apps.cli_common import (NATIVE_NOISE, PREDICTION_FIELDS, add_prediction_options,
+                                       add_texts, answer_each, native_stderr_filtered,
+                                       port_number, positive_int)
 from albert_tf.contract import RECIPE_PREFERENCE
 
 BATCH_SIZE = 32  # texts per interpreter call
+XNNPACK_NOTICE = "Created TensorFlow Lite XNNPACK delegate"
 
 
 def cmd_classify(args):
     from albert_tf.runtime import Classifier
 
-    classifier = Classifier.load(args.export, recipe=args.recipe, num_threads=args.threads,
-                                 max_batch_size=args.batch_size, max_unknown=args.max_unknown,
-                                 score_threshold=args.score_threshold)
-    print(f"albert-tf classify: {json.dumps(classifier.describe())}", file=sys.stderr)
+    # LiteRT announces its XNNPACK delegate on stderr at the first call: make that
+    # call here, quietly, so stderr carries only what the user needs.
+    with native_stderr_filtered(NATIVE_NOISE + (XNNPACK_NOTICE,)):
+        classifier = Classifier.load(args.export, recipe=args.recipe, num_threads=args.threads,
+                                     max_batch_size=args.batch_size,
+                                     max_unknown=args.max_unknown,
+                                     score_threshold=args.score_threshold)
+        classifier.predict_proba("warm up")
+    if args.verbose:
+        print(f"albert-tf classify: {json.dumps(classifier.describe())}", file=sys.stderr)
     return answer_each(args, lambda texts: [
         p.to_dict() for p in classifier.classify(texts, top_k=args.top_k,
                                                  long_texts=args.long_texts)])
@@ -45,6 +53,8 @@ def add_classify(commands):
     p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
                    help="texts per interpreter call")
     p.add_argument("--flush", action="store_true", help="flush after every line (for pipes)")
+    p.add_argument("--verbose", action="store_true",
+                   help="print what was loaded (file, recipe, backend, threads) to stderr")
     p.set_defaults(func=cmd_classify)
 
 
