@@ -93,6 +93,11 @@ TEXTS_HELP = ("texts to answer (default: one per stdin line); a text that cannot
 
 def add_texts(parser):
     parser.add_argument("texts", nargs="*", metavar="TEXT", help=TEXTS_HELP)
+    parser.add_argument("--input", metavar="FILE",
+                        help="read the texts from a .tsv/.csv/.jsonl (optionally .gz) or .txt "
+                             "file instead (the training commands' column rules); each record "
+                             "carries its row (line number)")
+    parser.add_argument("--text-column", help=TEXT_COLUMN_HELP + "; with --input")
 
 
 # The extra that brings each optional module (pyproject.toml's extras), for a
@@ -328,12 +333,29 @@ def add_prediction_options(parser):
 
 
 def text_chunks(args, size=1024):
-    """Texts from the arguments, else every stdin line (empty ones included:
-    each gets its record), `size` at a time: a long pipe is answered as it
-    streams, not read into memory first. Bytes that are not UTF-8 stay bytes
-    (see `_utf8_or_bytes`)."""
+    """`(texts, rows)` chunks from the arguments, a file (`--input`: rows are its
+    line numbers), else every stdin line (empty ones included: each gets its
+    record), `size` texts at a time: a long input is answered as it streams, not
+    read into memory first. Bytes that are not UTF-8 stay bytes (see
+    `_utf8_or_bytes`). `rows` is None but for a file."""
+    from albert_tf.errors import AlbertTfError
+    from albert_tf.text.data import iter_texts
+
+    if args.texts and getattr(args, "input", None):
+        raise AlbertTfError("give texts as arguments or --input FILE, not both")
     if args.texts:
-        yield [_utf8_or_bytes(text) for text in args.texts]
+        yield [_utf8_or_bytes(text) for text in args.texts], None
+        return
+    if getattr(args, "input", None):
+        chunk, rows = [], []
+        for number, text in iter_texts(args.input, args.text_column):
+            chunk.append(text)
+            rows.append(number)
+            if len(chunk) == size:
+                yield chunk, rows
+                chunk, rows = [], []
+        if chunk:
+            yield chunk, rows
         return
     if sys.stdin.isatty():
         print("reading texts from stdin, one per line (Ctrl-D to end)", file=sys.stderr)
@@ -344,10 +366,10 @@ def text_chunks(args, size=1024):
     for line in stream:
         chunk.append(_utf8_or_bytes(line.rstrip(b"\r\n" if isinstance(line, bytes) else "\r\n")))
         if len(chunk) == size:
-            yield chunk
+            yield chunk, None
             chunk = []
     if chunk:
-        yield chunk
+        yield chunk, None
 
 
 def shown_text(text):
@@ -368,7 +390,7 @@ def answer_each(args, answer):
     from albert_tf.errors import AlbertTfError, InputError
 
     seen = failed = 0
-    for texts in text_chunks(args):
+    for texts, rows in text_chunks(args):
         # Texts are checked before the model runs, and the error names the
         # first bad one: record it, drop it, ask again for the rest.
         records, pending = [None] * len(texts), list(range(len(texts)))
@@ -384,8 +406,9 @@ def answer_each(args, answer):
             for i, result in zip(pending, answers):
                 records[i] = result
             break
-        for text, record in zip(texts, records):
-            print(json.dumps({"text": shown_text(text), **record}, ensure_ascii=False),
+        for i, (text, record) in enumerate(zip(texts, records)):
+            where = {} if rows is None else {"row": rows[i]}
+            print(json.dumps({**where, "text": shown_text(text), **record}, ensure_ascii=False),
                   flush=getattr(args, "flush", False))
         seen += len(texts)
     if not seen:

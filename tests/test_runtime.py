@@ -476,6 +476,21 @@ def test_cli_answers_bytes_that_are_not_utf8_with_an_error_record(exported, trai
         assert "error" not in records[1]
 
 
+def test_cli_reads_texts_from_a_file_with_rows(exported, trained_dir, tmp_path):
+    path = tmp_path / "reviews.csv"
+    path.write_text('id,review\n1,A superb and lovely film.\n2,""\n3,"dull,\nand boring"\n')
+    for command in (["classify", exported[0]], ["predict", trained_dir]):
+        result = run_cli(*command, "--input", path, "--top-k", "1")
+        records = [json.loads(line) for line in result.stdout.splitlines()]
+        # The header's column rule picks "review"; a quoted newline stays in its text.
+        assert [r["row"] for r in records] == [2, 3, 4]
+        assert records[0]["label"] == "pos" and records[2]["text"] == "dull,\nand boring"
+        assert records[1]["error"] == "text is empty or whitespace only"
+        assert result.returncode == 1 and "1 of 3 texts had errors" in result.stderr
+    both = run_cli("classify", exported[0], "a text", "--input", path)
+    assert both.returncode == 1 and "not both" in both.stderr
+
+
 def test_the_bundled_model_loads_without_a_path():
     default, named = Classifier.load(), Classifier.load("sst2")
     assert default.bundle.model_path == named.bundle.model_path

@@ -213,6 +213,18 @@ def _parse_label(value, multi_label, separator):
     return str(value).strip()
 
 
+def iter_texts(path, text_column=None):
+    """Yield `(line_number, text)` for every row of a data file, streaming, with
+    `load_examples`' column rules; a missing or non-string text is yielded as ""
+    (for the caller's own rule: an error record in its place)."""
+    column = None
+    for number, record in read_records(path):
+        if column is None:
+            column = _pick_text_column(path, list(record), text_column)
+        text = record.get(column)
+        yield number, text if isinstance(text, str) else ""
+
+
 def load_examples(path, text_column=None, text_pair_column=None,
                   label_column="label", require_labels=True, multi_label=False,
                   label_separator="|"):
