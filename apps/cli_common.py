@@ -339,7 +339,7 @@ def text_chunks(args, size=1024):
     read into memory first. Bytes that are not UTF-8 stay bytes (see
     `_utf8_or_bytes`). `rows` is None but for a file."""
     from albert_tf.errors import AlbertTfError
-    from albert_tf.text.data import iter_texts
+    from albert_tf.text.data import iter_rows
 
     if args.texts and getattr(args, "input", None):
         raise AlbertTfError("give texts as arguments or --input FILE, not both")
@@ -348,7 +348,7 @@ def text_chunks(args, size=1024):
         return
     if getattr(args, "input", None):
         chunk, rows = [], []
-        for number, text in iter_texts(args.input, args.text_column):
+        for number, text, _ in iter_rows(args.input, args.text_column, label_column=None):
             chunk.append(text)
             rows.append(number)
             if len(chunk) == size:
@@ -377,6 +377,30 @@ def shown_text(text):
     return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
 
 
+def answer_or_refuse(answer, texts):
+    """`answer(texts)`'s results, with an `InputError` in the place of each text the
+    model refuses (empty, no tokens, not UTF-8) and the others answered.
+
+    Texts are checked before the model runs, and the error names the first bad
+    one: record it, drop it, ask again for the rest.
+    """
+    from albert_tf.errors import InputError
+
+    results, pending = [None] * len(texts), list(range(len(texts)))
+    while pending:
+        try:
+            answers = answer([texts[i] for i in pending])
+        except InputError as error:
+            if error.index is None or not 0 <= error.index < len(pending):
+                raise
+            results[pending.pop(error.index)] = error
+            continue
+        for i, result in zip(pending, answers):
+            results[i] = result
+        break
+    return results
+
+
 def answer_each(args, answer):
     """One JSON line per text, in input order, from `answer(texts)` (a list of
     dicts); returns the exit status.
@@ -391,21 +415,9 @@ def answer_each(args, answer):
 
     seen = failed = 0
     for texts, rows in text_chunks(args):
-        # Texts are checked before the model runs, and the error names the
-        # first bad one: record it, drop it, ask again for the rest.
-        records, pending = [None] * len(texts), list(range(len(texts)))
-        while pending:
-            try:
-                answers = answer([texts[i] for i in pending])
-            except InputError as error:
-                if error.index is None or not 0 <= error.index < len(pending):
-                    raise
-                records[pending.pop(error.index)] = {"error": f"text {error.reason}"}
-                failed += 1
-                continue
-            for i, result in zip(pending, answers):
-                records[i] = result
-            break
+        records = [{"error": f"text {result.reason}"} if isinstance(result, InputError)
+                   else result for result in answer_or_refuse(answer, texts)]
+        failed += sum("error" in record for record in records)
         for i, (text, record) in enumerate(zip(texts, records)):
             where = {} if rows is None else {"row": rows[i]}
             print(json.dumps({**where, "text": shown_text(text), **record}, ensure_ascii=False),

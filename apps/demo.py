@@ -22,6 +22,8 @@ import tempfile
 import threading
 import time
 
+from albert_tf.apps.cli_common import answer_or_refuse
+from albert_tf.text.data import TEXT_COLUMN_CANDIDATES
 from albert_tf.errors import AlbertTfError
 from albert_tf.artifacts.manifest import EXPORT_FORMAT, check_kind, read_manifest
 from albert_tf.runtime import Classifier, available_recipes
@@ -198,9 +200,12 @@ class DemoModels:
         text_b = self.check_text(text_b, "to compare with (the second is empty)")
         return round(self.default.similarity(text_a, text_b), 4)
 
-    def classify_file(self, path):
-        """(table rows, CSV path, summary) for an uploaded file."""
-        from albert_tf.text.data import load_examples
+    def classify_file(self, path, text_column=None):
+        """(table rows, CSV path, summary) for an uploaded file. The CLI's rule: a
+        text the model cannot take (an empty cell) gets an error row in its place,
+        and messages name the user's file, not the server's copy of it."""
+        from albert_tf.errors import DataError, InputError
+        from albert_tf.text.data import iter_rows
 
         if not path:
             raise AlbertTfError("upload a .csv, .tsv, .txt or .jsonl file")
@@ -211,19 +216,34 @@ class DemoModels:
         if size > MAX_FILE_BYTES:
             raise AlbertTfError(f"{name} is {size / 1e6:.1f} MB; the demo takes at most "
                                 f"{MAX_FILE_BYTES / 1e6:.0f} MB")
-        examples = load_examples(path, require_labels=False)
-        if len(examples) > MAX_FILE_ROWS:
-            raise AlbertTfError(f"{name} has {len(examples):,} rows; the demo takes at most "
-                                f"{MAX_FILE_ROWS:,}")
-        if not len(examples):
+        try:
+            records = []
+            for record in iter_rows(path, text_column or None):
+                records.append(record)
+                if len(records) > MAX_FILE_ROWS:
+                    raise AlbertTfError(f"{name} has more than {MAX_FILE_ROWS:,} rows; the "
+                                        f"demo takes at most {MAX_FILE_ROWS:,}")
+        except DataError as error:
+            message = str(error).replace(path, name).replace("pass --text-column",
+                                                             "name it under 'text column'")
+            raise AlbertTfError(message) from None
+        if not records:
             raise AlbertTfError(f"{name} has no texts")
-        predictions = self.default.classify(examples.texts)
-        rows = [[t, p.label, round(p.score, 4), p.truncated]
-                for t, p in zip(examples.texts, predictions)]
+        texts = [text for _, text, _ in records]
+        results = answer_or_refuse(self.default.classify, texts)
+        rows = [[text, f"error: text {p.reason}", None, None] if isinstance(p, InputError)
+                else [text, p.label if p.label is not None else f"no label: {p.abstained}",
+                      round(p.score, 4), p.truncated]
+                for text, p in zip(texts, results)]
+        errors = sum(isinstance(p, InputError) for p in results)
         summary = (f"{len(rows)} text{'s' if len(rows) != 1 else ''} classified with "
-                   f"{self.default.recipe}")
-        if examples.labels and all(label is not None for label in examples.labels):
-            summary += "; " + self.file_accuracy(examples.labels, predictions)
+                   f"{self.default.recipe}" + (f"; {errors} could not be (rows "
+                   + ", ".join(str(n) for (n, _, _), p in zip(records, results)
+                               if isinstance(p, InputError))[:200] + ")" if errors else ""))
+        gold = [label for _, _, label in records]
+        answered = [(g, p) for g, p in zip(gold, results) if not isinstance(p, InputError)]
+        if answered and all(g is not None for g, _ in answered):
+            summary += "; " + self.file_accuracy(*zip(*answered))
         out = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="",
                                           encoding="utf-8", prefix="predictions-",
                                           dir=self.downloads)
@@ -307,12 +327,16 @@ def build_app(models):
             upload = gr.File(label=f"a {', '.join(FILE_TYPES)} file (≤ "
                                    f"{MAX_FILE_BYTES // 2**20} MB, ≤ {MAX_FILE_ROWS} rows)",
                              file_types=list(FILE_TYPES))
+            column = gr.Textbox(label="text column", max_length=200,
+                                placeholder=f"default: the first of "
+                                            f"{', '.join(TEXT_COLUMN_CANDIDATES)} in the file")
             run = gr.Button("Classify file")
             summary = gr.Textbox(label="summary", interactive=False)
             table = gr.Dataframe(headers=["text", "label", "score", "truncated"],
                                  interactive=False)
             download = gr.File(label="predictions.csv")
-            run.click(_user_errors(models.classify_file), upload, [table, download, summary], api_name="classify_file")
+            run.click(_user_errors(models.classify_file), [upload, column],
+                      [table, download, summary], api_name="classify_file")
         with gr.Tab("Compare recipes"):
             compare_text = gr.Textbox(label="text", lines=2, max_length=MAX_TEXT_CHARS,
                                       value=models.examples[0])

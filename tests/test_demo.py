@@ -169,6 +169,23 @@ def test_batch_file_with_labels_and_bounds(models, tmp_path, corpus):
             models.classify_file(str(tmp_path / name))
 
 
+def test_batch_file_follows_the_cli_rule_and_names_the_users_file(models, tmp_path):
+    path = tmp_path / "small.csv"
+    path.write_text("text,label\na lovely film,pos\n,neg\ndull plot,neg\n")
+    rows, _, summary = models.classify_file(str(path))
+    assert [row[1] for row in rows] == ["pos", "error: text is empty or whitespace only", "neg"]
+    assert "3 texts classified" in summary and "1 could not be (rows 3)" in summary
+    assert "accuracy against its labels 1.0000" in summary  # of the texts answered
+    other = tmp_path / "columns.csv"
+    other.write_text("body,label\na lovely film,pos\n")
+    with pytest.raises(AlbertTfError) as error:
+        models.classify_file(str(other))
+    message = str(error.value)
+    assert message.startswith("columns.csv") and str(tmp_path) not in message
+    assert "text column" in message and "--text-column" not in message
+    assert models.classify_file(str(other), "body")[0][0][1] == "pos"
+
+
 # --- the launched app, through its API ------------------------------------------------
 
 
@@ -188,7 +205,7 @@ def test_client_classifies_a_file(client, tmp_path, corpus):
     from gradio_client import handle_file
 
     path = write_tsv(tmp_path / "upload.tsv", corpus[:20])
-    table, csv_file, summary = client.predict(handle_file(str(path)),
+    table, csv_file, summary = client.predict(handle_file(str(path)), "",
                                               api_name="/classify_file")
     assert "20 texts classified" in summary and len(table["data"]) == 20
     assert open(csv_file, encoding="utf-8").read().count("\n") == 21
@@ -235,7 +252,7 @@ def test_client_wrong_file_type(client, tmp_path):
     bad = tmp_path / "notes.exe"
     bad.write_bytes(b"MZ\x00\x01")
     with pytest.raises(Exception):  # Gradio refuses the type, or the app does, clearly
-        client.predict(handle_file(str(bad)), api_name="/classify_file")
+        client.predict(handle_file(str(bad)), "", api_name="/classify_file")
 
 
 # --- a real browser -------------------------------------------------------------------

@@ -213,16 +213,17 @@ def _parse_label(value, multi_label, separator):
     return str(value).strip()
 
 
-def iter_texts(path, text_column=None):
-    """Yield `(line_number, text)` for every row of a data file, streaming, with
-    `load_examples`' column rules; a missing or non-string text is yielded as ""
-    (for the caller's own rule: an error record in its place)."""
+def iter_rows(path, text_column=None, label_column="label"):
+    """Yield `(line_number, text, label)` for every row of a data file, streaming,
+    with `load_examples`' column rules; `label` is None where the file has no
+    `label_column`, and a missing or non-string text is yielded as "" (for the
+    caller's own rule: an error record in its place, not a failed file)."""
     column = None
     for number, record in read_records(path):
         if column is None:
             column = _pick_text_column(path, list(record), text_column)
-        text = record.get(column)
-        yield number, text if isinstance(text, str) else ""
+        text, label = record.get(column), record.get(label_column) if label_column else None
+        yield number, text if isinstance(text, str) else "", None if label is None else str(label)
 
 
 def load_examples(path, text_column=None, text_pair_column=None,
