@@ -29,6 +29,7 @@ from albert_tf.artifacts.manifest import EXPORT_FORMAT, check_kind, read_manifes
 from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
 from albert_tf.prediction import UNREADABLE
+from albert_tf.runtime.classifier import LONG_TEXT_MODES
 
 LOG = logging.getLogger("albert_tf.demo")
 MAX_TEXT_CHARS = 5000  # per text box; the model reads ~max_length*32 chars anyway
@@ -157,12 +158,15 @@ class DemoModels:
                                 f"most {MAX_TEXT_CHARS:,}")
         return text
 
-    def classify(self, text, recipe=None):
-        """(label scores, tokens, details, attributions) for one text."""
+    def classify(self, text, recipe=None, long_texts=LONG_TEXT_MODES[0]):
+        """(label scores, tokens, details, attributions) for one text; a text past
+        the model's max length read as `long_texts` says (the runtime's modes)."""
         classifier = self.classifiers.get(recipe) or self.default
         text = self.check_text(text)
+        if long_texts not in LONG_TEXT_MODES:
+            raise AlbertTfError(f"long texts: choose one of {', '.join(LONG_TEXT_MODES)}")
         started = time.perf_counter()
-        prediction = classifier.classify(text)
+        prediction = classifier.classify(text, long_texts=long_texts)
         latency = (time.perf_counter() - started) * 1000
         _, segments = occlusion(classifier, text)
         # HighlightedText colours scores in [-1, 1]: scale log-odds drops so the
@@ -173,7 +177,11 @@ class DemoModels:
         tokens = [(piece, "ab"[i % 2]) for i, piece in enumerate(classifier.tokens(text))]
         details = (f"{classifier.recipe} model, {latency:.1f} ms, {prediction.num_tokens} "
                    f"tokens" + (", TRUNCATED: only the start of the text was read"
-                                if prediction.truncated else ", not truncated"))
+                                if prediction.truncated else
+                                f", read {long_texts} (longer than {classifier.max_length} "
+                                "tokens)" if long_texts != LONG_TEXT_MODES[0]
+                                and len(classifier.tokens(text)) >= classifier.max_length
+                                else ", not truncated"))
         if prediction.unknown_share:
             details += f"; {prediction.unknown_share:.0%} of its pieces are unknown to the model"
         if prediction.abstained:
@@ -307,6 +315,9 @@ def build_app(models):
                               elem_id="input-text")
             recipe = gr.Dropdown(list(models.classifiers), value=models.default.recipe,
                                  label="recipe")
+            long_texts = gr.Radio(list(LONG_TEXT_MODES), value=LONG_TEXT_MODES[0],
+                                  label="a text longer than the model's max length: cut it, "
+                                        "read it sentence by sentence, or in chunks")
             button = gr.Button("Classify", variant="primary", elem_id="classify-button")
             gr.Examples(models.examples, inputs=text)
             label = gr.Label(label="prediction", elem_id="prediction")
@@ -318,10 +329,10 @@ def build_app(models):
             tokens = gr.HighlightedText(label="tokens the model saw", show_legend=False,
                                         show_inline_category=False,
                                         color_map={"a": "#dbeafe", "b": "#fef3c7"})
-            button.click(_user_errors(models.classify), [text, recipe],
+            button.click(_user_errors(models.classify), [text, recipe, long_texts],
                          [label, tokens, details, attributions], api_name="classify")
             # Enter in the text box does what the button does; one API endpoint.
-            text.submit(_user_errors(models.classify), [text, recipe],
+            text.submit(_user_errors(models.classify), [text, recipe, long_texts],
                         [label, tokens, details, attributions], api_visibility="private")
         with gr.Tab("Batch file"):
             upload = gr.File(label=f"a {', '.join(FILE_TYPES)} file (≤ "

@@ -169,6 +169,15 @@ def test_batch_file_with_labels_and_bounds(models, tmp_path, corpus):
             models.classify_file(str(tmp_path / name))
 
 
+def test_classify_reads_long_texts_in_the_runtimes_modes(models):
+    long = " ".join(["A superb and lovely film."] * 40)
+    _, _, cut, _ = models.classify(long, "float32", "truncate")
+    _, _, read, _ = models.classify(long, "float32", "sentences")
+    assert "TRUNCATED" in cut and "TRUNCATED" not in read and "read sentences" in read
+    with pytest.raises(AlbertTfError, match="choose one of truncate, sentences, chunks"):
+        models.classify(long, "float32", "whole")
+
+
 def test_batch_file_follows_the_cli_rule_and_names_the_users_file(models, tmp_path):
     path = tmp_path / "small.csv"
     path.write_text("text,label\na lovely film,pos\n,neg\ndull plot,neg\n")
@@ -196,7 +205,7 @@ def test_served_on_localhost_only_without_share_link(served):
 
 def test_client_classifies_one_text(client):
     label, tokens, details, attributions = client.predict(
-        "A superb and lovely film.", "float32", api_name="/classify")
+        "A superb and lovely film.", "float32", "truncate", api_name="/classify")
     assert label["label"] == "pos"
     assert "float32 model" in details
 
@@ -215,14 +224,14 @@ def test_client_classifies_a_file(client, tmp_path, corpus):
                          ids=["empty", "1MB"])
 def test_client_gets_readable_errors(client, text, message):
     with pytest.raises(Exception, match=message):
-        client.predict(text, "int8", api_name="/classify")
+        client.predict(text, "int8", "truncate", api_name="/classify")
 
 
 def test_a_user_error_logs_one_line_not_a_traceback(client, capfd, caplog):
     capfd.readouterr()
     with caplog.at_level("WARNING", logger="albert_tf.demo"):
         with pytest.raises(Exception, match="empty"):
-            client.predict("   ", "int8", api_name="/classify")
+            client.predict("   ", "int8", "sentences", api_name="/classify")
     assert "Traceback" not in capfd.readouterr().err
     assert [r.getMessage() for r in caplog.records if r.name == "albert_tf.demo"] == [
         "classify: type a text to classify (it is empty)"]
