@@ -12,6 +12,7 @@ only assembles the parser, picks the backend and turns errors into exit codes.
 
 import argparse
 import os
+import re
 import sys
 
 from albert_tf.apps.cli_common import (EXIT_ERROR, EXIT_OK, CommandParser, install_hint,
@@ -21,6 +22,12 @@ from albert_tf.apps.cli_common import (EXIT_ERROR, EXIT_OK, CommandParser, insta
 TENSORFLOW_COMMANDS = ("export",)
 KERAS_COMMANDS = ("train", "quickstart", "evaluate", "predict", "embed", "pretrain", "import",
                   "export-checkpoint", "distill", "label", "average")
+
+
+def for_the_command_line(error):
+    """The library's messages name both spellings of an option ("overwrite=True /
+    --overwrite"); on the command line only the flag means anything."""
+    return re.sub(r"\b[a-z_]+=\S+ / (--[a-z-]+)", r"\1", str(error))
 
 
 def _set_backend(args):
@@ -67,7 +74,8 @@ def main(argv=None):
     try:
         status = args.func(args)
     except AlbertTfError as error:
-        print(f"albert-tf {args.command}: error: {error}", file=sys.stderr)
+        print(f"albert-tf {args.command}: error: {for_the_command_line(error)}",
+              file=sys.stderr)
         return EXIT_ERROR
     except ModuleNotFoundError as error:
         hint = install_hint(args.command, error.name)

@@ -89,4 +89,4 @@ def test_cli_average(trained_dir, continued_dir, data_files, tmp_path):
     assert again.returncode == 1 and again.stdout == ""
     assert again.stderr.strip().splitlines()[-1] == (
         f"albert-tf average: error: {out} exists and is not empty; "
-        "pass overwrite=True / --overwrite")
+        "pass --overwrite")  # the flag alone on the command line
