@@ -17,9 +17,10 @@ def main(config_path, weights_path, inputs_path, out_path):
     classifier.load_weights(weights_path)
     inputs = dict(np.load(inputs_path))
     backbone_out = classifier.backbone(inputs)
-    np.savez(out_path, logits=np.asarray(classifier(inputs)),
-             sequence_output=np.asarray(backbone_out["sequence_output"]),
-             pooled_output=np.asarray(backbone_out["pooled_output"]),
+    numpy = keras.ops.convert_to_numpy  # torch tensors need it (grad, device)
+    np.savez(out_path, logits=numpy(classifier(inputs)),
+             sequence_output=numpy(backbone_out["sequence_output"]),
+             pooled_output=numpy(backbone_out["pooled_output"]),
              backend=keras.backend.backend())
 
 

@@ -3,7 +3,7 @@
 import keras
 
 from albert_tf.contract import INPUTS
-from albert_tf.models.common import check_positive_int, check_rate
+from albert_tf.models.common import FunctionalModel, check_positive_int, check_rate
 from albert_tf.models.layers import (AlbertEmbedding, AlbertTransformerLayer, AttentionMask,
                                      ClsPooler)
 
@@ -23,7 +23,7 @@ def set_model_dtype_policy(model, dtype):
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
-class AlbertBackbone(keras.Model):
+class AlbertBackbone(FunctionalModel):
     """ALBERT encoder: factorized embeddings and shared transformer layers.
 
     `num_layers` is the number of layer *calls*. The calls are split evenly
@@ -125,6 +125,7 @@ class AlbertBackbone(keras.Model):
         self.max_sequence_length = max_sequence_length
         self.num_segments = num_segments
         self.gelu_approximate = bool(gelu_approximate)
+        self.finish_init()
 
     def _calls(self, inputs, calls_per_group):
         token_ids, segment_ids, padding_mask = (inputs[name] for name in INPUTS)

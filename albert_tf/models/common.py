@@ -39,3 +39,26 @@ def check_rate(**values):
     for name, value in values.items():
         if not 0.0 <= value < 1.0:
             raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
+
+
+class FunctionalModel(keras.Model):
+    """A functional `keras.Model` whose subclass builds its layers before calling
+    `super().__init__(inputs, outputs)`, as keras-hub's models do.
+
+    On the torch backend every Keras layer is a `torch.nn.Module`, and torch
+    refuses to set a module attribute before `Module.__init__` has run
+    ("cannot assign module before Module.__init__() call"). Until the model is
+    initialised, attributes are set plainly (keras-hub's `Backbone` does the
+    same): the functional graph tracks every layer it uses. A layer outside the
+    graph (an exit head) must be assigned again after `super().__init__`, when
+    Keras tracks it as usual.
+    """
+
+    def __setattr__(self, name, value):
+        if keras.config.backend() == "torch" and not self.__dict__.get("_initialized"):
+            return object.__setattr__(self, name, value)
+        return super().__setattr__(name, value)
+
+    def finish_init(self):
+        """Call at the end of the subclass' `__init__`: from now on, Keras tracks."""
+        object.__setattr__(self, "_initialized", True)

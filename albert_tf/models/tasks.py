@@ -5,7 +5,8 @@ from keras import ops
 
 from albert_tf.contract import EXIT_HEADS
 from albert_tf.models.backbone import AlbertBackbone, set_model_dtype_policy
-from albert_tf.models.common import albert_initializer, check_positive_int, check_rate, gelu_new
+from albert_tf.models.common import (FunctionalModel, albert_initializer, check_positive_int,
+                                     check_rate, gelu_new)
 
 
 def _backbone_config(backbone):
@@ -20,7 +21,7 @@ def _deserialize_backbone(config):
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
-class AlbertClassifier(keras.Model):
+class AlbertClassifier(FunctionalModel):
     """Text classifier: pooled `[CLS]` output -> dropout -> dense logits.
 
     A plain functional `keras.Model` with the backbone's three int32
@@ -104,6 +105,10 @@ class AlbertClassifier(keras.Model):
         self.dropout = dropout
         self.activation = activation
         self.exit_heads = exit_heads
+        self.finish_init()
+        if keras.config.backend() == "torch":
+            # Set plainly before the model existed (see FunctionalModel): track them now.
+            self.exit_denses = list(self.exit_denses)
         if exit_heads:
             for head in self.exit_denses:  # built now: load_weights expects their variables
                 head.build((None, backbone.hidden_dim))
@@ -199,7 +204,7 @@ class MaskedLMHead(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="albert_tf")
-class AlbertPretrainer(keras.Model):
+class AlbertPretrainer(FunctionalModel):
     """Backbone + MLM head + sentence-order-prediction (SOP) head.
 
     Inputs: the backbone's three inputs plus `mask_positions` (int32
@@ -235,6 +240,7 @@ class AlbertPretrainer(keras.Model):
             },
             **kwargs)
         set_model_dtype_policy(self, policy)
+        self.finish_init()
 
     def get_config(self):
         return {"name": self.name, "trainable": self.trainable,
