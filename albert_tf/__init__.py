@@ -16,6 +16,7 @@ model.predict(["a gripping, funny film"])
 """
 
 from albert_tf.lazy import lazy_exports
+from albert_tf.models.presets import register_preset_loader as _register_preset_loader
 
 __version__ = "0.1.0"
 
@@ -62,6 +63,18 @@ def _needs_keras(name, error):
 
 
 __getattr__, _ = lazy_exports(__name__, _LAZY, on_missing=_needs_keras)
+
+
+def _load_backbone_preset(preset, dtype="float32"):
+    """`AlbertBackbone.from_preset`'s loader: the artifacts layer, imported on use."""
+    from albert_tf.artifacts.presets import load_backbone
+
+    return load_backbone(preset, dtype=dtype)
+
+
+# The package root is above both layers: it wires the loader in, so the models
+# layer needs no import of artifacts (which imports models): no cycle.
+_register_preset_loader(_load_backbone_preset)
 
 
 def __dir__():

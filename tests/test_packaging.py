@@ -38,3 +38,25 @@ def test_requirements_mirror_pyproject():
     with open(os.path.join(ROOT, "requirements.txt")) as f:
         required = _pins(f)
     assert required == declared
+
+
+def test_the_models_layer_imports_nothing_above_it():
+    """models/ sits below artifacts/, training/, runtime/ and the apps: not even a
+    deferred import may reach up (AlbertBackbone.from_preset finds its loader
+    through models.presets' registry, filled by the package root)."""
+    import ast
+
+    above = ("albert_tf.artifacts", "albert_tf.training", "albert_tf.runtime",
+             "albert_tf.inference", "albert_tf.checkpoints", "albert_tf.apps", "albert_tf.export")
+    models = os.path.join(ROOT, "albert_tf", "models")
+    found = []
+    for name in sorted(os.listdir(models)):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(models, name), encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                       else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{name}: {m}" for m in modules if m.startswith(above)]
+    assert found == []

@@ -200,9 +200,8 @@ class AlbertBackbone(FunctionalModel):
         backbone = AlbertBackbone.from_preset("runs/albert-base")  # after `albert-tf import`
         ```
         """
-        # The one import from a layer above this one, deferred to the call:
-        # reading directories and checkpoints is the artifacts layer's job, and
-        # keras-hub users expect this entry point on the class.
-        from albert_tf.artifacts.presets import load_backbone
+        # Loading is the artifacts layer's job (above this one): it is found
+        # through the registry, not imported (see `presets.register_preset_loader`).
+        from albert_tf.models.presets import preset_loader
 
-        return load_backbone(preset, dtype=dtype)
+        return preset_loader()(preset, dtype=dtype)

@@ -42,3 +42,22 @@ def count_parameters(vocabulary_size, num_layers, hidden_dim, embedding_dim,
     layer = (H * 3 * H + 3 * H) + (H * H + H) + (H * F + F) + (F * H + H) + 4 * H
     return embeddings + num_groups * num_inner_repetitions * layer + H * H + H
 
+
+# Pretrained weights come from the layer above this one (`albert_tf.artifacts`
+# reads directories, checkpoints and keras-hub presets), so the models layer
+# never imports it: whoever can load registers here, as keras-hub's preset
+# loaders do, and `AlbertBackbone.from_preset` asks. `albert_tf/__init__.py`
+# (the package root, above both layers) registers the artifacts loader.
+_PRESET_LOADERS = []
+
+
+def register_preset_loader(loader):
+    """`loader(preset, dtype) -> AlbertBackbone`, used by `AlbertBackbone.from_preset`."""
+    _PRESET_LOADERS.append(loader)
+
+
+def preset_loader():
+    if not _PRESET_LOADERS:
+        raise RuntimeError("no preset loader is registered (import albert_tf first)")
+    return _PRESET_LOADERS[-1]
+
