@@ -21,4 +21,8 @@ class ExportOptions:
     mediapipe_length: int = None  # None = the model's max_length
     min_agreement: float = 0.99
     text_column: str = None
+    # New names for the model's labels, "0=negative,1=positive": labels.txt, the
+    # MediaPipe label file and the SavedModel's `label` say them; an eval file
+    # may still hold the values the model was trained with.
+    label_names: str = None
     overwrite: bool = False

@@ -27,7 +27,7 @@ from albert_tf.contract import (EMBEDDING, INPUTS, LABELS_FILE, MANIFEST_FILE,
                                 MEDIAPIPE_INPUTS, MEDIAPIPE_PROBABILITY, PROBABILITIES,
                                 TOKENIZER_DIR, TOKENIZER_MODEL)
 from albert_tf.errors import AlbertTfError
-from albert_tf.text.data import load_examples
+from albert_tf.text.data import LabelVocab, load_examples, parse_label_names
 from albert_tf.text.tokenizer import pad_sequences
 
 from .options import ExportOptions
@@ -109,7 +109,17 @@ def _validate(options):
     if trained.labels.multi_label:
         raise AlbertTfError("export supports single-label classifiers (softmax outputs); "
                             "this model is multi-label")
+    names = parse_label_names(options.label_names)
+    if names:
+        unknown = sorted(set(names) - set(trained.labels.names))
+        if unknown:
+            raise AlbertTfError(f"label_names names {unknown}, which the model does not have "
+                                f"(its labels: {', '.join(trained.labels.names)})")
     calibration, evaluation = _read_texts(options, trained, recipes)
+    if names:  # from here on, every file says the new names
+        trained.original_label_names = list(trained.labels.names)
+        trained.labels = LabelVocab([names.get(n, n) for n in trained.labels.names])
+        evaluation = evaluation.renamed(names) if evaluation is not None else None
     return trained, recipes, calibration, evaluation
 
 
@@ -229,6 +239,8 @@ def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_le
                     os.path.join(options.model_dir, MANIFEST_FILE))},
         contract=_contract(trained, mediapipe_length),
         labels=trained.labels.names,
+        **({"original_labels": trained.original_label_names}
+           if hasattr(trained, "original_label_names") else {}),
         vocab_size=trained.tokenizer.vocab_size,
         tokenizer_sha256=sha256_file(os.path.join(out, TOKENIZER_MODEL)),
         num_parameters=int(trained.model.count_params()),

@@ -169,6 +169,28 @@ def test_bad_inputs_fail_before_conversion(trained_dir, tmp_path, data_files):
     assert not os.path.exists(out)
 
 
+def test_label_names_rename_every_exported_file(trained_dir, tmp_path, data_files):
+    from albert_tf.export import export_model
+    from albert_tf.runtime import Classifier
+
+    out = tmp_path / "named"
+    export_model(model_dir=str(trained_dir), out=str(out), recipes=["dynamic_int8"],
+                 mediapipe_recipes=("dynamic_int8",), eval=str(data_files / "dev.tsv"),
+                 label_names="neg=negative,pos=positive")
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["labels"] == ["negative", "positive"] and meta["original_labels"] == ["neg", "pos"]
+    assert (out / "labels.txt").read_text().split() == ["negative", "positive"]
+    assert meta["parity"][0]["accuracy"] > 0.8  # the eval file's "neg"/"pos" were renamed too
+    assert Classifier.load(out).classify("A superb and lovely film.").label == "positive"
+    mediapipe = Classifier.load(out / "mediapipe_dynamic_int8.tflite")
+    assert mediapipe.labels == ["negative", "positive"]
+    with pytest.raises(AlbertTfError, match=r"names \['good'\], which the model does not"):
+        export_model(model_dir=str(trained_dir), out=str(tmp_path / "bad"),
+                     recipes=["dynamic_int8"], eval=str(data_files / "dev.tsv"),
+                     label_names="good=positive")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_parity_check_flags_each_kind_of_miss():
     row = {"agreement": 0.97, "max_abs_prob_diff": 2e-4, "finite": True}
     assert check(row, RECIPES["dynamic_int8"], 0.99) == ["agreement 0.9700 < 0.99"]

@@ -58,6 +58,10 @@ def add_export(commands):
                    help="argmax agreement with the Keras float model every format must reach "
                         f"(default: {defaults.min_agreement})")
     p.add_argument("--text-column", help="text column of the calibration/eval files")
+    p.add_argument("--label-names",
+                   help="new names for the model's labels, e.g. '0=negative,1=positive': "
+                        "labels.txt, MediaPipe's label file and the SavedModel say them (the "
+                        "eval file may keep the old values)")
     p.add_argument("--overwrite", action="store_true", default=None,
                    help="replace an existing --out")
     p.set_defaults(func=cmd_export, backend="tensorflow")
