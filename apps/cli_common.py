@@ -96,7 +96,7 @@ def add_texts(parser):
     parser.add_argument("--input", metavar="FILE",
                         help="read the texts from a .tsv/.csv/.jsonl (optionally .gz) or .txt "
                              "file instead (the training commands' column rules); each record "
-                             "carries its row (line number)")
+                             "carries its row: the line it ends on, as error messages count")
     parser.add_argument("--text-column", help=TEXT_COLUMN_HELP + "; with --input")
 
 

@@ -298,7 +298,9 @@ def test_distillation_student_starts_from_the_imported_weights(tmp_path, hf_impo
     for a, b in zip(hf_imported.backbone.get_weights(), student.backbone.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
     assert student.tokenizer.model_proto == hf_imported.tokenizer.model_proto
-    assert student.metadata["distillation"]["teacher"]["path"] == str(trained_dir)
+    from albert_tf.artifacts.manifest import recorded_path
+
+    assert student.metadata["distillation"]["teacher"]["path"] == recorded_path(trained_dir)
 
 
 def test_cli_import_and_export(tmp_path, hf_dir):

@@ -161,7 +161,9 @@ def test_pretraining_learns_and_writes_a_reproducible_directory(tmp_path, docume
     assert history["val_mlm_logits_accuracy"][-1] > history["val_mlm_logits_accuracy"][0]
     assert history["step"] == [50, 100, 150, 200]
     metadata = pretrained.metadata
-    assert metadata["corpus"][str(documents_file)]["sha256"]
+    from albert_tf.artifacts.manifest import recorded_path
+
+    assert metadata["corpus"][recorded_path(documents_file)]["sha256"]
     assert metadata["pretraining"]["steps"] == 200 and metadata["run"]["steps"] == 200
     assert (tmp_path / "p" / "pretraining_curves.png").stat().st_size > 1000
     assert pretrained.heads == "trained"

@@ -17,8 +17,9 @@ pytest.importorskip("tensorflow_text", reason="the export block needs `pip insta
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPORT_STEP = """
 from albert_tf.export import export_model
+from albert_tf.bundled import MOVIE_REVIEWS_DEV
 export_model(model_dir="runs/m", out="runs/sst2-export", recipes=["dynamic_int8"],
-             mediapipe_recipes=())
+             mediapipe_recipes=(), eval=MOVIE_REVIEWS_DEV)
 """
 
 

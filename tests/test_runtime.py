@@ -483,7 +483,7 @@ def test_cli_reads_texts_from_a_file_with_rows(exported, trained_dir, tmp_path):
         result = run_cli(*command, "--input", path, "--top-k", "1")
         records = [json.loads(line) for line in result.stdout.splitlines()]
         # The header's column rule picks "review"; a quoted newline stays in its text.
-        assert [r["row"] for r in records] == [2, 3, 4]
+        assert [r["row"] for r in records] == [2, 3, 5]  # the line a row ends on, as in errors
         assert records[0]["label"] == "pos" and records[2]["text"] == "dull,\nand boring"
         assert records[1]["error"] == "text is empty or whitespace only"
         assert result.returncode == 1 and "1 of 3 texts had errors" in result.stderr
