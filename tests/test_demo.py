@@ -185,6 +185,10 @@ def test_batch_file_follows_the_cli_rule_and_names_the_users_file(models, tmp_pa
     assert [row[1] for row in rows] == ["pos", "error: text is empty or whitespace only", "neg"]
     assert "3 texts classified" in summary and "1 could not be (rows 3)" in summary
     assert "accuracy against its labels 1.0000" in summary  # of the texts answered
+    lines = tmp_path / "lines.txt"
+    lines.write_text("a lovely film\n\ndull plot\n")  # a blank line keeps its place
+    assert [row[1] for row in models.classify_file(str(lines))[0]] == [
+        "pos", "error: text is empty or whitespace only", "neg"]
     other = tmp_path / "columns.csv"
     other.write_text("body,label\na lovely film,pos\n")
     with pytest.raises(AlbertTfError) as error:

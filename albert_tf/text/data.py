@@ -218,6 +218,12 @@ def iter_rows(path, text_column=None, label_column="label"):
     with `load_examples`' column rules; `label` is None where the file has no
     `label_column`, and a missing or non-string text is yielded as "" (for the
     caller's own rule: an error record in its place, not a failed file)."""
+    if file_format(path) == "txt":
+        # Every line, blank ones too: each gets its record (read_records, for
+        # training, passes over them), as stdin lines do.
+        for number, line in enumerate(_decoded_lines(path), start=1):
+            yield number, line.rstrip("\r\n"), None
+        return
     column = None
     for number, record in read_records(path):
         if column is None:
@@ -281,6 +287,12 @@ def iter_text_lines(path, text_column=None):
     if file_format(path) == "txt":
         for _, record in read_records(path):
             yield record["text"]
+        return
+    if file_format(path) == "txt":
+        # Every line, blank ones too: each gets its record (read_records, for
+        # training, passes over them), as stdin lines do.
+        for number, line in enumerate(_decoded_lines(path), start=1):
+            yield number, line.rstrip("\r\n"), None
         return
     column = None
     for number, record in read_records(path):
