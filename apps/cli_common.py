@@ -12,9 +12,9 @@ import json
 import os
 import shlex
 import sys
-import tempfile
 
 from albert_tf.contract import BACKENDS, EXIT_HEADS
+from albert_tf.native_stderr import native_stderr_filtered
 from albert_tf.text.data import TEXT_COLUMN_CANDIDATES
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -129,32 +129,6 @@ def install_hint(command, missing):
 
 # TensorFlow's native start-up lines that look like errors on a CPU machine
 # and are not: absl writes them to stderr before TF_CPP_MIN_LOG_LEVEL applies.
-NATIVE_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cudart_stub",
-                "cuInit", "cuda drivers", "TensorFlow binary is optimized",
-                "rebuild TensorFlow with the appropriate compiler flags",
-                "Unable to register cu", "computation placer already registered")
-
-
-@contextlib.contextmanager
-def native_stderr_filtered(noise=NATIVE_NOISE):
-    """Hold back what native code writes to stderr (fd 2) inside the block,
-    then pass on every line but the known start-up noise."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            for line in captured.read().decode("utf-8", "replace").splitlines():
-                if line.strip() and not any(n in line for n in noise):
-                    print(line, file=sys.stderr)
-
-
 def start_tensorflow_quietly():
     """Import TensorFlow and initialise its devices (where cuInit reports)
     with the start-up noise filtered; a no-op if it is not installed."""

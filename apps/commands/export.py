@@ -4,6 +4,8 @@ import os
 import sys
 
 from albert_tf.apps.cli_common import positive_int, print_json, unit_interval
+from albert_tf.native_stderr import (CONVERTER_NOISE, NATIVE_NOISE, XNNPACK_NOTICE,
+                                     native_stderr_filtered)
 from albert_tf.contract import RECIPES
 
 
@@ -17,7 +19,9 @@ def cmd_export(args):
         given["mediapipe_recipes"] = tuple(args.mediapipe_recipes)
     options = ExportOptions(model_dir=args.model, **given)
     try:
-        rows, failure = export_model(options), None
+        # Native code's notices (LiteRT's XNNPACK line at each parity check) held back.
+        with native_stderr_filtered(NATIVE_NOISE + CONVERTER_NOISE + (XNNPACK_NOTICE,)):
+            rows, failure = export_model(options), None
     except ParityError as error:
         rows, failure = error.rows, error
         with open(os.path.join(args.out, "parity.md"), encoding="utf-8") as f:

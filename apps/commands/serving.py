@@ -3,13 +3,12 @@
 import json
 import sys
 
-from albert_tf.apps.cli_common import (NATIVE_NOISE, PREDICTION_FIELDS, add_prediction_options,
-                                       add_texts, answer_each, native_stderr_filtered,
-                                       port_number, positive_int)
+from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_prediction_options, add_texts,
+                                       answer_each, port_number, positive_int)
+from albert_tf.native_stderr import NATIVE_NOISE, XNNPACK_NOTICE, native_stderr_filtered
 from albert_tf.contract import RECIPE_PREFERENCE
 
 BATCH_SIZE = 32  # texts per interpreter call
-XNNPACK_NOTICE = "Created TensorFlow Lite XNNPACK delegate"
 
 
 def cmd_classify(args):
