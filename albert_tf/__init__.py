@@ -62,7 +62,14 @@ def _needs_keras(name, error):
             "'[jax]'). Only serving needs nothing more: see albert_tf.runtime") from error
 
 
-__getattr__, _ = lazy_exports(__name__, _LAZY, on_missing=_needs_keras)
+_resolve, _ = lazy_exports(__name__, _LAZY, on_missing=_needs_keras)
+
+
+def __getattr__(name):
+    from albert_tf.native_stderr import quiet_backend_start
+
+    with quiet_backend_start():  # Keras' first import starts TensorFlow: quietly
+        return _resolve(name)
 
 
 def _load_backbone_preset(preset, dtype="float32"):

@@ -39,3 +39,16 @@ def native_stderr_filtered(noise=NATIVE_NOISE):
             for line in captured.read().decode("utf-8", "replace").splitlines():
                 if line.strip() and not any(n in line for n in noise):
                     print(line, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def quiet_backend_start():
+    """The first import of Keras (and its TensorFlow backend) with the start-up
+    noise filtered and, unless the user chose a level, TensorFlow's INFO lines
+    off: what the command line does, for `import albert_tf` users too."""
+    if "keras" in sys.modules:
+        yield
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with native_stderr_filtered():
+        yield

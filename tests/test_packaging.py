@@ -60,3 +60,16 @@ def test_the_models_layer_imports_nothing_above_it():
                        else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             found += [f"{name}: {m}" for m in modules if m.startswith(above)]
     assert found == []
+
+
+def test_the_library_starts_keras_quietly():
+    """`albert_tf.train` in Python used to show TensorFlow's start-up lines that the
+    command line filters; the first Keras import through `albert_tf` is quiet too."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", "import albert_tf; albert_tf.AlbertClassifier"],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""
