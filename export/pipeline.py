@@ -260,6 +260,52 @@ def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_le
     )
 
 
+EXPORT_README = """# An albert_tf export
+
+Labels (output order): {labels}. Files: {files}; `parity.md` compares each with the
+Keras float model; `metadata.json` pins every file's sha256.
+
+## Serve it without TensorFlow (`pip install -e ".[runtime]"`)
+
+```python
+from albert_tf.runtime import Classifier
+classifier = Classifier.load("{name}")   # checks every file's sha256 first
+classifier.classify("a gripping, funny film")
+```
+
+## The SavedModel (TensorFlow + tensorflow_text, not albert_tf)
+
+`tensorflow_text` registers the SentencePiece op the graph tokenizes with; without
+the import TensorFlow fails with `Op type not registered 'SentencepieceOp'`.
+
+```python
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+served = tf.saved_model.load("{name}/saved_model")
+served.signatures["serving_default"](text=tf.constant(["a gripping, funny film"]))["label"]
+```
+
+## MediaPipe (`mediapipe_*.tflite`: tokenizer and labels inside)
+
+```python
+from mediapipe.tasks.python import text
+classifier = text.TextClassifier.create_from_model_path("{name}/mediapipe_dynamic_int8.tflite")
+classifier.classify("a gripping, funny film").classifications[0].categories[0]
+```
+
+The MediaPipe files are whole-model graphs at one fixed length, as MediaPipe's
+`TextClassifier` wants.
+"""
+
+
+def _write_readme(directory, files, labels, name):
+    """How to load what is here, beside it (the SavedModel needs tensorflow_text);
+    `name` is the export's path as the user gave it."""
+    with open(os.path.join(directory, "README.md"), "w", encoding="utf-8") as f:
+        f.write(EXPORT_README.format(labels=", ".join(labels), files=", ".join(sorted(files)),
+                                     name=os.fspath(name).rstrip("/\\")))
+
+
 def export_model(options=None, **kwargs):
     """Export a model directory; returns the parity rows. See the module doc.
 
@@ -299,6 +345,7 @@ def export_model(options=None, **kwargs):
             files[filename] = _file_description(recipe, static_length)
         trained.tokenizer.save(os.path.join(out, TOKENIZER_DIR))
         trained.labels.save(os.path.join(out, LABELS_FILE))
+        _write_readme(out, files, trained.labels.names, options.out)
         accuracy = parity_set.float_accuracy()
         parity.write_report(rows, out, (
             f"Parity with the Keras float model on {len(parity_set.examples)} texts of "

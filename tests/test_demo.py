@@ -301,4 +301,5 @@ def test_the_demo_examples_are_answered_right_by_the_bundled_model():
     expected = ["positive", "negative", "positive", "negative"]
     assert [models.default.classify(text).label for text in EXAMPLES] == expected
     # The page says what the model is for and sends nothing to Gradio's servers.
+    assert "movie-review sentences" in models.description
     assert build_app(models).analytics_enabled is False

@@ -24,7 +24,7 @@ def test_export_directory_is_self_describing(exported):
     expected = {"float32.tflite", "float16.tflite", "dynamic_int8.tflite", "int8.tflite",
                 "mediapipe_float32.tflite", "mediapipe_dynamic_int8.tflite", "labels.txt",
                 "tokenizer/spiece.model", "parity.json", "parity.md",
-                "saved_model/saved_model.pb"}
+                "saved_model/saved_model.pb", "README.md"}
     assert expected <= set(meta["files"])
     assert meta["labels"] == ["neg", "pos"] and meta["tflite_files"]["int8.tflite"]["recipe"] == "int8"
     assert meta["contract"]["tflite_inputs"] == ["token_ids", "segment_ids", "padding_mask"]
@@ -40,6 +40,8 @@ def test_export_directory_is_self_describing(exported):
     report = json.loads((out / "parity.json").read_text())
     assert {r["file"] for r in report["formats"]} == set(rows)
     assert "| int8.tflite | int8 |" in (out / "parity.md").read_text()
+    readme = (out / "README.md").read_text()  # how to load it: the SavedModel needs tf-text
+    assert "import tensorflow_text" in readme and f'Classifier.load("{out}")' in readme
 
 
 def test_parity_targets(exported):
