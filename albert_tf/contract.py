@@ -34,7 +34,7 @@ RECIPES = ("float32", "float16", "dynamic_int8", "int8")
 # AVX-512 VNNI): dynamic_int8 was at least as fast as int8, because XNNPACK's
 # GEMM with on-the-fly activation quantization runs as fast as its all-int8
 # one, and int8 pays for the requantized adds and the QUANTIZE/DEQUANTIZE
-# edges of its float islands (benchmarks/int8_kernels.py, docs/results.md).
+# edges of its float islands (benchmarks/int8_kernels.py, docs/history.md).
 # int8 stays the option for integer-only hardware.
 RECIPE_PREFERENCE = ("dynamic_int8", "int8", "float16", "float32")
 

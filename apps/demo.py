@@ -73,7 +73,7 @@ class LazyClassifiers(collections.abc.Mapping):
     use the default. On a base-shape export the default (int8) costs +113 MB of
     RSS once called, and all four recipes +985 MB: XNNPACK packs the weights of
     ALBERT's one shared layer again for each of its 12 uses, so a 47 MB float32
-    file takes ~380 MB (benchmarks/load_demo.py, docs/results.md). Listing the
+    file takes ~380 MB (benchmarks/load_demo.py, docs/history.md). Listing the
     recipes loads nothing; the Compare tab loads them all, once. A lock keeps
     two first requests for one recipe from loading it twice.
     """

@@ -17,7 +17,7 @@ class ExportOptions:
     eval: str = None  # labelled file for the parity report
     calibration_size: int = 1000  # benchmarks/int8_calibration.py: 200 -> 1000 raised agreement
     eval_size: int = None  # None = every row
-    mediapipe_recipes: tuple = ("float32", "dynamic_int8")  # int8 also passes (docs/results.md)
+    mediapipe_recipes: tuple = ("float32", "dynamic_int8")  # int8 also passes (docs/history.md)
     mediapipe_length: int = None  # None = the model's max_length
     min_agreement: float = 0.99
     text_column: str = None

@@ -40,7 +40,7 @@ RECIPES = {r.name: r for r in (
     #   SQUARED_DIFFERENCE, RSQRT): their int8 kernels are not run by
     #   XNNPACK and made the all-int8 graph *slower* than float32 (base
     #   shape, L=128: 438 ms against 295 ms with these ops in float, one
-    #   run interleaved; see docs/results.md). They hold ~3% of the MACs.
+    #   run interleaved; see docs/history.md). They hold ~3% of the MACs.
     # - the attention renormalization's MUL and SUM, by the scope the attention
     #   layer puts them under (albert_tf/models/attention.py): in int8 their
     #   8-bit steps made answers depend on how far a batch was padded.
@@ -48,7 +48,7 @@ RECIPES = {r.name: r for r in (
     #   debugger ranks their int8 ADD (variance + epsilon) and MULs as the
     #   worst tensors of the graph; kept float, SST-2 agreement of the bundled
     #   student went 99.66% -> 99.77% at 1,000 calibration texts, max |Δp|
-    #   0.18 -> 0.13 (benchmarks/int8_calibration.py, docs/results.md).
+    #   0.18 -> 0.13 (benchmarks/int8_calibration.py, docs/history.md).
     Recipe("int8", "int8 weights and activations for every matmul with weights (calibrated); "
                    "attention core, its padding renormalization and layer norms in float32; "
                    "float32 inputs/outputs; for integer-only hardware and batch throughput",
