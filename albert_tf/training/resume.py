@@ -30,6 +30,7 @@ import os
 import time
 
 import keras
+import numpy as np
 
 from albert_tf.errors import AlbertTfError
 from albert_tf.training.config import BACKUP_EVERY_MINUTES
@@ -46,6 +47,14 @@ class Position:
 
     epoch: int = 0
     batch: int = 0
+
+
+def rng_variables(model):
+    """Dropout's random state: the model's variables that are not weights (each
+    Dropout layer's seed generator). `save_weights` leaves them out, so without
+    them a resumed run draws other dropout masks than an uninterrupted one."""
+    weights = {id(w) for w in model.weights}
+    return [v for v in model.variables if id(v) not in weights]
 
 
 class TrainingBackup(keras.callbacks.Callback):
@@ -93,7 +102,20 @@ class TrainingBackup(keras.callbacks.Callback):
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)  # its moments are in the file
         model.load_weights(os.path.join(self.directory, weights))
+        self._restore_rng(model)
         return position
+
+    def _restore_rng(self, model):
+        path = os.path.join(self.directory, STATE_FILE)
+        if not os.path.exists(path):
+            return
+        with open(path, encoding="utf-8") as f:
+            saved = json.load(f).get("rng")
+        variables = rng_variables(model)
+        if saved is None or len(saved) != len(variables):
+            return  # a backup from before this was saved: dropout starts afresh, as it did
+        for variable, value in zip(variables, saved):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
 
     # -- writing ---------------------------------------------------------------
 
@@ -103,7 +125,9 @@ class TrainingBackup(keras.callbacks.Callback):
         name = f"backup-{self._saves}.weights.h5"  # never the file the state names now
         self.model.save_weights(os.path.join(self.directory, name), overwrite=True)
         state = {"weights": name, "epoch": position.epoch, "batch": position.batch,
-                 "saves": self._saves}
+                 "saves": self._saves,
+                 "rng": [keras.ops.convert_to_numpy(v.value).tolist()
+                         for v in rng_variables(self.model)]}
         temporary = os.path.join(self.directory, STATE_FILE + ".tmp")
         with open(temporary, "w", encoding="utf-8") as f:
             json.dump(state, f)
