@@ -288,12 +288,6 @@ def iter_text_lines(path, text_column=None):
         for _, record in read_records(path):
             yield record["text"]
         return
-    if file_format(path) == "txt":
-        # Every line, blank ones too: each gets its record (read_records, for
-        # training, passes over them), as stdin lines do.
-        for number, line in enumerate(_decoded_lines(path), start=1):
-            yield number, line.rstrip("\r\n"), None
-        return
     column = None
     for number, record in read_records(path):
         if column is None:
