@@ -169,6 +169,13 @@ def test_batch_file_with_labels_and_bounds(models, tmp_path, corpus):
             models.classify_file(str(tmp_path / name))
 
 
+def test_a_model_directory_is_named_as_the_mistake(trained_dir):
+    # The tour's next step after `train` used to end in a bare StopIteration.
+    with pytest.raises(AlbertTfError, match="is a model directory .* expected an export"):
+        DemoModels(str(trained_dir), num_threads=1)
+    assert resolve_export("sst2") == resolve_export(None)  # the bundled model's short name
+
+
 def test_classify_reads_long_texts_in_the_runtimes_modes(models):
     long = " ".join(["A superb and lovely film."] * 40)
     _, _, cut, _ = models.classify(long, "float32", "truncate")
