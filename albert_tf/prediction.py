@@ -62,13 +62,17 @@ def check_options(top_k=None, num_labels=None, max_unknown=MAX_UNKNOWN, score_th
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
 
+def ranked_scores(probabilities, labels, top_k=None):
+    """label -> probability, highest first (ties in label order), the `top_k` best."""
+    ranked = np.argsort(-np.asarray(probabilities), kind="stable")[:top_k]
+    return {labels[i]: float(probabilities[i]) for i in ranked}
+
+
 def make_prediction(probabilities, labels, truncated, num_tokens, unknown_share, top_k=None,
                     max_unknown=MAX_UNKNOWN, score_threshold=None):
     """A `Prediction` from one text's probabilities over `labels`."""
-    probabilities = np.asarray(probabilities)
-    ranked = np.argsort(-probabilities, kind="stable")[:top_k]
-    scores = {labels[i]: float(probabilities[i]) for i in ranked}
-    best = labels[ranked[0]]
+    scores = ranked_scores(probabilities, labels, top_k)
+    best = next(iter(scores))
     abstained = None
     if unknown_share > (MAX_UNKNOWN if max_unknown is None else max_unknown):
         abstained = UNREADABLE
@@ -81,9 +85,7 @@ def make_prediction(probabilities, labels, truncated, num_tokens, unknown_share,
 def multi_label_record(probabilities, labels, truncated, num_tokens, unknown_share,
                        threshold=0.5, top_k=None):
     """The record of a multi-label model: `labels` at or above `threshold`."""
-    probabilities = np.asarray(probabilities)
-    ranked = np.argsort(-probabilities, kind="stable")[:top_k]
-    return {"labels": [labels[i] for i in range(len(labels)) if probabilities[i] >= threshold],
-            "scores": {labels[i]: float(probabilities[i]) for i in ranked},
+    return {"labels": [name for name, p in zip(labels, probabilities) if p >= threshold],
+            "scores": ranked_scores(probabilities, labels, top_k),
             "truncated": bool(truncated), "num_tokens": int(num_tokens),
             "unknown_share": round(float(unknown_share), 4)}

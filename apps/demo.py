@@ -174,13 +174,14 @@ class DemoModels:
         strongest = max((abs(w) for _, w in segments if w is not None), default=0.0) or 1.0
         segments = [(piece, None if w is None else w / strongest) for piece, w in segments]
         # Alternating categories draw a box around each piece.
-        tokens = [(piece, "ab"[i % 2]) for i, piece in enumerate(classifier.tokens(text))]
+        pieces = classifier.tokens(text)
+        tokens = [(piece, "ab"[i % 2]) for i, piece in enumerate(pieces)]
         details = (f"{classifier.recipe} model, {latency:.1f} ms, {prediction.num_tokens} "
                    f"tokens" + (", TRUNCATED: only the start of the text was read"
                                 if prediction.truncated else
                                 f", read {long_texts} (longer than {classifier.max_length} "
                                 "tokens)" if long_texts != LONG_TEXT_MODES[0]
-                                and len(classifier.tokens(text)) >= classifier.max_length
+                                and len(pieces) >= classifier.max_length
                                 else ", not truncated"))
         if prediction.unknown_share:
             details += f"; {prediction.unknown_share:.0%} of its pieces are unknown to the model"

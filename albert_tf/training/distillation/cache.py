@@ -20,13 +20,9 @@ import os
 import numpy as np
 
 from albert_tf.errors import AlbertTfError
-from albert_tf.training.distillation.labels_file import LABELS_FILE_KIND
+from albert_tf.training.distillation.labels_file import LABELS_FILE_KIND, text_digest
 
 PART_SIZE = 8192
-
-
-def text_digest(text):
-    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def texts_digest(texts):

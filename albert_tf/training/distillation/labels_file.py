@@ -13,7 +13,7 @@ distillation needs (its transfer set and eval file):
 Eight bytes of sha256 keep the chance of any two of a million texts colliding
 under 3e-8; float16 keeps three significant digits of every probability,
 small ones included (they are stored, not derived as 1 - p), which is more
-than a temperature-2 soft label needs. 363k texts take about 4 MB.
+than a temperature-2 soft label needs. 266k texts took 2.66 MB.
 
 `teachers.LabelsFileTeacher` reads such a file as a teacher: same labels, same sha256
 as the model that wrote it, so a student distilled from the file records the
@@ -43,8 +43,13 @@ LABELS_FILE_KIND = "labels_file"  # the teacher kind such a file is
 DIGEST_BYTES = 8
 
 
+def text_digest(text):
+    """sha256 of a text's UTF-8: the key of every teacher label, cached or portable."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
 def short_digest(text):
-    return hashlib.sha256(text.encode("utf-8")).digest()[:DIGEST_BYTES]
+    return text_digest(text)[:DIGEST_BYTES]
 
 
 def write_labels_file(path, card, texts, probabilities):
