@@ -14,6 +14,9 @@ INPUTS = ("token_ids", "segment_ids", "padding_mask")
 MEDIAPIPE_INPUTS = ("ids", "segment_ids", "mask")
 PROBABILITIES, EMBEDDING = "probabilities", "embedding"  # the kit's outputs
 MEDIAPIPE_PROBABILITY = "probability"
+# The SavedModel's raw-string inputs: the text, and its second text for a
+# model trained on pairs.
+SAVED_MODEL_TEXT_INPUTS = ("text", "text_pair")
 
 # Tokens per text when nobody says otherwise (training, export, CLI).
 DEFAULT_MAX_LENGTH = 128

@@ -14,8 +14,9 @@ the same fields, so a pipeline can switch between them without a mapping:
 | `unknown_share` | share of the text's pieces the model cannot read (`<unk>`) |
 | `abstained` | None, `"unreadable"` (more than `max_unknown` unknown) or `"low_score"` (best under `score_threshold`) |
 
-A multi-label model (Keras only) has `labels` (every label at or above the
-threshold) in place of `label` and `score`.
+A multi-label model gives a `MultiLabelPrediction`: `labels` (every label at or
+above `threshold`, the model's own by default) in place of `label` and `score`,
+from the Keras model and the runtime alike.
 """
 
 import dataclasses
@@ -28,6 +29,10 @@ import numpy as np
 # not an answer. Half: a sentence with one unknown emoji among its words
 # ("this film 🤮🤮" is 1/3 unknown) is still read and labelled.
 MAX_UNKNOWN = 0.5
+# A multi-label model says a label when its sigmoid is at least this: logit 0,
+# what training's BinaryAccuracy and `evaluate` count. Exports record it as the
+# model's threshold; `threshold=` changes it per call.
+MULTI_LABEL_THRESHOLD = 0.5
 # Why a prediction has no label (`Prediction.abstained`).
 UNREADABLE, LOW_SCORE = "unreadable", "low_score"
 
@@ -52,12 +57,38 @@ class Prediction:
         return dataclasses.asdict(self)
 
 
-def check_options(top_k=None, num_labels=None, max_unknown=MAX_UNKNOWN, score_threshold=None):
+@dataclasses.dataclass(frozen=True)
+class MultiLabelPrediction:
+    """Every label at or above the threshold (none is an answer too), every
+    label's probability (highest first) and what was cut. Labels are
+    independent: the scores do not sum to 1. `labels` is None when the
+    classifier abstains (`abstained="unreadable"`)."""
+
+    labels: list  # at or above the threshold, in the model's label order; None when abstained
+    scores: dict  # label -> probability, highest first (top_k of them)
+    truncated: bool
+    num_tokens: int
+    unknown_share: float = 0.0
+    abstained: str = None  # None or "unreadable"
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def check_options(top_k=None, num_labels=None, max_unknown=MAX_UNKNOWN, score_threshold=None,
+                  threshold=None, multi_label=False):
     """ValueError, naming the value, for options a prediction cannot honour."""
+    if multi_label and score_threshold is not None:
+        raise ValueError(f"score_threshold={score_threshold!r} is for single-label models; a "
+                         "multi-label model takes threshold= (each label at or above it)")
+    if not multi_label and threshold is not None:
+        raise ValueError(f"threshold={threshold!r} is for multi-label models; a single-label "
+                         "model takes score_threshold=")
     if top_k is not None and (not isinstance(top_k, int) or
                               not 1 <= top_k <= (num_labels or top_k)):
         raise ValueError(f"top_k must be an int in [1, {num_labels}], got {top_k!r}")
-    for name, value in (("max_unknown", max_unknown), ("score_threshold", score_threshold)):
+    for name, value in (("max_unknown", max_unknown), ("score_threshold", score_threshold),
+                        ("threshold", threshold)):
         if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
             raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
@@ -68,13 +99,17 @@ def ranked_scores(probabilities, labels, top_k=None):
     return {labels[i]: float(probabilities[i]) for i in ranked}
 
 
+def _unreadable(unknown_share, max_unknown):
+    return unknown_share > (MAX_UNKNOWN if max_unknown is None else max_unknown)
+
+
 def make_prediction(probabilities, labels, truncated, num_tokens, unknown_share, top_k=None,
                     max_unknown=MAX_UNKNOWN, score_threshold=None):
     """A `Prediction` from one text's probabilities over `labels`."""
     scores = ranked_scores(probabilities, labels, top_k)
     best = next(iter(scores))
     abstained = None
-    if unknown_share > (MAX_UNKNOWN if max_unknown is None else max_unknown):
+    if _unreadable(unknown_share, max_unknown):
         abstained = UNREADABLE
     elif score_threshold is not None and scores[best] < score_threshold:
         abstained = LOW_SCORE
@@ -82,10 +117,13 @@ def make_prediction(probabilities, labels, truncated, num_tokens, unknown_share,
                       int(num_tokens), round(float(unknown_share), 4), abstained)
 
 
-def multi_label_record(probabilities, labels, truncated, num_tokens, unknown_share,
-                       threshold=0.5, top_k=None):
-    """The record of a multi-label model: `labels` at or above `threshold`."""
-    return {"labels": [name for name, p in zip(labels, probabilities) if p >= threshold],
-            "scores": ranked_scores(probabilities, labels, top_k),
-            "truncated": bool(truncated), "num_tokens": int(num_tokens),
-            "unknown_share": round(float(unknown_share), 4)}
+def make_multi_label_prediction(probabilities, labels, truncated, num_tokens, unknown_share,
+                                threshold=None, top_k=None, max_unknown=MAX_UNKNOWN):
+    """A `MultiLabelPrediction` from one text's sigmoid outputs over `labels`."""
+    threshold = MULTI_LABEL_THRESHOLD if threshold is None else threshold
+    unreadable = _unreadable(unknown_share, max_unknown)
+    chosen = None if unreadable else [
+        name for name, p in zip(labels, probabilities) if p >= threshold]
+    return MultiLabelPrediction(chosen, ranked_scores(probabilities, labels, top_k),
+                                bool(truncated), int(num_tokens),
+                                round(float(unknown_share), 4), UNREADABLE if unreadable else None)

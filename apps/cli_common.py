@@ -91,13 +91,41 @@ TEXTS_HELP = ("texts to answer (default: one per stdin line); a text that cannot
               "is 1")
 
 
-def add_texts(parser):
-    parser.add_argument("texts", nargs="*", metavar="TEXT", help=TEXTS_HELP)
+def add_texts(parser, pairs=False):
+    """TEXT arguments, `--input FILE` and `--text-column`; with `pairs`, also
+    `--text-pair-column` (for the commands that classify)."""
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help=TEXTS_HELP + (
+        "; a pair model reads each as TEXT<TAB>PAIR" if pairs else ""))
     parser.add_argument("--input", metavar="FILE",
                         help="read the texts from a .tsv/.csv/.jsonl (optionally .gz) or .txt "
                              "file instead (the training commands' column rules); each record "
                              "carries its row: the line it ends on, as error messages count")
     parser.add_argument("--text-column", help=TEXT_COLUMN_HELP + "; with --input")
+    if pairs:
+        parser.add_argument("--text-pair-column",
+                            help="with --input: the column with the second text of each pair, "
+                                 "for a model trained on pairs (default: the model's own pair "
+                                 "column; on stdin and as arguments a pair is TEXT<TAB>PAIR)")
+
+
+def check_pair_options(args, takes_pairs, model_columns=(None, None)):
+    """The pair column to read (None for a single-text model), or one line saying
+    why the options do not fit the model. A pair model reading `--input` takes its
+    own `(text column, pair column)` from training unless told otherwise (two
+    text columns cannot be guessed)."""
+    from albert_tf.errors import AlbertTfError
+
+    column = getattr(args, "text_pair_column", None)
+    if column and not takes_pairs:
+        raise AlbertTfError(f"--text-pair-column {column}: this model reads single texts, "
+                            "not pairs")
+    if takes_pairs and getattr(args, "input", None):
+        args.text_column = args.text_column or model_columns[0]
+        if not (column or model_columns[1]):
+            raise AlbertTfError("this model reads text pairs: pass --text-pair-column with "
+                                "--input")
+        return column or model_columns[1]
+    return None
 
 
 # The extra that brings each optional module (pyproject.toml's extras), for a
@@ -286,7 +314,8 @@ def _utf8_or_bytes(line):
 PREDICTION_FIELDS = (
     "One JSON object per text, in input order, with the same fields from `classify` and "
     "`predict`: label, score, scores (highest first), truncated, num_tokens, unknown_share, "
-    "abstained (or error; a multi-label model gives labels in place of label and score). "
+    "abstained (or error; a multi-label model gives labels, those at or above --threshold, in "
+    "place of label and score; a pair model's records carry text_pair). "
     "label is null, and abstained says why, for a text the model cannot read or whose best "
     "score is under --score-threshold.")
 
@@ -303,26 +332,43 @@ def add_prediction_options(parser):
                              "everything")
     parser.add_argument("--score-threshold", type=unit_interval,
                         help="no label when the best probability is under this (default: "
-                             "none)")
+                             "none; single-label models)")
+    parser.add_argument("--threshold", type=unit_interval,
+                        help="a multi-label model's labels are those at or above this "
+                             "(default: the model's, 0.5)")
 
 
-def text_chunks(args, size=1024):
+def split_pair(text):
+    """`TEXT<TAB>PAIR` as `(text, pair)`; with no TAB the pair is empty (an error
+    record for that line, naming the pair)."""
+    tab = b"\t" if isinstance(text, bytes) else "\t"
+    first, _, second = text.partition(tab)
+    return first, second
+
+
+def text_chunks(args, size=1024, pair_column=None, pairs=False):
     """`(texts, rows)` chunks from the arguments, a file (`--input`: rows are its
     line numbers), else every stdin line (empty ones included: each gets its
     record), `size` texts at a time: a long input is answered as it streams, not
     read into memory first. Bytes that are not UTF-8 stay bytes (see
-    `_utf8_or_bytes`). `rows` is None but for a file."""
+    `_utf8_or_bytes`). `rows` is None but for a file. With `pairs`, every text is a
+    `(text, pair)` tuple: from the file's `pair_column`, else split at a TAB."""
     from albert_tf.errors import AlbertTfError
     from albert_tf.text.data import iter_rows
 
     if args.texts and getattr(args, "input", None):
         raise AlbertTfError("give texts as arguments or --input FILE, not both")
+    if pairs and not getattr(args, "input", None):
+        for texts, rows in text_chunks(args, size):
+            yield [split_pair(text) for text in texts], rows
+        return
     if args.texts:
         yield [_utf8_or_bytes(text) for text in args.texts], None
         return
     if getattr(args, "input", None):
         chunk, rows = [], []
-        for number, text, _ in iter_rows(args.input, args.text_column, label_column=None):
+        for number, text, _ in iter_rows(args.input, args.text_column, label_column=None,
+                                         text_pair_column=pair_column if pairs else None):
             chunk.append(text)
             rows.append(number)
             if len(chunk) == size:
@@ -375,9 +421,10 @@ def answer_or_refuse(answer, texts):
     return results
 
 
-def answer_each(args, answer):
+def answer_each(args, answer, pairs=False, pair_column=None):
     """One JSON line per text, in input order, from `answer(texts)` (a list of
-    dicts); returns the exit status.
+    dicts); returns the exit status. With `pairs`, `answer` gets `(text, pair)`
+    tuples and each record shows both (`text`, `text_pair`).
 
     The rule for every command that takes texts (predict, embed, classify),
     from arguments or stdin alike: a text the model cannot take (empty,
@@ -388,13 +435,15 @@ def answer_each(args, answer):
     from albert_tf.errors import AlbertTfError, InputError
 
     seen = failed = 0
-    for texts, rows in text_chunks(args):
+    for texts, rows in text_chunks(args, pair_column=pair_column, pairs=pairs):
         records = [{"error": f"text {result.reason}"} if isinstance(result, InputError)
                    else result for result in answer_or_refuse(answer, texts)]
         failed += sum("error" in record for record in records)
         for i, (text, record) in enumerate(zip(texts, records)):
             where = {} if rows is None else {"row": rows[i]}
-            print(json.dumps({**where, "text": shown_text(text), **record}, ensure_ascii=False),
+            shown = ({"text": shown_text(text[0]), "text_pair": shown_text(text[1])} if pairs
+                     else {"text": shown_text(text)})
+            print(json.dumps({**where, **shown, **record}, ensure_ascii=False),
                   flush=getattr(args, "flush", False))
         seen += len(texts)
     if not seen:

@@ -28,7 +28,7 @@ from albert_tf.errors import AlbertTfError
 from albert_tf.artifacts.manifest import EXPORT_FORMAT, check_kind, read_manifest
 from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
-from albert_tf.prediction import UNREADABLE
+from albert_tf.prediction import UNREADABLE, MultiLabelPrediction
 from albert_tf.runtime.classifier import LONG_TEXT_MODES
 
 LOG = logging.getLogger("albert_tf.demo")
@@ -64,6 +64,17 @@ def abstention_reason(prediction):
         return (f"the model cannot read this text ({prediction.unknown_share:.0%} of its "
                 "pieces are unknown to it)")
     return f"no label is likely enough (best {prediction.score:.2f})"
+
+
+def answer_of(prediction):
+    """`(what the model answered, its best score)` for a table cell: the label, or a
+    multi-label model's labels joined by "|" (the training files' separator)."""
+    best = max(prediction.scores.values())
+    if prediction.abstained:
+        return f"no label: {prediction.abstained}", best
+    if isinstance(prediction, MultiLabelPrediction):
+        return "|".join(prediction.labels) or "(none)", best
+    return prediction.label, best
 
 
 class LazyClassifiers(collections.abc.Mapping):
@@ -117,10 +128,16 @@ class DemoModels:
                                 "serves (MediaPipe files only?); export it with a recipe")
         self.classifiers = LazyClassifiers(export_dir, recipes, num_threads)
         self.default = self.classifiers[next(iter(self.classifiers))]
+        # What the files of one export share: the default answers for all.
+        self.multi_label = self.default.multi_label
+        self.takes_pairs = self.default.takes_pairs
+        self.pair_column = manifest.get("contract", {}).get("text_pair_column")
         self.title = manifest.get("title") or os.path.basename(os.path.abspath(export_dir))
         # What the model is for, and texts it answers right (from its bundle's metadata).
         self.description = manifest.get("description")
-        self.examples = manifest.get("examples") or EXAMPLES
+        # The sentiment examples suit neither a pair model nor another task's model
+        # with no examples of its own.
+        self.examples = manifest.get("examples") or ([] if self.takes_pairs else EXAMPLES)
         self.original_labels = [str(x) for x in manifest.get("original_labels", [])]
         self.accuracy = self.default.bundle.accuracy  # the default file's own figure
         self.downloads = tempfile.mkdtemp(prefix="albert-tf-demo-")
@@ -129,18 +146,25 @@ class DemoModels:
 
     def file_accuracy(self, gold, predictions):
         """Accuracy against a file's labels, which may be the model's label names or the
-        ids it was trained with (a bundled model renames 0/1 to negative/positive)."""
+        ids it was trained with (a bundled model renames 0/1 to negative/positive); a
+        multi-label model's as "a|b" sets (the training files' form), exact match."""
         names = list(self.default.labels)
         renamed = dict(zip(self.original_labels, names))
-        gold = [str(label).strip() for label in gold]
-        if not all(label in names or label in renamed for label in gold):
-            unknown = sorted({label for label in gold if label not in names
-                              and label not in renamed})
+        # Each row's labels as a set of the model's names (one label per row unless
+        # the model is multi-label).
+        gold = [{x.strip() for x in str(label).split("|") if x.strip()} if self.multi_label
+                else {str(label).strip()} for label in gold]
+        unknown = sorted({x for labels in gold for x in labels
+                          if x not in names and x not in renamed})
+        if unknown:
             return (f"accuracy not computed: the file's labels {', '.join(unknown[:5])} are "
                     f"neither the model's ({', '.join(names)}) nor its original ids "
                     f"({', '.join(self.original_labels)})")
-        correct = sum((label if label in names else renamed[label]) == p.label
-                      for label, p in zip(gold, predictions))
+        gold = [{renamed.get(x, x) if x not in names else x for x in labels} for labels in gold]
+        if self.multi_label:
+            correct = sum(labels == set(p.labels or ()) for labels, p in zip(gold, predictions))
+            return f"exact-match accuracy against its labels {correct / len(gold):.4f}"
+        correct = sum(labels == {p.label} for labels, p in zip(gold, predictions))
         return f"accuracy against its labels {correct / len(gold):.4f}"
 
     @property
@@ -158,23 +182,34 @@ class DemoModels:
                                 f"most {MAX_TEXT_CHARS:,}")
         return text
 
-    def classify(self, text, recipe=None, long_texts=LONG_TEXT_MODES[0]):
-        """(label scores, tokens, details, attributions) for one text; a text past
-        the model's max length read as `long_texts` says (the runtime's modes)."""
+    def check_pair(self, pair):
+        """A pair model's second text (checked), or None for a single-text model."""
+        if not self.takes_pairs:
+            return None
+        return self.check_text(pair, "as the second text (this model reads pairs)")
+
+    def classify(self, text, recipe=None, long_texts=LONG_TEXT_MODES[0], pair=None):
+        """(label scores, tokens, details, attributions) for one text (and a pair
+        model's second text); a text past the model's max length read as
+        `long_texts` says (the runtime's modes). A multi-label model's scores are
+        independent, and the details name every label at or above its threshold."""
         classifier = self.classifiers.get(recipe) or self.default
-        text = self.check_text(text)
+        text, pair = self.check_text(text), self.check_pair(pair)
         if long_texts not in LONG_TEXT_MODES:
             raise AlbertTfError(f"long texts: choose one of {', '.join(LONG_TEXT_MODES)}")
+        if pair is not None and long_texts != LONG_TEXT_MODES[0]:
+            raise AlbertTfError("a pair model reads both texts together: long texts are cut "
+                                f"({LONG_TEXT_MODES[0]})")
         started = time.perf_counter()
-        prediction = classifier.classify(text, long_texts=long_texts)
+        prediction = classifier.classify(text, long_texts=long_texts, pairs=pair)
         latency = (time.perf_counter() - started) * 1000
-        _, segments = occlusion(classifier, text)
+        _, segments = occlusion(classifier, text, pair=pair)
         # HighlightedText colours scores in [-1, 1]: scale log-odds drops so the
         # strongest word is +-1 and the others keep their proportions.
         strongest = max((abs(w) for _, w in segments if w is not None), default=0.0) or 1.0
         segments = [(piece, None if w is None else w / strongest) for piece, w in segments]
         # Alternating categories draw a box around each piece.
-        pieces = classifier.tokens(text)
+        pieces = classifier.tokens(text, pair)
         tokens = [(piece, "ab"[i % 2]) for i, piece in enumerate(pieces)]
         details = (f"{classifier.recipe} model, {latency:.1f} ms, {prediction.num_tokens} "
                    f"tokens" + (", TRUNCATED: only the start of the text was read"
@@ -189,19 +224,24 @@ class DemoModels:
             # No confident label for a text the model could not read: say so instead.
             details = f"NO LABEL: {abstention_reason(prediction)}. " + details
             return abstention_reason(prediction), tokens, details, segments
+        if self.multi_label:
+            chosen = ", ".join(prediction.labels) or "none"
+            details = (f"LABELS at or above {classifier.threshold:g}: {chosen} (independent "
+                       "scores, each its own bar). " + details)
         return prediction.scores, tokens, details, segments
 
-    def compare(self, text):
-        """One row per recipe: label, its probability, latency and file size."""
-        text = self.check_text(text)
+    def compare(self, text, pair=None):
+        """One row per recipe: label (labels), its probability, latency and file size."""
+        text, pair = self.check_text(text), self.check_pair(pair)
         rows = []
         for recipe, classifier in self.classifiers.items():
-            classifier.classify(text)  # warm: first calls allocate
+            classifier.classify(text, pairs=pair)  # warm: first calls allocate
             started = time.perf_counter()
-            prediction = classifier.classify(text)
+            prediction = classifier.classify(text, pairs=pair)
             latency = (time.perf_counter() - started) * 1000
-            rows.append([recipe, prediction.label, round(prediction.score, 4),
-                         round(latency, 2), round(classifier.bundle.size_bytes / 1e6, 2)])
+            answer, best = answer_of(prediction)
+            rows.append([recipe, answer, round(best, 4), round(latency, 2),
+                         round(classifier.bundle.size_bytes / 1e6, 2)])
         return rows
 
     def similarity(self, text_a, text_b):
@@ -209,8 +249,9 @@ class DemoModels:
         text_b = self.check_text(text_b, "to compare with (the second is empty)")
         return round(self.default.similarity(text_a, text_b), 4)
 
-    def classify_file(self, path, text_column=None):
-        """(table rows, CSV path, summary) for an uploaded file. The CLI's rule: a
+    def classify_file(self, path, text_column=None, pair_column=None):
+        """(table rows, CSV path, summary) for an uploaded file (a pair model reads
+        `pair_column`, default the one it was trained with). The CLI's rule: a
         text the model cannot take (an empty cell) gets an error row in its place,
         and messages name the user's file, not the server's copy of it."""
         from albert_tf.errors import DataError, InputError
@@ -227,7 +268,10 @@ class DemoModels:
                                 f"{MAX_FILE_BYTES / 1e6:.0f} MB")
         try:
             records = []
-            for record in iter_rows(path, text_column or None):
+            pairs = (pair_column or self.pair_column) if self.takes_pairs else None
+            if self.takes_pairs and not pairs:
+                raise AlbertTfError("this model reads pairs: name the pair column")
+            for record in iter_rows(path, text_column or None, text_pair_column=pairs):
                 records.append(record)
                 if len(records) > MAX_FILE_ROWS:
                     raise AlbertTfError(f"{name} has more than {MAX_FILE_ROWS:,} rows; the "
@@ -239,11 +283,20 @@ class DemoModels:
         if not records:
             raise AlbertTfError(f"{name} has no texts")
         texts = [text for _, text, _ in records]
-        results = answer_or_refuse(self.default.classify, texts)
-        rows = [[text, f"error: text {p.reason}", None, None] if isinstance(p, InputError)
-                else [text, p.label if p.label is not None else f"no label: {p.abstained}",
-                      round(p.score, 4), p.truncated]
-                for text, p in zip(texts, results)]
+        if self.takes_pairs:
+            def answer(items):
+                return self.default.classify([a for a, _ in items], pairs=[b for _, b in items])
+            results = answer_or_refuse(answer, texts)
+            texts = [f"{a} | {b}" for a, b in texts]  # one cell for the table and the CSV
+        else:
+            results = answer_or_refuse(self.default.classify, texts)
+        def row(text, prediction):
+            if isinstance(prediction, InputError):
+                return [text, f"error: text {prediction.reason}", None, None]
+            answer, best = answer_of(prediction)
+            return [text, answer, round(best, 4), prediction.truncated]
+
+        rows = [row(text, p) for text, p in zip(texts, results)]
         errors = sum(isinstance(p, InputError) for p in results)
         summary = (f"{len(rows)} text{'s' if len(rows) != 1 else ''} classified with "
                    f"{self.default.recipe}" + (f"; {errors} could not be (rows "
@@ -314,14 +367,22 @@ def build_app(models):
         with gr.Tab("Classify"):
             text = gr.Textbox(label="text", lines=3, max_length=MAX_TEXT_CHARS,
                               elem_id="input-text")
+            # A pair model reads two texts; for the others the box is hidden (None).
+            pair = gr.Textbox(label="second text (this model reads text pairs)", lines=2,
+                              max_length=MAX_TEXT_CHARS, visible=models.takes_pairs,
+                              elem_id="input-pair")
             recipe = gr.Dropdown(list(models.classifiers), value=models.default.recipe,
                                  label="recipe")
             long_texts = gr.Radio(list(LONG_TEXT_MODES), value=LONG_TEXT_MODES[0],
                                   label="a text longer than the model's max length: cut it, "
                                         "read it sentence by sentence, or in chunks")
             button = gr.Button("Classify", variant="primary", elem_id="classify-button")
-            gr.Examples(models.examples, inputs=text)
-            label = gr.Label(label="prediction", elem_id="prediction")
+            if models.examples:
+                gr.Examples(models.examples, inputs=text)
+            label = gr.Label(label=(
+                f"scores: independent, every label at or above {models.default.threshold:g} "
+                "applies (see details)" if models.multi_label else "prediction"),
+                elem_id="prediction")
             details = gr.Textbox(label="details", interactive=False, elem_id="details")
             attributions = gr.HighlightedText(
                 label="why: how much each word supports the prediction (drop in log-odds "
@@ -330,10 +391,10 @@ def build_app(models):
             tokens = gr.HighlightedText(label="tokens the model saw", show_legend=False,
                                         show_inline_category=False,
                                         color_map={"a": "#dbeafe", "b": "#fef3c7"})
-            button.click(_user_errors(models.classify), [text, recipe, long_texts],
+            button.click(_user_errors(models.classify), [text, recipe, long_texts, pair],
                          [label, tokens, details, attributions], api_name="classify")
             # Enter in the text box does what the button does; one API endpoint.
-            text.submit(_user_errors(models.classify), [text, recipe, long_texts],
+            text.submit(_user_errors(models.classify), [text, recipe, long_texts, pair],
                         [label, tokens, details, attributions], api_visibility="private")
         with gr.Tab("Batch file"):
             upload = gr.File(label=f"a {', '.join(FILE_TYPES)} file (≤ "
@@ -342,23 +403,28 @@ def build_app(models):
             column = gr.Textbox(label="text column", max_length=200,
                                 placeholder=f"default: the first of "
                                             f"{', '.join(TEXT_COLUMN_CANDIDATES)} in the file")
+            pair_column = gr.Textbox(label="pair column (this model reads text pairs)",
+                                     max_length=200, visible=models.takes_pairs,
+                                     placeholder=f"default: {models.pair_column}")
             run = gr.Button("Classify file")
             summary = gr.Textbox(label="summary", interactive=False)
             table = gr.Dataframe(headers=["text", "label", "score", "truncated"],
                                  interactive=False)
             download = gr.File(label="predictions.csv")
-            run.click(_user_errors(models.classify_file), [upload, column],
+            run.click(_user_errors(models.classify_file), [upload, column, pair_column],
                       [table, download, summary], api_name="classify_file")
         with gr.Tab("Compare recipes"):
             compare_text = gr.Textbox(label="text", lines=2, max_length=MAX_TEXT_CHARS,
-                                      value=models.examples[0])
+                                      value=models.examples[0] if models.examples else "")
+            compare_pair = gr.Textbox(label="second text", max_length=MAX_TEXT_CHARS,
+                                      visible=models.takes_pairs)
             compare_button = gr.Button("Compare")
             comparison = gr.Dataframe(
                 headers=["recipe", "label", "probability", "latency ms", "size MB"],
                 interactive=False)
-            compare_button.click(_user_errors(models.compare), compare_text, comparison,
-                                 api_name="compare")
-        if models.has_embedding:
+            compare_button.click(_user_errors(models.compare), [compare_text, compare_pair],
+                                 comparison, api_name="compare")
+        if models.has_embedding and not models.takes_pairs:
             with gr.Tab("Similarity"):
                 first = gr.Textbox(label="first text", max_length=MAX_TEXT_CHARS,
                                    value="a wonderful, moving film")

@@ -24,17 +24,36 @@ def tflite_probabilities(tflite_path, packed, max_length, batch_size=32):
     return runner.run_all(packed, max_length, batch_size)[runner.probability_output]
 
 
-def compare(reference, probabilities, y_true=None):
-    """Agreement and probability differences against the float reference."""
+def decisions(probabilities, threshold=None):
+    """What a model answers: the argmax label, or (multi-label, `threshold` given)
+    each label's yes/no at the threshold."""
+    return probabilities.argmax(-1) if threshold is None else probabilities >= threshold
+
+
+def compare(reference, probabilities, y_true=None, threshold=None):
+    """Agreement and probability differences against the float reference.
+
+    Single-label: `agreement` is the share of texts with the same argmax.
+    Multi-label (`threshold`): `agreement` is the share of (text, label)
+    decisions that match at the threshold, per label in `label_agreement`,
+    and `set_agreement` the share of texts whose whole label set matches;
+    `accuracy` is then the exact-match (subset) accuracy.
+    """
     diff = np.abs(probabilities - reference)
+    ours, theirs = decisions(probabilities, threshold), decisions(reference, threshold)
     row = {
-        "agreement": float((probabilities.argmax(-1) == reference.argmax(-1)).mean()),
+        "agreement": float((ours == theirs).mean()),
         "max_abs_prob_diff": float(diff.max()),
         "mean_abs_prob_diff": float(diff.mean()),
         "finite": bool(np.isfinite(probabilities).all()),
     }
+    if threshold is not None:
+        row["label_agreement"] = [round(float(a), 6) for a in (ours == theirs).mean(axis=0)]
+        row["set_agreement"] = float((ours == theirs).all(axis=-1).mean())
     if y_true is not None:
-        row["accuracy"] = float((probabilities.argmax(-1) == np.asarray(y_true)).mean())
+        y_true = np.asarray(y_true)
+        hits = ours == (y_true if threshold is None else y_true >= 0.5)
+        row["accuracy"] = float((hits if threshold is None else hits.all(axis=-1)).mean())
     return row
 
 

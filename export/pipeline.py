@@ -25,8 +25,9 @@ from albert_tf.artifacts.manifest import (EXPORT_FORMAT, PROVENANCE_KEYS, Atomic
 from albert_tf.artifacts.model_dir import load
 from albert_tf.contract import (EMBEDDING, INPUTS, LABELS_FILE, MANIFEST_FILE,
                                 MEDIAPIPE_INPUTS, MEDIAPIPE_PROBABILITY, PROBABILITIES,
-                                TOKENIZER_DIR, TOKENIZER_MODEL)
+                                SAVED_MODEL_TEXT_INPUTS, TOKENIZER_DIR, TOKENIZER_MODEL)
 from albert_tf.errors import AlbertTfError
+from albert_tf.prediction import MULTI_LABEL_THRESHOLD
 from albert_tf.text.data import LabelVocab, load_examples, parse_label_names
 from albert_tf.text.tokenizer import pad_sequences
 
@@ -86,6 +87,7 @@ def _read_texts(options, trained, recipes):
             raise AlbertTfError("calibrated recipes (int8, int16x8) need --calibration FILE "
                                 "(the model's training file is not available)")
         calibration = load_examples(calibration_file, text_column=text_column,
+                                    text_pair_column=training.get("text_pair_column"),
                                     require_labels=False)
     evaluation = None
     if options.eval:
@@ -106,9 +108,6 @@ def _validate(options):
     """Everything that can be checked before conversion starts."""
     recipes = _check_options(options)
     trained = load(options.model_dir)  # verifies hashes, labels and vocab first
-    if trained.labels.multi_label:
-        raise AlbertTfError("export supports single-label classifiers (softmax outputs); "
-                            "this model is multi-label")
     names = parse_label_names(options.label_names)
     if names:
         unknown = sorted(set(names) - set(trained.labels.names))
@@ -155,7 +154,8 @@ class ParitySet:
     examples: object
     packed: list
     reference: object  # (n, num_labels) Keras float32 probabilities
-    y_true: object  # class ids, or None for unlabelled texts
+    y_true: object  # class ids (multi-hot rows if multi-label), or None for unlabelled texts
+    threshold: float = None  # a multi-label model's decision threshold; None: argmax
 
     @classmethod
     def build(cls, trained, examples, labelled, size=None):
@@ -164,12 +164,20 @@ class ParitySet:
         packed, _ = trained.tokenizer.encode_unpadded(examples.texts, examples.pairs,
                                                       trained.max_length)
         return cls(examples, packed, trained.predict_proba(examples.texts, examples.pairs),
-                   trained.labels.encode(examples) if labelled else None)
+                   trained.labels.encode(examples) if labelled else None,
+                   MULTI_LABEL_THRESHOLD if trained.labels.multi_label else None)
+
+    def compare(self, probabilities):
+        """A file's parity row against the Keras float answers (see `parity.compare`)."""
+        from .parity import compare
+
+        return compare(self.reference, probabilities, self.y_true, self.threshold)
 
     def float_accuracy(self):
+        """Accuracy of the Keras float model (exact match for multi-label)."""
         if self.y_true is None:
             return None
-        return float((self.reference.argmax(-1) == self.y_true).mean())
+        return self.compare(self.reference)["accuracy"]
 
 
 def _file_description(recipe, static_length):
@@ -206,7 +214,7 @@ def _convert_one(trained, recipe, static_length, saved_model, path, calibration,
     row = {"file": os.path.basename(path), "recipe": recipe.name, "size_bytes": len(blob),
            "bytes_per_parameter": round(len(blob) / int(trained.model.count_params()), 3),
            "convert_s": round(seconds, 2), "static_length": static_length,
-           **parity.compare(parity_set.reference, probabilities, parity_set.y_true)}
+           **parity_set.compare(probabilities)}
     row["failures"] = parity.check(row, recipe, options.min_agreement)
     tok = trained.tokenizer
     if static_length and (tok.strip_accents or tok.replace_quotes):
@@ -217,17 +225,30 @@ def _convert_one(trained, recipe, static_length, saved_model, path, calibration,
 
 
 def _contract(trained, mediapipe_length):
-    """What a reader of the export needs to feed its files (the runtime reads max_length)."""
+    """What a reader of the export needs to feed its files and read their outputs
+    (the runtime reads max_length, text_pairs, multi_label and threshold)."""
+    text = ", ".join(f"{name}: string[batch]"
+                     for name in SAVED_MODEL_TEXT_INPUTS[:2 if trained.takes_pairs else 1])
+    multi_label = trained.labels.multi_label
+    answer = "predicted (bool per label)" if multi_label else "label"
     return {
         "tflite_inputs": list(INPUT_NAMES),
         "tflite_outputs": [PROBABILITIES, EMBEDDING],
         "mediapipe_inputs": list(MEDIAPIPE_INPUTS), "mediapipe_output": MEDIAPIPE_PROBABILITY,
         "saved_model_signatures": {
-            "serving_default": "text: string[batch] -> probabilities, label, truncated",
+            "serving_default": f"{text} -> probabilities, {answer}, truncated",
             "token_ids": "token_ids/segment_ids/padding_mask -> probabilities, embedding",
-            "tokenize": "text -> token_ids, segment_ids, padding_mask"},
+            "tokenize": f"{text} -> token_ids, segment_ids, padding_mask"},
         "max_length": trained.max_length, "mediapipe_length": mediapipe_length,
         "pad_to_multiple_of": 8,
+        # A pair model reads `[CLS] text [SEP] pair [SEP]` (segment ids 0, then 1).
+        "text_pairs": trained.takes_pairs,
+        # The columns it was trained on: `classify --input` reads a pair file by them.
+        **{key: trained.config.get("training", {}).get(key)
+           for key in ("text_column", "text_pair_column")},
+        # Multi-label: independent sigmoid outputs; a label is on at or above threshold.
+        "multi_label": multi_label,
+        "threshold": MULTI_LABEL_THRESHOLD if multi_label else None,
     }
 
 
@@ -253,6 +274,7 @@ def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_le
         # travel with its files.
         **{key: trained.metadata[key] for key in PROVENANCE_KEYS if key in trained.metadata},
         tflite_files=files,
+        **({"mediapipe": MEDIAPIPE_NO_PAIRS} if trained.takes_pairs else {}),
         parity=rows,
         versions={"albert_tf": __version__, "converter": "tf.lite.TFLiteConverter",
                   **package_versions("tensorflow", "tensorflow-text", "keras",
@@ -260,17 +282,23 @@ def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_le
     )
 
 
+# Why a pair model has no MediaPipe file (in its manifest and README).
+MEDIAPIPE_NO_PAIRS = (
+    "no MediaPipe file: MediaPipe's TextClassifier takes one text (classify(text: str)) and "
+    "its BERT preprocessor packs [CLS] text [SEP] with every segment id 0, so it cannot feed "
+    "a pair model; use the runtime, the SavedModel or the .tflite files")
+
 EXPORT_README = """# An albert_tf export
 
 Labels (output order): {labels}. Files: {files}; `parity.md` compares each with the
-Keras float model; `metadata.json` pins every file's sha256.
+Keras float model; `metadata.json` pins every file's sha256.{kind}
 
 ## Serve it without TensorFlow (`pip install -e ".[runtime]"`)
 
 ```python
 from albert_tf.runtime import Classifier
 classifier = Classifier.load("{name}")   # checks every file's sha256 first
-classifier.classify("a gripping, funny film")
+classifier.classify({call})
 ```
 
 ## The SavedModel (TensorFlow + tensorflow_text, not albert_tf)
@@ -282,28 +310,57 @@ the import TensorFlow fails with `Op type not registered 'SentencepieceOp'`.
 import tensorflow as tf
 import tensorflow_text  # noqa: F401
 served = tf.saved_model.load("{name}/saved_model")
-served.signatures["serving_default"](text=tf.constant(["a gripping, funny film"]))["label"]
+served.signatures["serving_default"]({serving})["{answer}"]
 ```
 
-## MediaPipe (`mediapipe_*.tflite`: tokenizer and labels inside)
+## MediaPipe
+
+{mediapipe}
+"""
+
+MEDIAPIPE_README = """`mediapipe_*.tflite`: tokenizer and labels inside, whole-model graphs at one
+fixed length, as MediaPipe's `TextClassifier` wants.
 
 ```python
 from mediapipe.tasks.python import text
 classifier = text.TextClassifier.create_from_model_path("{name}/mediapipe_dynamic_int8.tflite")
-classifier.classify("a gripping, funny film").classifications[0].categories[0]
+classifier.classify("a gripping, funny film").classifications[0].categories
 ```
+"""
 
-The MediaPipe files are whole-model graphs at one fixed length, as MediaPipe's
-`TextClassifier` wants.
+MEDIAPIPE_MULTI_LABEL = """
+Its scores are the independent sigmoid outputs, used as given: pass
+`score_threshold={threshold}` (the model's threshold) in `TextClassifierOptions`
+and every category returned is a label of the text.
 """
 
 
-def _write_readme(directory, files, labels, name):
+def _write_readme(directory, files, trained, name):
     """How to load what is here, beside it (the SavedModel needs tensorflow_text);
     `name` is the export's path as the user gave it."""
+    name = os.fspath(name).rstrip("/\\")
+    pairs, multi_label = trained.takes_pairs, trained.labels.multi_label
+    call = ('"a man plays a guitar", pairs="someone makes music"' if pairs
+            else '"a gripping, funny film"')
+    serving = ('text=tf.constant(["a man plays a guitar"]), '
+               'text_pair=tf.constant(["someone makes music"])' if pairs
+               else 'text=tf.constant(["a gripping, funny film"])')
+    kind = ""
+    if pairs:
+        kind += ("\n\nA **pair model**: it reads two texts, `[CLS] text [SEP] pair [SEP]`; give "
+                 "both, always (`albert-tf classify --text-pair-column`, or TEXT<TAB>PAIR lines).")
+    if multi_label:
+        kind += (f"\n\nA **multi-label model**: independent sigmoid scores; a label is on at or "
+                 f"above {MULTI_LABEL_THRESHOLD} (`threshold=` changes it).")
+    mediapipe = (MEDIAPIPE_NO_PAIRS[0].upper() + MEDIAPIPE_NO_PAIRS[1:] + "." if pairs
+                 else MEDIAPIPE_README.format(name=name) + (
+                     MEDIAPIPE_MULTI_LABEL.format(threshold=MULTI_LABEL_THRESHOLD)
+                     if multi_label else ""))
     with open(os.path.join(directory, "README.md"), "w", encoding="utf-8") as f:
-        f.write(EXPORT_README.format(labels=", ".join(labels), files=", ".join(sorted(files)),
-                                     name=os.fspath(name).rstrip("/\\")))
+        f.write(EXPORT_README.format(labels=", ".join(trained.labels.names),
+                                     files=", ".join(sorted(files)), name=name, kind=kind,
+                                     call=call, serving=serving, mediapipe=mediapipe,
+                                     answer="predicted" if multi_label else "label"))
 
 
 def export_model(options=None, **kwargs):
@@ -326,9 +383,9 @@ def export_model(options=None, **kwargs):
     parity_set = ParitySet.build(trained, evaluation or calibration, evaluation is not None,
                                  options.eval_size)
     mediapipe_length = options.mediapipe_length or trained.max_length
+    mediapipe_recipes = () if trained.takes_pairs else options.mediapipe_recipes or ()
     targets = [(r, f"{r.name}.tflite", None) for r in recipes] + [
-        (RECIPES[n], f"mediapipe_{n}.tflite", mediapipe_length)
-        for n in options.mediapipe_recipes or ()]
+        (RECIPES[n], f"mediapipe_{n}.tflite", mediapipe_length) for n in mediapipe_recipes]
 
     rows, files = [], {}
     with AtomicDirectory(options.out, overwrite=options.overwrite) as out, \
@@ -336,8 +393,9 @@ def export_model(options=None, **kwargs):
         saved_model = os.path.join(out, "saved_model")
         model = graphs.write_saved_model(trained, saved_model)
         mediapipe_saved = os.path.join(scratch, "mediapipe")
-        graphs.write_ids_saved_model(model, mediapipe_saved, names=MEDIAPIPE_INPUTS,
-                                     batch=1, length=mediapipe_length)
+        if mediapipe_recipes:
+            graphs.write_ids_saved_model(model, mediapipe_saved, names=MEDIAPIPE_INPUTS,
+                                         batch=1, length=mediapipe_length)
         for recipe, filename, static_length in targets:
             rows.append(_convert_one(
                 trained, recipe, static_length, mediapipe_saved if static_length else saved_model,
@@ -345,7 +403,7 @@ def export_model(options=None, **kwargs):
             files[filename] = _file_description(recipe, static_length)
         trained.tokenizer.save(os.path.join(out, TOKENIZER_DIR))
         trained.labels.save(os.path.join(out, LABELS_FILE))
-        _write_readme(out, files, trained.labels.names, options.out)
+        _write_readme(out, files, trained, options.out)
         accuracy = parity_set.float_accuracy()
         parity.write_report(rows, out, (
             f"Parity with the Keras float model on {len(parity_set.examples)} texts of "

@@ -257,7 +257,8 @@ def test_sentence_pairs_multi_label_and_class_weights(tmp_path):
         multi_label=True))
     assert model.labels.names == ["long", "neg", "pos"] and model.labels.multi_label
     result = model.predict(["a superb film"])[0]
-    assert set(result) == {"labels", "scores", "truncated", "num_tokens", "unknown_share"}
+    assert set(result) == {"labels", "scores", "truncated", "num_tokens", "unknown_share",
+                           "abstained"}
     assert "micro_f1" in model.metadata["eval_metrics"]
 
 

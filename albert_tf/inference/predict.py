@@ -4,7 +4,7 @@ import numpy as np
 
 from albert_tf.contract import DEFAULT_MAX_LENGTH
 from albert_tf.text.bucketing import plan_batches
-from albert_tf.text.inputs import check_text, check_tokens
+from albert_tf.text.inputs import check_pair, check_text, check_tokens
 from albert_tf.text.tokenizer import pad_sequences
 
 
@@ -17,11 +17,16 @@ def predict_in_batches(model, tokenizer, texts, pairs=None, max_length=DEFAULT_M
     longest member (rounded to 8), then results are put back in order.
     """
     if isinstance(texts, (str, bytes)):
-        texts = [texts]
+        texts, pairs = [texts], (None if pairs is None else [pairs])
     texts = list(texts)
     if not texts:
         raise ValueError("no texts given (an empty list)")
     texts = [check_text(i, text) for i, text in enumerate(texts)]
+    if pairs is not None:
+        pairs = list(pairs)
+        if len(pairs) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs")
+        pairs = [check_pair(i, pair) for i, pair in enumerate(pairs)]
     packed, truncated = tokenizer.encode_unpadded(texts, pairs, max_length)
     for i, (tokens, _) in enumerate(packed):
         check_tokens(i, texts[i], len(tokens))

@@ -9,7 +9,9 @@ import numpy as np
 from albert_tf.inference.embedding import embed
 from albert_tf.inference.metrics import classification_report, multilabel_report
 from albert_tf.inference.predict import predict_in_batches
-from albert_tf.prediction import MAX_UNKNOWN, check_options, make_prediction, multi_label_record
+from albert_tf.text.inputs import check_pairs
+from albert_tf.prediction import (MAX_UNKNOWN, check_options, make_multi_label_prediction,
+                                  make_prediction)
 
 
 class TrainedClassifier:
@@ -33,11 +35,17 @@ class TrainedClassifier:
         self.max_length = int(config["max_length"])  # written by save_model_dir, always
 
     @property
+    def takes_pairs(self):
+        """Whether the model reads text pairs (it was trained with a pair column)."""
+        return bool(self.config.get("training", {}).get("text_pair_column"))
+
+    @property
     def backbone(self):
         return self.model.backbone
 
     def predict_proba(self, texts, pairs=None, batch_size=64):
         """Class probabilities `(n, num_classes)` (softmax, or sigmoid if multi-label)."""
+        check_pairs(self.takes_pairs, texts, pairs)
         logits, _ = predict_in_batches(
             self.model, self.tokenizer, texts, pairs, self.max_length, batch_size)
         return self._probs(logits)
@@ -47,26 +55,32 @@ class TrainedClassifier:
         with exit heads (`exit_heads=`); the last exit is `predict_proba`'s."""
         if not getattr(self.model, "exit_heads", None):
             raise ValueError("this model has no exit heads (train it with exit_heads=...)")
+        check_pairs(self.takes_pairs, texts, pairs)
         logits, _ = predict_in_batches(
             self.model.exit_model(), self.tokenizer, texts, pairs, self.max_length, batch_size)
         return self._probs(logits)
 
-    def predict(self, texts, pairs=None, batch_size=64, threshold=0.5, top_k=None,
+    def predict(self, texts, pairs=None, batch_size=64, threshold=None, top_k=None,
                 max_unknown=MAX_UNKNOWN, score_threshold=None):
         """One record per text, the runtime's fields (see `albert_tf.prediction`):
         `label`, `score`, `scores` (highest first, `top_k` of them), `truncated`,
         `num_tokens`, `unknown_share`, `abstained`; a multi-label model gives
-        `labels` at or above `threshold` in place of `label` and `score`."""
+        `labels` at or above `threshold` (default 0.5) in place of `label` and
+        `score`. A pair model (trained with a text pair column) needs `pairs`,
+        and a single-text model refuses them."""
         if isinstance(texts, (str, bytes)):
             texts, pairs = [texts], ([pairs] if pairs is not None else None)
         names = self.labels.names
-        check_options(top_k, len(names), max_unknown, score_threshold)
+        check_options(top_k, len(names), max_unknown, score_threshold, threshold,
+                      self.labels.multi_label)
+        check_pairs(self.takes_pairs, texts, pairs)
         logits, truncated, counts, unknown = predict_in_batches(
             self.model, self.tokenizer, texts, pairs, self.max_length, batch_size,
             token_stats=True)
         rows = zip(self._probs(logits), truncated, counts, unknown)
         if self.labels.multi_label:
-            return [multi_label_record(row, names, cut, count, share, threshold, top_k)
+            return [make_multi_label_prediction(row, names, cut, count, share, threshold, top_k,
+                                                max_unknown).to_dict()
                     for row, cut, count, share in rows]
         return [make_prediction(row, names, cut, count, share, top_k, max_unknown,
                                 score_threshold).to_dict()

@@ -23,6 +23,7 @@ from albert_tf.artifacts.manifest import (EXPORT_FORMAT, check_kind, read_manife
 from albert_tf.contract import (LABELS_FILE, MANIFEST_FILE, RECIPE_PREFERENCE, TOKENIZER_DIR,
                                 TOKENIZER_MODEL)
 from albert_tf.errors import ModelDirError, ModelFileError
+from albert_tf.prediction import MULTI_LABEL_THRESHOLD
 from albert_tf.text.tokenizer import AlbertTokenizer
 
 __all__ = ["Bundle", "RECIPE_PREFERENCE", "available_recipes", "locate", "parity_row"]
@@ -37,6 +38,25 @@ class Bundle:
     max_length: int
     manifest: dict  # {} for a lone MediaPipe file
     verified: str = "manifest"  # what its sha256 was checked against, or "unverified"
+
+    @property
+    def text_pairs(self):
+        """Whether the model reads text pairs (the export's contract says; False for a
+        MediaPipe file, which takes one text)."""
+        return bool(self.manifest.get("contract", {}).get("text_pairs"))
+
+    @property
+    def multi_label(self):
+        """Whether the outputs are independent sigmoids (the export's contract says; a
+        lone MediaPipe file does not, and is read as single-label)."""
+        return bool(self.manifest.get("contract", {}).get("multi_label"))
+
+    @property
+    def threshold(self):
+        """A multi-label model's decision threshold, from its export (None otherwise)."""
+        if not self.multi_label:
+            return None
+        return self.manifest["contract"].get("threshold") or MULTI_LABEL_THRESHOLD
 
     @property
     def size_bytes(self):

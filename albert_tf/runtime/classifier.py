@@ -19,14 +19,18 @@ Defined behaviour for every input (tests/test_runtime.py checks each):
 | NaN or infinite model output | `ModelOutputError` |
 | a text the model cannot read (more than `max_unknown` of its pieces `<unk>`: emoji, another script) | `label=None`, `abstained="unreadable"`, scores kept |
 | a best score under `score_threshold` (off by default) | `label=None`, `abstained="low_score"`, scores kept |
+| a pair model: `pairs=` beside `texts` (same count) | one `Prediction` per pair; an empty pair text is `InputError` naming its index |
+| a pair model without `pairs=`, or `pairs=` for a single-text model | `ValueError` saying which |
+| a multi-label model | `MultiLabelPrediction`: every label at or above `threshold` (the export's, default 0.5), all scores |
 """
 
 import numpy as np
 
 from albert_tf.contract import EMBEDDING
 from albert_tf.errors import InputError, ModelFileError, ModelOutputError
-from albert_tf.prediction import MAX_UNKNOWN, check_options, make_prediction
-from albert_tf.text.inputs import check_text, check_tokens
+from albert_tf.prediction import (MAX_UNKNOWN, check_options, make_multi_label_prediction,
+                                  make_prediction)
+from albert_tf.text.inputs import check_pair, check_pairs, check_text, check_tokens
 from albert_tf.text.sentences import split_sentences
 from albert_tf.text.tokenizer import CHARS_PER_TOKEN_CAP
 
@@ -46,7 +50,7 @@ LONG_TEXT_MODES = ("truncate", "sentences", "chunks")
 MAX_SENTENCES = 128
 
 
-def combine_sentences(probabilities):
+def combine_sentences(probabilities, multi_label=False):
     """One distribution from a long text's per-sentence ones: the mean of their
     log-probabilities, renormalized (a geometric mean).
 
@@ -55,7 +59,13 @@ def combine_sentences(probabilities):
     let those confident votes count. On 2,000 IMDB *train* reviews, the bundled
     SST-2 student read 74.3% right when truncated to 64 tokens, 84.95% averaging
     probabilities over sentences and 87.6% averaging log-probabilities.
+
+    A multi-label model's labels are independent, so they are not renormalized:
+    each label's score is its highest over the pieces (a text carries a label
+    when some part of it does, as a topic or a toxic sentence).
     """
+    if multi_label:
+        return np.asarray(probabilities, "float32").max(axis=0)
     logs = np.log(np.clip(probabilities, 1e-7, 1.0)).mean(axis=0)
     weights = np.exp(logs - logs.max())
     return (weights / weights.sum()).astype("float32")
@@ -103,7 +113,9 @@ class Classifier:
             gets no label (`abstained="unreadable"`); 1.0 labels everything.
         score_threshold: a best probability under this gets no label
             (`abstained="low_score"`), as MediaPipe's `score_threshold`;
-            None (default) labels every readable text.
+            None (default) labels every readable text. Single-label models.
+        threshold: a multi-label model's labels are those at or above this
+            (default: the export's, 0.5).
 
     Example:
     ```python
@@ -115,12 +127,14 @@ class Classifier:
     """
 
     def __init__(self, bundle, num_threads=None, max_batch_size=32, num_interpreters=1,
-                 backend=None, max_unknown=MAX_UNKNOWN, score_threshold=None):
+                 backend=None, max_unknown=MAX_UNKNOWN, score_threshold=None, threshold=None):
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ValueError(f"max_batch_size must be a positive int, got {max_batch_size!r}")
-        check_options(max_unknown=max_unknown, score_threshold=score_threshold)
+        check_options(max_unknown=max_unknown, score_threshold=score_threshold,
+                      threshold=threshold, multi_label=bundle.multi_label)
         self.max_unknown = max_unknown  # None: make_prediction's default
         self.score_threshold = score_threshold
+        self.threshold = bundle.threshold if threshold is None else threshold
         self.bundle = bundle
         self.max_batch_size = max_batch_size
         self.runner = ModelRunner(bundle.model_path, num_threads, num_interpreters, backend)
@@ -146,6 +160,8 @@ class Classifier:
     tokenizer = property(lambda self: self.bundle.tokenizer)
     backend = property(lambda self: self.runner.backend)
     has_embedding = property(lambda self: EMBEDDING in self.runner.outputs)
+    multi_label = property(lambda self: self.bundle.multi_label)
+    takes_pairs = property(lambda self: self.bundle.text_pairs)
 
     def describe(self):
         """What is loaded, for logs, the CLI and the demo."""
@@ -153,33 +169,50 @@ class Classifier:
                 "size_bytes": self.bundle.size_bytes, "labels": self.labels,
                 "max_length": self.max_length, "backend": self.backend,
                 "num_threads": self.runner.num_threads, "embedding": self.has_embedding,
+                "text_pairs": self.takes_pairs, "multi_label": self.multi_label,
+                "threshold": self.threshold,
                 "accuracy": self.bundle.accuracy, "verified": self.bundle.verified}
 
     # --- inference ----------------------------------------------------------
 
-    def tokens(self, text):
-        """The pieces the model sees for one text, `[CLS]` and `[SEP]` included."""
-        (packed,), _ = self._encode([text], 0)
+    def tokens(self, text, pair=None):
+        """The pieces the model sees for one text (and its pair), `[CLS]` and
+        `[SEP]` included."""
+        (packed,), _ = self._encode([text], 0, None if pair is None else [pair])
         return self.tokenizer.id_to_piece(packed[0])
 
-    def _encode(self, texts, offset):
+    def _encode(self, texts, offset, pairs=None):
         texts = [check_text(offset + i, t, self.max_chars) for i, t in enumerate(texts)]
-        packed, truncated = self.tokenizer.encode_unpadded(texts, max_length=self.max_length)
+        if pairs is not None:
+            pairs = [check_pair(offset + i, t, self.max_chars) for i, t in enumerate(pairs)]
+        packed, truncated = self.tokenizer.encode_unpadded(texts, pairs, self.max_length)
         for i, (tokens, _) in enumerate(packed):
             check_tokens(offset + i, texts[i], len(tokens))
         return packed, truncated
 
-    def _run(self, texts, outputs):
+    def _inputs(self, texts, pairs):
+        """`(texts, pairs, single)` as lists (pairs None for a single-text model),
+        checked against what the model reads."""
+        single = isinstance(texts, (str, bytes, bytearray))
+        check_pairs(self.takes_pairs, texts, pairs)
+        texts = [texts] if single else _as_list(texts)
+        if pairs is not None:
+            pairs = [pairs] if single else _as_list(pairs)
+            if len(pairs) != len(texts):
+                raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs")
+        return texts, pairs, single
+
+    def _run(self, texts, outputs, pairs=None):
         """Named outputs for one text or a list, plus truncation flags, token
         counts, unknown-piece shares and whether a single text was given
         (callers unwrap it)."""
-        single = isinstance(texts, (str, bytes, bytearray))
-        texts = [texts] if single else _as_list(texts)
+        texts, pairs, single = self._inputs(texts, pairs)
         results = {name: [np.zeros((0, self.runner.width(name)), "float32")]
                    for name in outputs}
         truncated, num_tokens, unknown = [], [], []
         for start in range(0, len(texts), CHUNK):
-            packed, cut = self._encode(texts[start:start + CHUNK], start)
+            packed, cut = self._encode(texts[start:start + CHUNK], start,
+                                       None if pairs is None else pairs[start:start + CHUNK])
             values = self.runner.run_all(packed, self.max_length, self.max_batch_size, outputs)
             for name in outputs:
                 results[name].append(values[name])
@@ -194,17 +227,19 @@ class Classifier:
                                        "model file is damaged or was quantized badly")
         return arrays, truncated, num_tokens, unknown, single
 
-    def _probabilities(self, texts, long_texts):
+    def _probabilities(self, texts, long_texts, pairs=None):
         """Probabilities, truncation flags, token counts and unknown-piece shares,
         reading each text longer than max_length as `long_texts` says (see
         LONG_TEXT_MODES)."""
         if long_texts not in LONG_TEXT_MODES:
             raise ValueError(f"long_texts must be one of {', '.join(LONG_TEXT_MODES)}, "
                              f"got {long_texts!r}")
-        single = isinstance(texts, (str, bytes, bytearray))
-        texts = [texts] if single else _as_list(texts)
+        if self.takes_pairs and long_texts != "truncate":
+            raise ValueError(f"long_texts={long_texts!r} reads one text in pieces; a pair model "
+                             "reads both texts together, cut longest first (\"truncate\")")
+        texts, pairs, single = self._inputs(texts, pairs)
         output = self.runner.probability_output
-        arrays, truncated, num_tokens, unknown, _ = self._run(texts, (output,))
+        arrays, truncated, num_tokens, unknown, _ = self._run(texts, (output,), pairs)
         probabilities = arrays[output]
         if long_texts == "truncate":
             return probabilities, truncated, num_tokens, unknown, single
@@ -218,46 +253,62 @@ class Classifier:
                 parts, cuts, counts, shares, _ = self._run(sentences[:MAX_SENTENCES], (output,))
             except InputError:
                 continue  # a "sentence" with no tokens: keep the truncated reading
-            probabilities[i] = combine_sentences(parts[output])
+            probabilities[i] = combine_sentences(parts[output], self.multi_label)
             truncated[i] = len(sentences) > MAX_SENTENCES or any(cuts)
             num_tokens[i] = sum(counts)
             unknown[i] = float(np.average(shares, weights=counts))
         return probabilities, truncated, num_tokens, unknown, single
 
-    def predict_proba(self, texts, long_texts="truncate"):
+    def predict_proba(self, texts, long_texts="truncate", *, pairs=None):
         """`(n, num_labels)` float32 probabilities for a list of texts (one row
-        for one text). `long_texts`: "truncate" (default) cuts a text to the
-        model's max_length; "sentences" reads a longer text sentence by sentence
-        and "chunks" in pieces of whole sentences that fit max_length, and
-        both combine the pieces' probabilities (`combine_sentences`)."""
-        probabilities, _, _, _, single = self._probabilities(texts, long_texts)
+        for one text; sigmoids for a multi-label model). `long_texts`:
+        "truncate" (default) cuts a text to the model's max_length; "sentences"
+        reads a longer text sentence by sentence and "chunks" in pieces of whole
+        sentences that fit max_length, and both combine the pieces'
+        probabilities (`combine_sentences`). `pairs`: the second texts, for a
+        pair model (and only for one)."""
+        probabilities, _, _, _, single = self._probabilities(texts, long_texts, pairs)
         return probabilities[0] if single else probabilities
 
-    def classify(self, texts, top_k=None, long_texts="truncate"):
-        """A `Prediction` for one text, or a list of them for a list of texts.
+    def classify(self, texts, top_k=None, long_texts="truncate", *, pairs=None):
+        """A `Prediction` for one text, or a list of them for a list of texts
+        (a `MultiLabelPrediction` each, for a multi-label model).
 
         `top_k` keeps the k most probable labels in `scores` (default: all);
-        `long_texts` as in `predict_proba`. A text the model cannot read, or
-        whose best score is under `score_threshold`, gets `label=None` (see
-        `Prediction.abstained`).
+        `long_texts` and `pairs` as in `predict_proba`. A text the model cannot
+        read, or whose best score is under `score_threshold`, gets `label=None`
+        (see `Prediction.abstained`).
+
+        Example (a pair model):
+        ```python
+        classifier.classify(["a man plays a guitar"], pairs=["someone makes music"])
+        ```
         """
         check_options(top_k, len(self.labels))
         all_probabilities, truncated, num_tokens, unknown, single = self._probabilities(
-            texts, long_texts)
-        predictions = [make_prediction(row, self.labels, cut, count, share, top_k,
-                                       self.max_unknown, self.score_threshold)
-                       for row, cut, count, share in zip(all_probabilities, truncated,
-                                                         num_tokens, unknown)]
+            texts, long_texts, pairs)
+        rows = zip(all_probabilities, truncated, num_tokens, unknown)
+        if self.multi_label:
+            predictions = [make_multi_label_prediction(row, self.labels, cut, count, share,
+                                                       self.threshold, top_k, self.max_unknown)
+                           for row, cut, count, share in rows]
+        else:
+            predictions = [make_prediction(row, self.labels, cut, count, share, top_k,
+                                           self.max_unknown, self.score_threshold)
+                           for row, cut, count, share in rows]
         return predictions[0] if single else predictions
 
-    def embed(self, texts, normalize=True):
+    def embed(self, texts, normalize=True, *, pairs=None):
         """Pooled `[CLS]` vectors `(n, hidden)`, L2-normalized by default, so a
         dot product is the cosine similarity. Needs an export with an
-        `embedding` output (every `albert-tf export` file but MediaPipe's)."""
+        `embedding` output (every `albert-tf export` file but MediaPipe's).
+        These are the classifier's features: texts close in them are close in
+        what the model was trained to tell apart (for a sentiment model,
+        sentiment), not in meaning."""
         if not self.has_embedding:
             raise ModelFileError(f"{self.bundle.model_path} has no {EMBEDDING!r} output "
                                  f"(outputs: {sorted(self.runner.outputs)})")
-        arrays, _, _, _, single = self._run(texts, (EMBEDDING,))
+        arrays, _, _, _, single = self._run(texts, (EMBEDDING,), pairs)
         vectors = arrays[EMBEDDING]
         if normalize:
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True),
@@ -265,6 +316,9 @@ class Classifier:
         return vectors[0] if single else vectors
 
     def similarity(self, text_a, text_b):
-        """Cosine similarity of two texts' embeddings, in [-1, 1]."""
+        """Cosine similarity of two texts' embeddings, in [-1, 1] (single-text
+        models; see `embed` for what it measures)."""
+        if self.takes_pairs:
+            raise ValueError("similarity compares two single texts; this model reads pairs")
         a, b = self.embed([text_a, text_b])
         return float(np.clip(a @ b, -1.0, 1.0))

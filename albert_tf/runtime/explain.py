@@ -30,13 +30,15 @@ def log_odds(probabilities):
     return np.log(p) - np.log1p(-p)
 
 
-def occlusion(classifier, text, max_words=64):
-    """`(label, [(segment, attribution)])` for one text.
+def occlusion(classifier, text, max_words=64, pair=None):
+    """`(label, [(segment, attribution)])` for one text (of a pair model: its
+    first text, words removed with `pair` kept whole).
 
     Segments cover the whole text (words and the whitespace between them,
     whitespace with attribution None) so they can be rendered in place.
     Attribution: the drop in the predicted label's log-odds when the word is
-    removed (> 0: the word supports the label). Words past `max_words` are
+    removed (> 0: the word supports the label); for a multi-label model, the
+    highest-scoring label's own sigmoid log-odds. Words past `max_words` are
     shown with attribution None (not computed).
     """
     if not isinstance(max_words, int) or max_words < 1:
@@ -50,10 +52,14 @@ def occlusion(classifier, text, max_words=64):
     # distance from the uniform guess.
     keep = [i for i, v in enumerate(variants) if v.strip()]
     # The text itself leads the batch (and is validated with it).
-    probabilities = classifier.predict_proba([text] + [variants[i] for i in keep])
+    texts = [text] + [variants[i] for i in keep]
+    probabilities = classifier.predict_proba(texts, **(
+        {} if pair is None else {"pairs": [pair] * len(texts)}))
     label_index = int(np.argmax(probabilities[0]))
     scores = log_odds(probabilities[:, label_index])
-    attributions = [float(scores[0] - log_odds(1 / probabilities.shape[1]))] * len(scored)
+    # The guess without evidence: uniform over softmax labels; 0.5 for a sigmoid.
+    guess = 0.5 if getattr(classifier, "multi_label", False) else 1 / probabilities.shape[1]
+    attributions = [float(scores[0] - log_odds(guess))] * len(scored)
     for i, score in zip(keep, scores[1:]):
         attributions[i] = float(scores[0] - score)
     segments, position = [], 0

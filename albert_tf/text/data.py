@@ -213,23 +213,34 @@ def _parse_label(value, multi_label, separator):
     return str(value).strip()
 
 
-def iter_rows(path, text_column=None, label_column="label"):
+def iter_rows(path, text_column=None, label_column="label", text_pair_column=None):
     """Yield `(line_number, text, label)` for every row of a data file, streaming,
     with `load_examples`' column rules; `label` is None where the file has no
     `label_column`, and a missing or non-string text is yielded as "" (for the
-    caller's own rule: an error record in its place, not a failed file)."""
+    caller's own rule: an error record in its place, not a failed file). With
+    `text_pair_column`, `text` is a `(text, pair)` tuple (a .txt file has no
+    columns to take a pair from)."""
     if file_format(path) == "txt":
+        if text_pair_column:
+            raise DataError(f"{path}: a .txt file has no columns; text pairs need a "
+                            ".tsv/.csv/.jsonl file with the pair column")
         # Every line, blank ones too: each gets its record (read_records, for
         # training, passes over them), as stdin lines do.
         for number, line in enumerate(_decoded_lines(path), start=1):
             yield number, line.rstrip("\r\n"), None
         return
     column = None
+    as_text = lambda value: value if isinstance(value, str) else ""  # noqa: E731
     for number, record in read_records(path):
         if column is None:
             column = _pick_text_column(path, list(record), text_column)
+            if text_pair_column:
+                _pick_text_column(path, list(record), text_pair_column)
         text, label = record.get(column), record.get(label_column) if label_column else None
-        yield number, text if isinstance(text, str) else "", None if label is None else str(label)
+        text = as_text(text)
+        if text_pair_column:
+            text = (text, as_text(record.get(text_pair_column)))
+        yield number, text, None if label is None else str(label)
 
 
 def load_examples(path, text_column=None, text_pair_column=None,

@@ -41,3 +41,25 @@ def check_tokens(index, text, num_tokens):
     if num_tokens <= 2:
         raise _refuse(index, "has no tokens after normalization (only control or "
                              f"invisible characters): {text!r:.60}")
+
+
+def check_pair(index, text, max_chars=None):
+    """A pair's second text, checked as a first one is (`InputError` naming its index)."""
+    try:
+        return check_text(index, text, max_chars)
+    except InputError as error:
+        reason = f"pair {error.reason}"
+        raise InputError(f"text {index}'s {reason}", reason=reason, index=index) from None
+
+
+def check_pairs(takes_pairs, texts, pairs):
+    """ValueError, in one line, for pairs a model cannot take: a pair model given
+    single texts, a single-text model given pairs, or as many pairs as texts not."""
+    if takes_pairs and pairs is None:
+        raise ValueError("this model reads text pairs (it was trained with a text pair column): "
+                         "pass pairs= (on the command line, --text-pair-column or TEXT<TAB>PAIR)")
+    if not takes_pairs and pairs is not None:
+        raise ValueError("this model reads single texts, not pairs (it was trained without a "
+                         "text pair column)")
+    if pairs is not None and not isinstance(texts, (str, bytes)) and len(pairs) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(pairs)} pairs")

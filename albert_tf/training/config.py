@@ -139,7 +139,7 @@ class TrainConfig(RunConfig):
         if not self.train:
             fail("a training file is required (train=... / --train)")
         super().validate()
-        check_positive(self, "batch_size", "epochs")
+        check_positive(self, "batch_size", "epochs", "patience")
         if self.max_train_examples is not None:  # 0 used to mean "every row", silently
             check_positive(self, "max_train_examples")
         check_rates(self, "classifier_dropout")

@@ -19,7 +19,8 @@ def check_choice(name, value, choices):
 
 def check_positive(options, *names):
     for name in names:
-        if int(getattr(options, name)) < 1:
+        value = getattr(options, name)
+        if value is None or isinstance(value, bool) or int(value) < 1:
             fail(f"{name} must be a positive integer, got {getattr(options, name)}")
 
 

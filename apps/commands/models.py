@@ -2,7 +2,8 @@
 
 from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_backend, add_data_columns,
                                        add_prediction_options, add_texts, answer_each,
-                                       positive_int, print_json, stdout_to_stderr)
+                                       check_pair_options, positive_int, print_json,
+                                       stdout_to_stderr)
 from albert_tf.artifacts.manifest import AVERAGED_FROM, check_output_dir
 
 BATCH_SIZE = 64  # texts per Keras predict call
@@ -50,13 +51,19 @@ def cmd_predict(args):
     from albert_tf.artifacts.model_dir import load
 
     model = load(args.model)
+    pairs = model.takes_pairs
+    training = model.config["training"]
+    column = check_pair_options(args, pairs, (training.get("text_column"),
+                                              training.get("text_pair_column")))
 
     def answer(texts):
-        return model.predict(texts, batch_size=args.batch_size, top_k=args.top_k,
-                             max_unknown=args.max_unknown,
+        first, second = zip(*texts) if pairs else (texts, None)
+        return model.predict(list(first), None if second is None else list(second),
+                             batch_size=args.batch_size, top_k=args.top_k,
+                             max_unknown=args.max_unknown, threshold=args.threshold,
                              score_threshold=args.score_threshold)
 
-    return answer_each(args, answer)
+    return answer_each(args, answer, pairs, column)
 
 
 def cmd_embed(args):
@@ -72,11 +79,11 @@ def cmd_embed(args):
 
 
 def _texts_command(commands, name, func, help_text, fields="One JSON object per text in "
-                                                          "input order."):
+                                                          "input order.", pairs=False):
     p = commands.add_parser(name, help=help_text,
                             description=f"{help_text[0].upper()}{help_text[1:]}. {fields}")
     p.add_argument("model", help="model directory")
-    add_texts(p)
+    add_texts(p, pairs)
     p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
                    help="texts per Keras predict call")
     add_backend(p)
@@ -86,7 +93,7 @@ def _texts_command(commands, name, func, help_text, fields="One JSON object per 
 
 def add_predict(commands):
     p = _texts_command(commands, "predict", cmd_predict, "classify texts (JSON lines out)",
-                       PREDICTION_FIELDS)
+                       PREDICTION_FIELDS, pairs=True)
     add_prediction_options(p)
 
 

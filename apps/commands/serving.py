@@ -4,7 +4,8 @@ import json
 import sys
 
 from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_prediction_options, add_texts,
-                                       answer_each, port_number, positive_int)
+                                       answer_each, check_pair_options, port_number,
+                                       positive_int)
 from albert_tf.native_stderr import NATIVE_NOISE, XNNPACK_NOTICE, native_stderr_filtered
 from albert_tf.contract import RECIPE_PREFERENCE
 
@@ -20,13 +21,23 @@ def cmd_classify(args):
         classifier = Classifier.load(args.export, recipe=args.recipe, num_threads=args.threads,
                                      max_batch_size=args.batch_size,
                                      max_unknown=args.max_unknown,
-                                     score_threshold=args.score_threshold)
-        classifier.predict_proba("warm up")
+                                     score_threshold=args.score_threshold,
+                                     threshold=args.threshold)
+        pairs = classifier.takes_pairs
+        classifier.predict_proba("warm up", pairs="warm up" if pairs else None)
+    contract = classifier.bundle.manifest.get("contract", {})
+    column = check_pair_options(args, pairs, (contract.get("text_column"),
+                                              contract.get("text_pair_column")))
     if args.verbose:
         print(f"albert-tf classify: {json.dumps(classifier.describe())}", file=sys.stderr)
-    return answer_each(args, lambda texts: [
-        p.to_dict() for p in classifier.classify(texts, top_k=args.top_k,
-                                                 long_texts=args.long_texts)])
+
+    def answer(texts):
+        first, second = zip(*texts) if pairs else (texts, None)
+        return [p.to_dict() for p in classifier.classify(
+            list(first), top_k=args.top_k, long_texts=args.long_texts,
+            pairs=None if second is None else list(second))]
+
+    return answer_each(args, answer, pairs, column)
 
 
 def add_classify(commands):
@@ -38,7 +49,7 @@ def add_classify(commands):
                     "+ numpy): an export directory, one of its .tflite files, or a MediaPipe "
                     ".tflite. " + PREDICTION_FIELDS)
     p.add_argument("export", help="export directory or .tflite file")
-    add_texts(p)
+    add_texts(p, pairs=True)
     p.add_argument("--recipe", help="which .tflite of the export (default: the first that "
                                     "passed its parity gate of "
                                     f"{', '.join(RECIPE_PREFERENCE)})")
