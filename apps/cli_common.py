@@ -288,6 +288,9 @@ def add_training_options(parser, config_class=None):
            help="early exit: a classifier after every layer call, trained together "
                 "(PABEE's depth-weighted loss): one head per call, or one shared by all; "
                 "the model's own output is unchanged (default: none, or the --init model's)")
+    option("--exit-heads-only", help="train only the per-call exit heads, the --init model "
+                                     "frozen (DeeBERT's second stage): its own answers stay "
+                                     "exactly as they were")
 
 
 def command_line():

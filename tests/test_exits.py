@@ -103,3 +103,28 @@ def test_new_exit_heads_on_a_trained_model_start_from_its_head(tmp_path, data_fi
         np.testing.assert_array_equal(got, want)  # the same weights, heads included
     with pytest.raises(albert_tf.AlbertTfError, match="unknown exit_heads 'all'"):
         TrainConfig(**fast_train_kwargs(data_files, tmp_path / "n", exit_heads="all")).validate()
+
+
+def test_exit_heads_only_trains_exits_beside_a_frozen_model(tmp_path, data_files,
+                                                           trained_dir):
+    """DeeBERT's second stage: the init's answers stay to the bit, the exits learn."""
+    from albert_tf.training.config import TrainConfig
+
+    init = albert_tf.load(str(trained_dir))
+    model = albert_tf.train(**fast_train_kwargs(
+        data_files, tmp_path / "m", init=str(trained_dir), exit_heads="per_call",
+        exit_heads_only=True, epochs=2, learning_rate=1e-2))
+    texts = albert_tf.load_examples(str(data_files / "dev.tsv")).texts[:30]
+    np.testing.assert_array_equal(model.predict_proba(texts), init.predict_proba(texts))
+    frozen = {w.path: w for w in init.model.weights}
+    for weight in model.model.backbone.weights + model.model.output_dense.weights:
+        np.testing.assert_array_equal(weight.numpy(), frozen[weight.path].numpy())
+    metrics = model.metadata["eval_metrics"]
+    assert metrics["exit_accuracy"][-1] == pytest.approx(init.metadata["eval_metrics"]
+                                                         ["accuracy"], abs=1e-6)
+    assert metrics["exit_accuracy"][0] > 0.6  # the first call's head learnt (chance: ~0.5)
+    for bad, message in ((dict(exit_heads="shared"), "a shared head is the model's own"),
+                         (dict(exit_heads="per_call", init=None), "init= a model directory")):
+        with pytest.raises(albert_tf.AlbertTfError, match=message):
+            TrainConfig(**fast_train_kwargs(data_files, tmp_path / "x", exit_heads_only=True,
+                                            **{"init": str(trained_dir), **bad})).validate()

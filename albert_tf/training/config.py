@@ -132,6 +132,10 @@ class TrainConfig(RunConfig):
     # ("per_call" heads, or one "shared" head; see training.exits). None: the
     # ordinary classifier (or, with init= a model directory, the init's heads).
     exit_heads: str = None
+    # Train the exit heads alone, the init model (encoder, pooler, its own head)
+    # frozen: DeeBERT's second stage. The last exit then answers exactly as the
+    # init did, so a shipped model gains exits without losing a sentence.
+    exit_heads_only: bool = False
 
     INIT_TAKES_MODEL_DIR = True
 
@@ -171,6 +175,13 @@ class TrainConfig(RunConfig):
             if self.multi_label:
                 fail(f"exit_heads={self.exit_heads!r} is for single-label tasks; "
                      "multi_label is not supported")
+        if self.exit_heads_only:
+            if self.exit_heads != "per_call":
+                fail(f"exit_heads_only trains per-call heads beside a frozen model; got "
+                     f"exit_heads={self.exit_heads!r} (a shared head is the model's own)")
+            if not (self.init and is_model_dir(self.init)):
+                fail(f"exit_heads_only freezes a trained model: init= a model directory, "
+                     f"got init={self.init!r}")
         return self
 
 

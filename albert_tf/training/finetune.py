@@ -197,6 +197,11 @@ def compile_model(model, config, total_steps, loss=None, metrics=None, accuracy_
         loss, metrics = task_loss_and_metrics(config.multi_label)
         accuracy_fn = keras.metrics.sparse_categorical_accuracy
     trainee = model
+    if getattr(config, "exit_heads_only", False):
+        # Only the exit heads learn: the encoder (pooler included) and the last
+        # exit, the model's own head, stay as the init left them.
+        model.backbone.trainable = False
+        model.output_dense.trainable = False
     if getattr(model, "exit_heads", None):
         trainee = model.exit_model()
         loss = ExitLoss(loss, model.num_exits)
