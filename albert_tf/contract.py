@@ -46,6 +46,13 @@ RECIPE_PREFERENCE = ("dynamic_int8", "int8", "float16", "float32")
 # all calls (`shared`). None: the ordinary classifier, unchanged.
 EXIT_HEADS = ("per_call", "shared")
 
+# The adaptive (early-exit) file's signatures and tensors (export/adaptive.py):
+# `embed`, one call of the shared `layer`, and `exit_1` ... `exit_N`.
+ADAPTIVE_EMBED, ADAPTIVE_LAYER, ADAPTIVE_EXIT = "embed", "layer", "exit_"
+ADAPTIVE_HIDDEN = "hidden"
+ADAPTIVE_PREFIX = "adaptive_"  # adaptive_{recipe}.tflite beside {recipe}.tflite
+ADAPTIVE_FILES = "adaptive_files"  # the export manifest's key listing them
+
 # Keras backends the kit runs on (`--backend`, KERAS_BACKEND).
 BACKENDS = ("tensorflow", "jax", "torch")
 

@@ -13,6 +13,7 @@ the same fields, so a pipeline can switch between them without a mapping:
 | `num_tokens` | tokens the model saw, `[CLS]` and `[SEP]` included |
 | `unknown_share` | share of the text's pieces the model cannot read (`<unk>`) |
 | `abstained` | None, `"unreadable"` (more than `max_unknown` unknown) or `"low_score"` (best under `score_threshold`) |
+| `calls` | only from an adaptive (early-exit) model: the layer calls it made (summed over a long text's pieces) |
 
 A multi-label model gives a `MultiLabelPrediction`: `labels` (every label at or
 above `threshold`, the model's own by default) in place of `label` and `score`,
@@ -52,9 +53,14 @@ class Prediction:
     num_tokens: int  # tokens the model saw, [CLS] and [SEP] included
     unknown_share: float = 0.0  # share of the text's pieces the model cannot read
     abstained: str = None  # None, "unreadable" or "low_score"
+    # Layer calls an adaptive (early-exit) model made for it; None otherwise.
+    calls: int = None
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        record = dataclasses.asdict(self)
+        if record["calls"] is None:  # a whole-model file: the field says nothing
+            del record["calls"]
+        return record
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +110,7 @@ def _unreadable(unknown_share, max_unknown):
 
 
 def make_prediction(probabilities, labels, truncated, num_tokens, unknown_share, top_k=None,
-                    max_unknown=MAX_UNKNOWN, score_threshold=None):
+                    max_unknown=MAX_UNKNOWN, score_threshold=None, calls=None):
     """A `Prediction` from one text's probabilities over `labels`."""
     scores = ranked_scores(probabilities, labels, top_k)
     best = next(iter(scores))
@@ -114,7 +120,8 @@ def make_prediction(probabilities, labels, truncated, num_tokens, unknown_share,
     elif score_threshold is not None and scores[best] < score_threshold:
         abstained = LOW_SCORE
     return Prediction(None if abstained else best, scores[best], scores, bool(truncated),
-                      int(num_tokens), round(float(unknown_share), 4), abstained)
+                      int(num_tokens), round(float(unknown_share), 4), abstained,
+                      None if calls is None else int(calls))
 
 
 def make_multi_label_prediction(probabilities, labels, truncated, num_tokens, unknown_share,

@@ -341,6 +341,30 @@ def add_prediction_options(parser):
                              "(default: the model's, 0.5)")
 
 
+def exit_rule(value):
+    """`--exit`'s type: a rule string of a known form (argparse's usage error, exit 2,
+    otherwise); the model's own limits are checked when it is loaded."""
+    from albert_tf.runtime.adaptive import parse_exit_rule
+
+    try:
+        parse_exit_rule(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return value
+
+
+@contextlib.contextmanager
+def options_fail_in_one_line():
+    """Options the model refuses (`ValueError`: a threshold for the other kind of
+    model, an exit rule past its calls) as the command's one-line error."""
+    from albert_tf.errors import AlbertTfError
+
+    try:
+        yield
+    except ValueError as error:
+        raise AlbertTfError(str(error)) from None
+
+
 def split_pair(text):
     """`TEXT<TAB>PAIR` as `(text, pair)`; with no TAB the pair is empty (an error
     record for that line, naming the pair)."""

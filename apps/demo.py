@@ -26,12 +26,17 @@ from albert_tf.apps.cli_common import answer_or_refuse
 from albert_tf.text.data import TEXT_COLUMN_CANDIDATES
 from albert_tf.errors import AlbertTfError
 from albert_tf.artifacts.manifest import EXPORT_FORMAT, check_kind, read_manifest
+from albert_tf.contract import ADAPTIVE_FILES
 from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
 from albert_tf.prediction import UNREADABLE, MultiLabelPrediction
 from albert_tf.runtime.classifier import LONG_TEXT_MODES
 
 LOG = logging.getLogger("albert_tf.demo")
+# The Classify tab's early-exit choices (shown for an export with adaptive files).
+EXIT_OFF = "off (whole model)"
+EXIT_CHOICES = (EXIT_OFF, "none", "patience:1", "patience:2", "confidence:0.9",
+                "confidence:0.95")
 MAX_TEXT_CHARS = 5000  # per text box; the model reads ~max_length*32 chars anyway
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FILE_ROWS = 5000
@@ -113,6 +118,17 @@ class LazyClassifiers(collections.abc.Mapping):
         """The recipes loaded so far."""
         return [r for r in self._recipes if r in self._loaded]
 
+    def adaptive(self, recipe, rule):
+        """The recipe's adaptive (early-exit) classifier under `rule`, loaded once."""
+        if recipe not in self._recipes:
+            raise KeyError(recipe)
+        with self._lock:
+            key = (recipe, rule)
+            if key not in self._loaded:
+                self._loaded[key] = Classifier.load(self._export_dir, recipe=recipe, exit=rule,
+                                                    num_threads=self._num_threads)
+            return self._loaded[key]
+
 
 class DemoModels:
     """Every recipe of one export (the default loaded at start, the others on first
@@ -132,6 +148,9 @@ class DemoModels:
         self.multi_label = self.default.multi_label
         self.takes_pairs = self.default.takes_pairs
         self.pair_column = manifest.get("contract", {}).get("text_pair_column")
+        # Recipes with an adaptive (early-exit) file: the Classify tab offers exit rules.
+        self.adaptive_recipes = [f["recipe"] for f in
+                                 (manifest.get(ADAPTIVE_FILES) or {}).values()]
         self.title = manifest.get("title") or os.path.basename(os.path.abspath(export_dir))
         # What the model is for, and texts it answers right (from its bundle's metadata).
         self.description = manifest.get("description")
@@ -188,12 +207,24 @@ class DemoModels:
             return None
         return self.check_text(pair, "as the second text (this model reads pairs)")
 
-    def classify(self, text, recipe=None, long_texts=LONG_TEXT_MODES[0], pair=None):
+    def classify(self, text, recipe=None, long_texts=LONG_TEXT_MODES[0], pair=None,
+                 exit_rule=None):
         """(label scores, tokens, details, attributions) for one text (and a pair
         model's second text); a text past the model's max length read as
         `long_texts` says (the runtime's modes). A multi-label model's scores are
-        independent, and the details name every label at or above its threshold."""
+        independent, and the details name every label at or above its threshold.
+        `exit_rule` (a model with an adaptive file): early exit, and the details say
+        after how many layer calls the answer was decided."""
         classifier = self.classifiers.get(recipe) or self.default
+        if exit_rule and exit_rule != EXIT_OFF:
+            if classifier.recipe not in self.adaptive_recipes:
+                raise AlbertTfError(f"the {classifier.recipe} model has no adaptive file for "
+                                    f"early exit (recipes with one: "
+                                    f"{', '.join(self.adaptive_recipes) or 'none'})")
+            try:
+                classifier = self.classifiers.adaptive(classifier.recipe, exit_rule)
+            except ValueError as error:
+                raise AlbertTfError(str(error)) from None
         text, pair = self.check_text(text), self.check_pair(pair)
         if long_texts not in LONG_TEXT_MODES:
             raise AlbertTfError(f"long texts: choose one of {', '.join(LONG_TEXT_MODES)}")
@@ -218,6 +249,9 @@ class DemoModels:
                                 "tokens)" if long_texts != LONG_TEXT_MODES[0]
                                 and len(pieces) >= classifier.max_length
                                 else ", not truncated"))
+        if prediction.calls is not None:
+            details += (f", decided after {prediction.calls} of {classifier.adaptive.num_calls} "
+                        f"layer calls ({classifier.exit_rule})")
         if prediction.unknown_share:
             details += f"; {prediction.unknown_share:.0%} of its pieces are unknown to the model"
         if prediction.abstained:
@@ -376,6 +410,10 @@ def build_app(models):
             long_texts = gr.Radio(list(LONG_TEXT_MODES), value=LONG_TEXT_MODES[0],
                                   label="a text longer than the model's max length: cut it, "
                                         "read it sentence by sentence, or in chunks")
+            exit_rule = gr.Dropdown(list(EXIT_CHOICES), value=EXIT_OFF,
+                                    visible=bool(models.adaptive_recipes),
+                                    label="early exit: stop calling the shared layer once the "
+                                          "answer is settled", elem_id="exit-rule")
             button = gr.Button("Classify", variant="primary", elem_id="classify-button")
             if models.examples:
                 gr.Examples(models.examples, inputs=text)
@@ -391,10 +429,11 @@ def build_app(models):
             tokens = gr.HighlightedText(label="tokens the model saw", show_legend=False,
                                         show_inline_category=False,
                                         color_map={"a": "#dbeafe", "b": "#fef3c7"})
-            button.click(_user_errors(models.classify), [text, recipe, long_texts, pair],
+            inputs = [text, recipe, long_texts, pair, exit_rule]
+            button.click(_user_errors(models.classify), inputs,
                          [label, tokens, details, attributions], api_name="classify")
             # Enter in the text box does what the button does; one API endpoint.
-            text.submit(_user_errors(models.classify), [text, recipe, long_texts, pair],
+            text.submit(_user_errors(models.classify), inputs,
                         [label, tokens, details, attributions], api_visibility="private")
         with gr.Tab("Batch file"):
             upload = gr.File(label=f"a {', '.join(FILE_TYPES)} file (≤ "

@@ -25,4 +25,7 @@ class ExportOptions:
     # MediaPipe label file and the SavedModel's `label` say them; an eval file
     # may still hold the values the model was trained with.
     label_names: str = None
+    # A model with exit heads also gets adaptive_{recipe}.tflite (early exit,
+    # export/adaptive.py) for each recipe that needs no calibration.
+    adaptive: bool = True
     overwrite: bool = False

@@ -17,18 +17,21 @@ import random
 import tempfile
 
 import keras
+import numpy as np
 
 from albert_tf import __version__
 from albert_tf.artifacts.manifest import (EXPORT_FORMAT, PROVENANCE_KEYS, AtomicDirectory,
                                           check_output_dir, package_versions, recorded_path,
                                           sha256_file, write_manifest)
 from albert_tf.artifacts.model_dir import load
-from albert_tf.contract import (EMBEDDING, INPUTS, LABELS_FILE, MANIFEST_FILE,
+from albert_tf.contract import (ADAPTIVE_FILES, ADAPTIVE_PREFIX, EMBEDDING, INPUTS,
+                                LABELS_FILE, MANIFEST_FILE,
                                 MEDIAPIPE_INPUTS, MEDIAPIPE_PROBABILITY, PROBABILITIES,
                                 SAVED_MODEL_TEXT_INPUTS, TOKENIZER_DIR, TOKENIZER_MODEL)
 from albert_tf.errors import AlbertTfError
 from albert_tf.prediction import MULTI_LABEL_THRESHOLD
 from albert_tf.text.data import LabelVocab, load_examples, parse_label_names
+from albert_tf.text.bucketing import plan_batches
 from albert_tf.text.tokenizer import pad_sequences
 
 from .options import ExportOptions
@@ -224,6 +227,59 @@ def _convert_one(trained, recipe, static_length, saved_model, path, calibration,
     return row
 
 
+def _adaptive_targets(trained, recipes, options):
+    """The recipes of the adaptive files to write (none without exit heads), and
+    why some are not written."""
+    from .adaptive import check_adaptive
+
+    if not options.adaptive:
+        return [], None
+    reason = check_adaptive(trained.model)
+    if reason:
+        return [], None if not getattr(trained.model, "exit_heads", None) else reason
+    skipped = [r.name for r in recipes if r.calibrated]
+    return ([r for r in recipes if not r.calibrated],
+            f"no adaptive {', '.join(skipped)} file: calibrated recipes would need a "
+            "representative set per signature" if skipped else None)
+
+
+def _convert_adaptive(trained, recipe, saved_model, signatures, path, whole_row, parity_set,
+                      options):
+    """Convert, write and measure one adaptive file; returns its parity row: with
+    rule `none` against the Keras float model, and each exit against Keras' exit."""
+    from albert_tf.runtime.adaptive import AdaptiveRunner, parse_exit_rule
+
+    from . import parity
+    from .adaptive import convert_adaptive
+
+    blob, seconds = convert_adaptive(saved_model, recipe, signatures)
+    with open(path, "wb") as f:
+        f.write(blob)
+    runner = AdaptiveRunner(path)
+
+    def answers(rule):
+        probabilities = np.zeros((len(parity_set.packed), runner.num_labels), "float32")
+        for rows in plan_batches([len(t) for t, _ in parity_set.packed], 32):
+            probabilities[rows] = runner.run([parity_set.packed[i] for i in rows],
+                                             trained.max_length, rule)[0]
+        return probabilities
+
+    exits = trained.exit_proba(parity_set.examples.texts, parity_set.examples.pairs)
+    row = {"file": os.path.basename(path), "recipe": recipe.name, "size_bytes": len(blob),
+           # The shared layer is stored once: the size of the whole-model file.
+           "size_ratio": round(len(blob) / whole_row["size_bytes"], 4),
+           "convert_s": round(seconds, 2), "static_length": None, "calls": runner.num_calls,
+           **parity_set.compare(answers(parse_exit_rule("none"))),
+           "exit_agreement": [
+               round(float((answers(parse_exit_rule(f"calls:{i}")).argmax(-1)
+                            == exits[:, i - 1].argmax(-1)).mean()), 6)
+               for i in range(1, runner.num_calls + 1)]}
+    row["failures"] = parity.check(row, recipe, options.min_agreement)
+    if row["size_ratio"] > MAX_ADAPTIVE_SIZE_RATIO:
+        row["failures"].append(f"{row['size_ratio']:.2f}x the size of {whole_row['file']}")
+    return row
+
+
 def _contract(trained, mediapipe_length):
     """What a reader of the export needs to feed its files and read their outputs
     (the runtime reads max_length, text_pairs, multi_label and threshold)."""
@@ -252,7 +308,8 @@ def _contract(trained, mediapipe_length):
     }
 
 
-def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_length):
+def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_length,
+                    adaptive_files=None, adaptive_note=None):
     write_manifest(
         out, format=FORMAT,
         source={"model_dir": recorded_path(options.model_dir),
@@ -275,12 +332,19 @@ def _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_le
         **{key: trained.metadata[key] for key in PROVENANCE_KEYS if key in trained.metadata},
         tflite_files=files,
         **({"mediapipe": MEDIAPIPE_NO_PAIRS} if trained.takes_pairs else {}),
+        # Early exit (export/adaptive.py): not among tflite_files, which are whole models.
+        **({ADAPTIVE_FILES: adaptive_files} if adaptive_files else {}),
+        **({"adaptive": adaptive_note} if adaptive_note else {}),
         parity=rows,
         versions={"albert_tf": __version__, "converter": "tf.lite.TFLiteConverter",
                   **package_versions("tensorflow", "tensorflow-text", "keras",
                                      "ai-edge-litert", "sentencepiece", "numpy")},
     )
 
+
+# An adaptive file stores the shared layer once: more than this times the size
+# of the whole-model file of its recipe would mean it does not.
+MAX_ADAPTIVE_SIZE_RATIO = 1.10
 
 # Why a pair model has no MediaPipe file (in its manifest and README).
 MEDIAPIPE_NO_PAIRS = (
@@ -401,6 +465,23 @@ def export_model(options=None, **kwargs):
                 trained, recipe, static_length, mediapipe_saved if static_length else saved_model,
                 os.path.join(out, filename), calibration, options, parity_set))
             files[filename] = _file_description(recipe, static_length)
+        adaptive_recipes, adaptive_note = _adaptive_targets(trained, recipes, options)
+        adaptive_files = {}
+        if adaptive_recipes:
+            from .adaptive import write_adaptive_saved_model
+
+            adaptive_saved = os.path.join(scratch, "adaptive")
+            signatures = write_adaptive_saved_model(model, adaptive_saved)
+            for recipe in adaptive_recipes:
+                filename = f"{ADAPTIVE_PREFIX}{recipe.name}.tflite"
+                whole = next(r for r in rows if r["file"] == f"{recipe.name}.tflite")
+                rows.append(_convert_adaptive(trained, recipe, adaptive_saved, signatures,
+                                              os.path.join(out, filename), whole, parity_set,
+                                              options))
+                adaptive_files[filename] = {
+                    "recipe": recipe.name, "calls": rows[-1]["calls"],
+                    "description": f"early exit: {', '.join(signatures)} signatures "
+                                   "(export/adaptive.py)"}
         trained.tokenizer.save(os.path.join(out, TOKENIZER_DIR))
         trained.labels.save(os.path.join(out, LABELS_FILE))
         _write_readme(out, files, trained, options.out)
@@ -409,7 +490,8 @@ def export_model(options=None, **kwargs):
             f"Parity with the Keras float model on {len(parity_set.examples)} texts of "
             f"{os.path.basename(parity_set.examples.source)}"
             + (f" (Keras float accuracy {accuracy:.4f})" if accuracy else "")))
-        _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_length)
+        _write_manifest(out, options, trained, parity_set, rows, files, mediapipe_length,
+                        adaptive_files, adaptive_note)
     failed = [f"{r['file']}: {'; '.join(r['failures'])}" for r in rows if r["failures"]]
     if failed:
         raise ParityError("parity targets missed (files kept in "

@@ -74,8 +74,10 @@ def _positional(named_dataset, order):
 
 
 def _converter(saved_model_dir, signature_key):
-    return tf.lite.TFLiteConverter.from_saved_model(
-        saved_model_dir, signature_keys=[signature_key] if signature_key else None)
+    """`signature_key`: one key, a list of keys (one file, several signatures), or None."""
+    keys = [signature_key] if isinstance(signature_key, str) else signature_key
+    return tf.lite.TFLiteConverter.from_saved_model(saved_model_dir,
+                                                    signature_keys=keys or None)
 
 
 def convert(saved_model_dir, recipe, representative_dataset=None, signature_key=None,

@@ -20,13 +20,14 @@ import zipfile
 
 from albert_tf.artifacts.manifest import (EXPORT_FORMAT, check_kind, read_manifest, sha256_file,
                                           verify_manifest)
-from albert_tf.contract import (LABELS_FILE, MANIFEST_FILE, RECIPE_PREFERENCE, TOKENIZER_DIR,
-                                TOKENIZER_MODEL)
+from albert_tf.contract import (ADAPTIVE_FILES, ADAPTIVE_PREFIX, LABELS_FILE, MANIFEST_FILE,
+                                RECIPE_PREFERENCE, TOKENIZER_DIR, TOKENIZER_MODEL)
 from albert_tf.errors import ModelDirError, ModelFileError
 from albert_tf.prediction import MULTI_LABEL_THRESHOLD
 from albert_tf.text.tokenizer import AlbertTokenizer
 
-__all__ = ["Bundle", "RECIPE_PREFERENCE", "available_recipes", "locate", "parity_row"]
+__all__ = ["Bundle", "RECIPE_PREFERENCE", "adaptive_file", "available_recipes", "locate",
+           "parity_row"]
 
 
 @dataclasses.dataclass
@@ -130,6 +131,22 @@ def load_export(directory, recipe=None, filename=None):
                             "re-export the model with `albert-tf export`")
     return Bundle(os.path.join(directory, filename), recipe, tokenizer, labels, max_length,
                   manifest)
+
+
+def adaptive_file(bundle):
+    """The verified path of the adaptive (early-exit) file of `bundle`'s recipe, or
+    one `ModelFileError` line saying why there is none."""
+    name = f"{ADAPTIVE_PREFIX}{bundle.recipe}.tflite"
+    listed = bundle.manifest.get(ADAPTIVE_FILES) or {}
+    if name not in listed:
+        why = bundle.manifest.get("adaptive") or (
+            f"its adaptive files: {', '.join(sorted(listed))}" if listed else
+            "the model has no exit heads (train or distill it with --exit-heads, then export)")
+        raise ModelFileError(f"{os.path.dirname(bundle.model_path) or '.'}: no {name} for an "
+                             f"exit rule; {why}")
+    directory = os.path.dirname(bundle.model_path)
+    verify_manifest(directory, required=(name,), only=(name,))
+    return os.path.join(directory, name)
 
 
 SIDECAR_SUFFIX = ".sha256"

@@ -30,12 +30,17 @@ from albert_tf.contract import EMBEDDING
 from albert_tf.errors import InputError, ModelFileError, ModelOutputError
 from albert_tf.prediction import (MAX_UNKNOWN, check_options, make_multi_label_prediction,
                                   make_prediction)
+from albert_tf.text.bucketing import plan_batches
 from albert_tf.text.inputs import check_pair, check_pairs, check_text, check_tokens
 from albert_tf.text.sentences import split_sentences
 from albert_tf.text.tokenizer import CHARS_PER_TOKEN_CAP
 
-from .bundle import locate
+from .adaptive import AdaptiveRunner, parse_exit_rule
+from .bundle import adaptive_file, locate
 from .runner import ModelRunner
+
+# The adaptive file's second answer beside the probabilities: layer calls per text.
+CALLS = "calls"
 
 # Texts validated and tokenized at once: bounds memory on huge lists while
 # leaving enough texts to sort by length, so batches carry little padding.
@@ -116,6 +121,11 @@ class Classifier:
             None (default) labels every readable text. Single-label models.
         threshold: a multi-label model's labels are those at or above this
             (default: the export's, 0.5).
+        exit: an early-exit rule, "patience:K", "confidence:P", "calls:N" or
+            "none" (`runtime.adaptive`): the export's adaptive file of this
+            recipe runs the shared layer only as many times as a text needs,
+            and each prediction says how many (`calls`). None (default): the
+            whole-model file.
 
     Example:
     ```python
@@ -127,7 +137,8 @@ class Classifier:
     """
 
     def __init__(self, bundle, num_threads=None, max_batch_size=32, num_interpreters=1,
-                 backend=None, max_unknown=MAX_UNKNOWN, score_threshold=None, threshold=None):
+                 backend=None, max_unknown=MAX_UNKNOWN, score_threshold=None, threshold=None,
+                 exit=None):
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ValueError(f"max_batch_size must be a positive int, got {max_batch_size!r}")
         check_options(max_unknown=max_unknown, score_threshold=score_threshold,
@@ -144,13 +155,19 @@ class Classifier:
                 f"{len(bundle.labels)} labels {bundle.labels}")
         self.max_length = self.runner.static_length or bundle.max_length
         self.max_chars = self.max_length * CHARS_PER_TOKEN_CAP
+        self.adaptive = self.exit_rule = None
+        if exit is not None:
+            self.adaptive = AdaptiveRunner(adaptive_file(bundle), self.runner.num_threads,
+                                           num_interpreters, backend)
+            self.exit_rule = parse_exit_rule(exit, self.adaptive.num_calls)
 
     @classmethod
     def load(cls, source=None, recipe=None, **kwargs):
         """Load an export directory (its `recipe`, default the first that passed its
         parity gate in `RECIPE_PREFERENCE` order), one of its `.tflite` files, a
         MediaPipe `.tflite` with embedded metadata, or a bundled model by short
-        name ("sst2"; no `source`: the default bundled model)."""
+        name ("sst2"; no `source`: the default bundled model). `exit="patience:2"`
+        etc. loads the recipe's adaptive file too (see `__init__`)."""
         return cls(locate(source, recipe), **kwargs)
 
     # --- what it is -------------------------------------------------------
@@ -171,6 +188,8 @@ class Classifier:
                 "num_threads": self.runner.num_threads, "embedding": self.has_embedding,
                 "text_pairs": self.takes_pairs, "multi_label": self.multi_label,
                 "threshold": self.threshold,
+                "exit": None if self.exit_rule is None else str(self.exit_rule),
+                "calls": None if self.adaptive is None else self.adaptive.num_calls,
                 "accuracy": self.bundle.accuracy, "verified": self.bundle.verified}
 
     # --- inference ----------------------------------------------------------
@@ -207,13 +226,19 @@ class Classifier:
         counts, unknown-piece shares and whether a single text was given
         (callers unwrap it)."""
         texts, pairs, single = self._inputs(texts, pairs)
-        results = {name: [np.zeros((0, self.runner.width(name)), "float32")]
-                   for name in outputs}
+        # The adaptive file answers probabilities (and the calls each text took).
+        adaptive = self.adaptive is not None and outputs == (self.runner.probability_output,)
+        widths = {name: self.runner.width(name) for name in outputs}
+        if adaptive:
+            outputs = outputs + (CALLS,)
+            widths[CALLS] = 1
+        results = {name: [np.zeros((0, widths[name]), "float32")] for name in outputs}
         truncated, num_tokens, unknown = [], [], []
         for start in range(0, len(texts), CHUNK):
             packed, cut = self._encode(texts[start:start + CHUNK], start,
                                        None if pairs is None else pairs[start:start + CHUNK])
-            values = self.runner.run_all(packed, self.max_length, self.max_batch_size, outputs)
+            values = (self._run_adaptive(packed, outputs[0]) if adaptive else
+                      self.runner.run_all(packed, self.max_length, self.max_batch_size, outputs))
             for name in outputs:
                 results[name].append(values[name])
             truncated.extend(cut)
@@ -227,10 +252,20 @@ class Classifier:
                                        "model file is damaged or was quantized badly")
         return arrays, truncated, num_tokens, unknown, single
 
+    def _run_adaptive(self, packed, output):
+        """`{output: probabilities, CALLS: (n, 1) calls}` from the adaptive file, in
+        length-sorted batches as `ModelRunner.run_all` makes them."""
+        probabilities = np.zeros((len(packed), self.adaptive.num_labels), "float32")
+        calls = np.zeros((len(packed), 1), "float32")
+        for rows in plan_batches([len(tokens) for tokens, _ in packed], self.max_batch_size):
+            probabilities[rows], calls[rows, 0] = self.adaptive.run(
+                [packed[i] for i in rows], self.max_length, self.exit_rule)
+        return {output: probabilities, CALLS: calls}
+
     def _probabilities(self, texts, long_texts, pairs=None):
-        """Probabilities, truncation flags, token counts and unknown-piece shares,
-        reading each text longer than max_length as `long_texts` says (see
-        LONG_TEXT_MODES)."""
+        """Probabilities, truncation flags, token counts, unknown-piece shares and
+        layer calls (None but for an adaptive model), reading each text longer
+        than max_length as `long_texts` says (see LONG_TEXT_MODES)."""
         if long_texts not in LONG_TEXT_MODES:
             raise ValueError(f"long_texts must be one of {', '.join(LONG_TEXT_MODES)}, "
                              f"got {long_texts!r}")
@@ -241,8 +276,9 @@ class Classifier:
         output = self.runner.probability_output
         arrays, truncated, num_tokens, unknown, _ = self._run(texts, (output,), pairs)
         probabilities = arrays[output]
+        calls = arrays[CALLS][:, 0].astype(int).tolist() if CALLS in arrays else None
         if long_texts == "truncate":
-            return probabilities, truncated, num_tokens, unknown, single
+            return probabilities, truncated, num_tokens, unknown, calls, single
         for i in np.flatnonzero(truncated):
             sentences = split_sentences(check_text(i, texts[i]))
             if len(sentences) < 2:
@@ -257,7 +293,9 @@ class Classifier:
             truncated[i] = len(sentences) > MAX_SENTENCES or any(cuts)
             num_tokens[i] = sum(counts)
             unknown[i] = float(np.average(shares, weights=counts))
-        return probabilities, truncated, num_tokens, unknown, single
+            if calls is not None:
+                calls[i] = int(parts[CALLS].sum())
+        return probabilities, truncated, num_tokens, unknown, calls, single
 
     def predict_proba(self, texts, long_texts="truncate", *, pairs=None):
         """`(n, num_labels)` float32 probabilities for a list of texts (one row
@@ -267,7 +305,7 @@ class Classifier:
         sentences that fit max_length, and both combine the pieces'
         probabilities (`combine_sentences`). `pairs`: the second texts, for a
         pair model (and only for one)."""
-        probabilities, _, _, _, single = self._probabilities(texts, long_texts, pairs)
+        probabilities, _, _, _, _, single = self._probabilities(texts, long_texts, pairs)
         return probabilities[0] if single else probabilities
 
     def classify(self, texts, top_k=None, long_texts="truncate", *, pairs=None):
@@ -285,17 +323,19 @@ class Classifier:
         ```
         """
         check_options(top_k, len(self.labels))
-        all_probabilities, truncated, num_tokens, unknown, single = self._probabilities(
-            texts, long_texts, pairs)
-        rows = zip(all_probabilities, truncated, num_tokens, unknown)
+        all_probabilities, truncated, num_tokens, unknown, calls, single = \
+            self._probabilities(texts, long_texts, pairs)
         if self.multi_label:
             predictions = [make_multi_label_prediction(row, self.labels, cut, count, share,
                                                        self.threshold, top_k, self.max_unknown)
-                           for row, cut, count, share in rows]
+                           for row, cut, count, share in zip(all_probabilities, truncated,
+                                                             num_tokens, unknown)]
         else:
             predictions = [make_prediction(row, self.labels, cut, count, share, top_k,
-                                           self.max_unknown, self.score_threshold)
-                           for row, cut, count, share in rows]
+                                           self.max_unknown, self.score_threshold, used)
+                           for row, cut, count, share, used in zip(
+                               all_probabilities, truncated, num_tokens, unknown,
+                               calls or [None] * len(truncated))]
         return predictions[0] if single else predictions
 
     def embed(self, texts, normalize=True, *, pairs=None):

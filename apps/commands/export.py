@@ -58,6 +58,9 @@ def add_export(commands):
                         f"{' '.join(defaults.mediapipe_recipes)}; none: pass the flag alone)")
     p.add_argument("--mediapipe-length", type=positive_int,
                    help="MediaPipe's fixed input length (default: the model's max length)")
+    p.add_argument("--no-adaptive", dest="adaptive", action="store_false", default=None,
+                   help="a model with exit heads: skip its adaptive_{recipe}.tflite files (early "
+                        "exit; written by default for every recipe but int8)")
     p.add_argument("--min-agreement", type=unit_interval,
                    help="argmax agreement with the Keras float model every format must reach "
                         f"(default: {defaults.min_agreement})")

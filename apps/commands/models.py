@@ -2,8 +2,8 @@
 
 from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_backend, add_data_columns,
                                        add_prediction_options, add_texts, answer_each,
-                                       check_pair_options, positive_int, print_json,
-                                       stdout_to_stderr)
+                                       check_pair_options, options_fail_in_one_line,
+                                       positive_int, print_json, stdout_to_stderr)
 from albert_tf.artifacts.manifest import AVERAGED_FROM, check_output_dir
 
 BATCH_SIZE = 64  # texts per Keras predict call
@@ -50,7 +50,12 @@ def add_evaluate(commands):
 def cmd_predict(args):
     from albert_tf.artifacts.model_dir import load
 
+    from albert_tf.prediction import check_options
+
     model = load(args.model)
+    with options_fail_in_one_line():
+        check_options(args.top_k, len(model.labels.names), args.max_unknown,
+                      args.score_threshold, args.threshold, model.labels.multi_label)
     pairs = model.takes_pairs
     training = model.config["training"]
     column = check_pair_options(args, pairs, (training.get("text_column"),

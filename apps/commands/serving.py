@@ -4,8 +4,8 @@ import json
 import sys
 
 from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_prediction_options, add_texts,
-                                       answer_each, check_pair_options, port_number,
-                                       positive_int)
+                                       answer_each, check_pair_options, exit_rule,
+                                       options_fail_in_one_line, port_number, positive_int)
 from albert_tf.native_stderr import NATIVE_NOISE, XNNPACK_NOTICE, native_stderr_filtered
 from albert_tf.contract import RECIPE_PREFERENCE
 
@@ -17,12 +17,12 @@ def cmd_classify(args):
 
     # LiteRT announces its XNNPACK delegate on stderr at the first call: make that
     # call here, quietly, so stderr carries only what the user needs.
-    with native_stderr_filtered(NATIVE_NOISE + (XNNPACK_NOTICE,)):
+    with native_stderr_filtered(NATIVE_NOISE + (XNNPACK_NOTICE,)), options_fail_in_one_line():
         classifier = Classifier.load(args.export, recipe=args.recipe, num_threads=args.threads,
                                      max_batch_size=args.batch_size,
                                      max_unknown=args.max_unknown,
                                      score_threshold=args.score_threshold,
-                                     threshold=args.threshold)
+                                     threshold=args.threshold, exit=args.exit)
         pairs = classifier.takes_pairs
         classifier.predict_proba("warm up", pairs="warm up" if pairs else None)
     contract = classifier.bundle.manifest.get("contract", {})
@@ -41,6 +41,7 @@ def cmd_classify(args):
 
 
 def add_classify(commands):
+    from albert_tf.runtime.adaptive import RULE_FORMS
     from albert_tf.runtime.classifier import LONG_TEXT_MODES
 
     p = commands.add_parser(
@@ -59,6 +60,10 @@ def add_classify(commands):
                         "of whole sentences that fit (a document model), and combine their "
                         "votes")
     add_prediction_options(p)
+    p.add_argument("--exit", metavar="RULE", type=exit_rule,
+                   help="early exit on the export's adaptive file (a model trained with exit "
+                        f"heads): {', '.join(RULE_FORMS)}; each record says how many layer "
+                        "calls it took (default: the whole-model file)")
     p.add_argument("--threads", type=positive_int, help="interpreter threads (default: all cores)")
     p.add_argument("--batch-size", type=positive_int, default=BATCH_SIZE,
                    help="texts per interpreter call")
