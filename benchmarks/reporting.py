@@ -35,7 +35,11 @@ def machine():
                 "cores": os.cpu_count(), "python": platform.python_version()}
     fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
     flags = fields.get("Flags", "").split()
+    # The family and model numbers tell CPU generations apart where the name does
+    # not ("AMD EPYC": family 25 is Zen 3/4, 26 is Zen 5).
     return {"model": fields.get("Model name", "").strip(),
+            "family": fields.get("CPU family", "").strip(),
+            "model_number": fields.get("Model", "").strip(),
             "flags": [f for f in KERNEL_FLAGS if f in flags], "cores": os.cpu_count(),
             "python": platform.python_version()}
 

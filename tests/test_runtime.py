@@ -552,3 +552,19 @@ def test_streaming_stdin_keeps_every_line_in_order_with_errors_in_place(exported
     assert run["lines_out"] == 2100 and run["out_of_order"] == 0, run
     assert run["error_records"] == run["expected_error_records"] == 4
     assert run["misplaced_error_records"] == 0 and run["exit_status"] == 1
+
+
+def test_the_bundled_model_loads_with_an_exit_rule():
+    """The bundle ships its adaptive file: exits off, it answers as the whole model
+    (the same weights, quantized apart: probabilities within 1e-3, every dev label
+    the same per the manifest); with a rule, confident sentences stop early."""
+    texts = ["A gripping, funny and beautifully acted film.", "dull", "an utter mess",
+             "The plot is thin and the ending drags on forever."]
+    whole = Classifier.load("sst2").predict_proba(texts)
+    off = Classifier.load("sst2", exit="none")
+    np.testing.assert_allclose(off.predict_proba(texts), whole, atol=1e-3)
+    row = next(r for r in off.bundle.manifest["parity"] if r["file"].startswith("adaptive_"))
+    assert row["agreement_with_bundled_file"] == 1.0
+    early = Classifier.load("sst2", exit="confidence:0.95").classify(texts)
+    assert all(1 <= p.calls <= 4 for p in early) and min(p.calls for p in early) < 4
+    assert [p.label for p in early] == ["positive", "negative", "negative", "negative"]

@@ -129,8 +129,13 @@ class AdaptiveRunner:
             labels = np.zeros((0, len(packed)), int)  # every exit's argmax so far, per row
             probabilities = np.zeros((len(packed), self.num_labels), "float32")
             calls = np.zeros(len(packed), int)
-            for call in range(1, self.num_calls + 1):
+            # A fixed depth reads one exit, at its end; the other rules read every exit.
+            last = self.num_calls if rule.kind == "none" else (
+                int(rule.value) if rule.kind == "calls" else None)
+            for call in range(1, (last or self.num_calls) + 1):
                 hidden = layer(**{ADAPTIVE_HIDDEN: hidden, INPUTS[2]: mask})[ADAPTIVE_HIDDEN]
+                if last is not None and call < last:
+                    continue
                 answer = exits[call - 1](**{ADAPTIVE_HIDDEN: hidden})[PROBABILITIES]
                 labels = np.concatenate([labels, answer.argmax(-1)[None]])
                 done = rule.stops(call, labels, answer.max(-1)) | (call == self.num_calls)
