@@ -63,18 +63,25 @@ def train_run(data_dir, out_dir):
     return largest_difference(resumed.model, straight.model)
 
 
+def dropout_data():
+    """16 rows of 3 features and a constant target: what `dropout_model` fits."""
+    return np.random.default_rng(0).normal(size=(16, 3)), np.ones((16, 1))
+
+
+def dropout_model():
+    """A seeded Keras model whose Dropout has no seed of its own (Keras' default)."""
+    keras.utils.set_random_seed(0)
+    built = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8),
+                              keras.layers.Dropout(0.5), keras.layers.Dense(1)])
+    built.compile(optimizer="adam", loss="mse")
+    return built
+
+
 def keras_run(out_dir):
     from albert_tf.training.resume import TrainingBackup
 
-    x, y = np.random.default_rng(0).normal(size=(16, 3)), np.ones((16, 1))
-
-    def model():
-        keras.utils.set_random_seed(0)
-        built = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8),
-                                  keras.layers.Dropout(0.5), keras.layers.Dense(1)])
-        built.compile(optimizer="adam", loss="mse")
-        return built
-
+    x, y = dropout_data()
+    model = dropout_model
     fit = dict(x=x, y=y, batch_size=4, epochs=2, shuffle=False, verbose=0)
     try:
         model().fit(**fit, callbacks=[TrainingBackup(out_dir, every_seconds=0), Crash(0)])

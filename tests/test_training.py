@@ -148,15 +148,9 @@ def test_a_backup_restores_dropouts_random_state(tmp_path):
     """`save_weights` leaves out the dropout seed generators: without them a resumed
     run drew other masks and ended up to 0.09 away from an uninterrupted one."""
     from albert_tf.training.resume import TrainingBackup, rng_variables
+    from tests.resume_worker import dropout_data, dropout_model as model
 
-    x, y = np.random.default_rng(0).normal(size=(16, 3)), np.ones((16, 1))
-
-    def model():
-        keras.utils.set_random_seed(0)
-        built = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8),
-                                  keras.layers.Dropout(0.5), keras.layers.Dense(1)])
-        built.compile(optimizer="adam", loss="mse")
-        return built
+    x, y = dropout_data()
 
     original = model()
     original.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
