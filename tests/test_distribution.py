@@ -49,3 +49,37 @@ def test_batches_pad_rows_to_the_device_count():
     assert inputs["token_ids"].shape[0] == 6 and labels.shape == (6,)
     assert weights.tolist() == [1, 1, 1, 1, 1, 0]
     assert inputs["padding_mask"][5].sum() == 0
+
+
+MULTI_PROCESS = """
+import os, sys
+import jax
+jax.config.update("jax_cpu_collectives_implementation", "gloo")
+jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2,
+                           process_id=int(sys.argv[2]), initialization_timeout=60)
+from albert_tf.errors import AlbertTfError
+from albert_tf.training.distribution import data_parallel
+try:
+    with data_parallel():
+        print("trained")
+except AlbertTfError as error:
+    print(error)
+"""
+
+
+def test_two_jax_processes_are_refused_not_trained_twice():
+    """Each process would feed a whole batch as its share: refused in one line."""
+    pytest.importorskip("jax")
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"127.0.0.1:{probe.getsockname()[1]}"
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    processes = [subprocess.Popen([sys.executable, "-c", MULTI_PROCESS, address, str(i)],
+                                  cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for i in range(2)]
+    outputs = [p.communicate(timeout=120)[0].strip().splitlines()[-1] for p in processes]
+    assert outputs == [f"data-parallel training runs in one process; this is process {i} of "
+                       "2 (each would feed a whole batch as its share: every row counted once "
+                       "per process). Train on one host's devices" for i in range(2)]

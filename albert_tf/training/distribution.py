@@ -6,10 +6,13 @@ Either way each batch's rows must split evenly, so the batches pad their
 rows to a multiple of the device count with zero-weight rows (nothing is
 dropped), and metrics are weighted so those rows do not count.
 
-Multi-host (JAX): start the same command on every host after
-`keras.distribution.initialize()` (it reads `JAX_COORDINATOR_ADDRESS`,
-`JAX_NUM_PROCESSES` and `JAX_PROCESS_ID`); `DataParallel` then spans all
-hosts' devices, and each host feeds its share of every batch.
+One process only, for now. Keras' JAX trainer takes what each process feeds as
+that process's share of the global batch, and the batches here are built
+whole in every process: started on several processes (after
+`keras.distribution.initialize()`), each would feed a whole batch, so the
+global batch would be N times as large with every row N times, and the
+weights would not be a one-process run's. `data_parallel` refuses that
+instead of training it.
 """
 
 import contextlib
@@ -38,6 +41,14 @@ def data_parallel(enabled=True):
         return
     backend = keras.backend.backend()
     if backend == "jax":
+        import jax
+
+        if jax.process_count() > 1:
+            raise AlbertTfError(
+                f"data-parallel training runs in one process; this is process "
+                f"{jax.process_index()} of {jax.process_count()} (each would feed a whole "
+                "batch as its share: every row counted once per process). Train on one "
+                "host's devices")
         devices = keras.distribution.list_devices()
         previous = keras.distribution.distribution()
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
