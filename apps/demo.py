@@ -249,7 +249,7 @@ class DemoModels:
                                 "tokens)" if long_texts != LONG_TEXT_MODES[0]
                                 and len(pieces) >= classifier.max_length
                                 else ", not truncated"))
-        if prediction.calls is not None:
+        if getattr(prediction, "calls", None) is not None:  # an adaptive model's
             details += (f", decided after {prediction.calls} of {classifier.adaptive.num_calls} "
                         f"layer calls ({classifier.exit_rule})")
         if prediction.unknown_share:
