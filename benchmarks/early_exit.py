@@ -103,7 +103,7 @@ def main(argv=None):
     if args.out:
         plot(rows, f"{args.out}/early_exit.png",
              f"{args.export} ({bundle.recipe}, {adaptive.num_calls} calls), "
-             f"{report['machine']['model']}")
+             f"{report['machine']['model']} family {report['machine']['family']}")
 
 
 def plot(rows, path, title):
