@@ -20,7 +20,8 @@ from albert_tf.apps.cli_common import (EXIT_ERROR, EXIT_OK, CommandParser, insta
 
 # Commands that always run TensorFlow, and those that run Keras on its backend.
 TENSORFLOW_COMMANDS = ("export",)
-KERAS_COMMANDS = ("train", "quickstart", "evaluate", "predict", "embed", "pretrain", "import",
+KERAS_COMMANDS = ("train", "quickstart", "evaluate", "predict", "embed", "similarity", "search",
+                  "pretrain", "import",
                   "export-checkpoint", "distill", "label", "average")
 
 

@@ -14,7 +14,7 @@ from albert_tf.lazy import lazy_exports
 
 _LAZY = {
     "ExportOptions": "options",
-    "ParityError": "pipeline",
+    "ParityError": "parity",
     "export_model": "pipeline",
     "DEFAULT_RECIPES": "recipes",
     "RECIPES": "recipes",

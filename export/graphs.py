@@ -22,7 +22,8 @@ import keras
 import tensorflow as tf
 
 from albert_tf.models.tasks import AlbertClassifier
-from albert_tf.contract import INPUTS as MODEL_INPUTS, SAVED_MODEL_TEXT_INPUTS
+from albert_tf.contract import (INPUTS as MODEL_INPUTS, MEDIAPIPE_PROBABILITY,
+                                SAVED_MODEL_TEXT_INPUTS)
 from albert_tf.prediction import MULTI_LABEL_THRESHOLD
 from albert_tf.text.tokenizer import CHARS_PER_TOKEN_CAP
 
@@ -156,15 +157,17 @@ def write_saved_model(trained, path, threshold=MULTI_LABEL_THRESHOLD):
     return model
 
 
-def write_ids_saved_model(model, path, names=MODEL_INPUTS, batch=None, length=None):
+def write_ids_saved_model(model, path, names=MODEL_INPUTS, batch=None, length=None,
+                          output=MEDIAPIPE_PROBABILITY):
     """A SavedModel with only an int32 `serving_default` (for conversion).
 
     `names` name the three inputs in the model's order (token ids, segment
-    ids, mask); MediaPipe wants `ids`, `segment_ids`, `mask`.
+    ids, mask); MediaPipe wants `ids`, `segment_ids`, `mask`. `output` names
+    the model's one output (an embedder's is `embedding`).
     """
     def serve(first, second, third):
         inputs = dict(zip(MODEL_INPUTS, (first, second, third)))
-        return {"probability": model(inputs, training=False)}
+        return {output: model(inputs, training=False)}
 
     archive = keras.export.ExportArchive()
     archive.track(model)

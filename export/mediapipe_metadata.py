@@ -1,4 +1,4 @@
-"""TFLite metadata for MediaPipe's TextClassifier (and the TFLite Task Library).
+"""TFLite metadata for MediaPipe's TextClassifier and TextEmbedder (and the Task Library).
 
 The contract (see ../shared/NOTES.md): three int32 `[1, L]` inputs whose
 tensor metadata are named `ids`, `mask` and `segment_ids` in the order of
@@ -18,7 +18,7 @@ import zipfile
 import flatbuffers
 import numpy as np
 
-from albert_tf.contract import LABELS_FILE, MEDIAPIPE_INPUTS
+from albert_tf.contract import EMBEDDING, LABELS_FILE, MEDIAPIPE_INPUTS, MEDIAPIPE_PROBABILITY
 
 METADATA_NAME = "TFLITE_METADATA"
 METADATA_IDENTIFIER = b"M001"  # file identifier of the metadata schema
@@ -44,7 +44,7 @@ def _feature_tensor(md, name, description):
     return tensor
 
 
-def _metadata_flatbuffer(md, input_order, description):
+def _metadata_flatbuffer(md, input_order, description, label_names=True):
     descriptions = {"ids": "Token ids of [CLS] text [SEP], padded with 0.",
                     "mask": "1 on real tokens, 0 on padding.",
                     "segment_ids": "0 for the first text."}
@@ -56,12 +56,15 @@ def _metadata_flatbuffer(md, input_order, description):
     spiece.description = "The SentencePiece model (ALBERT ids, lower-casing built in)."
     tokenizer.options.sentencePieceModel = [spiece]
 
-    output = _feature_tensor(md, "probability", "Softmax probability of each label.")
-    labels = md.AssociatedFileT()
-    labels.name = LABELS_FILE
-    labels.description = "Labels, one per line, in output order."
-    labels.type = md.AssociatedFileType.TENSOR_AXIS_LABELS
-    output.associatedFiles = [labels]
+    if label_names:
+        output = _feature_tensor(md, MEDIAPIPE_PROBABILITY, "Softmax probability of each label.")
+        labels = md.AssociatedFileT()
+        labels.name = LABELS_FILE
+        labels.description = "Labels, one per line, in output order."
+        labels.type = md.AssociatedFileType.TENSOR_AXIS_LABELS
+        output.associatedFiles = [labels]
+    else:  # a TextEmbedder file: the output is the sentence vector, no label file
+        output = _feature_tensor(md, EMBEDDING, "Unit-length sentence vector.")
 
     subgraph = md.SubGraphMetadataT()
     subgraph.inputTensorMetadata = [_feature_tensor(md, n, descriptions[n]) for n in input_order]
@@ -69,7 +72,7 @@ def _metadata_flatbuffer(md, input_order, description):
     subgraph.inputProcessUnits = [tokenizer]
 
     model = md.ModelMetadataT()
-    model.name = "albert_tf text classifier"
+    model.name = "albert_tf text classifier" if label_names else "albert_tf sentence embedder"
     model.description = description
     model.version = "1"
     model.minParserVersion = "1.1.0"
@@ -99,9 +102,11 @@ def input_order(tflite_bytes):
 
 
 def add_metadata(tflite_bytes, spiece_proto, label_names, description=""):
-    """Return `tflite_bytes` with MediaPipe text-classifier metadata and files."""
+    """Return `tflite_bytes` with MediaPipe text-classifier metadata and files;
+    `label_names=None`: TextEmbedder metadata (an `embedding` output, no labels)."""
     tfl, md = _schemas()
-    metadata = _metadata_flatbuffer(md, input_order(tflite_bytes), description)
+    metadata = _metadata_flatbuffer(md, input_order(tflite_bytes), description,
+                                    label_names is not None)
     model = tfl.ModelT.InitFromObj(tfl.Model.GetRootAsModel(tflite_bytes, 0))
     buffer = tfl.BufferT()
     buffer.data = np.frombuffer(metadata, dtype=np.uint8)
@@ -119,5 +124,6 @@ def add_metadata(tflite_bytes, spiece_proto, label_names, description=""):
     out.seek(0, io.SEEK_END)
     with zipfile.ZipFile(out, "a") as archive:
         archive.writestr(SPIECE_FILE, spiece_proto)
-        archive.writestr(LABELS_FILE, "".join(n + "\n" for n in label_names))
+        if label_names is not None:
+            archive.writestr(LABELS_FILE, "".join(n + "\n" for n in label_names))
     return out.getvalue()

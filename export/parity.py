@@ -10,7 +10,17 @@ import os
 
 import numpy as np
 
+from albert_tf.errors import AlbertTfError
 from albert_tf.runtime.runner import ModelRunner
+
+
+class ParityError(AlbertTfError):
+    """An exported format fell below its parity target (the export is kept);
+    `rows` holds every format's parity row, as a successful export returns."""
+
+    def __init__(self, message, rows=()):
+        super().__init__(message)
+        self.rows = list(rows)
 
 
 def tflite_probabilities(tflite_path, packed, max_length, batch_size=32):

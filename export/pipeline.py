@@ -23,6 +23,7 @@ from albert_tf import __version__
 from albert_tf.artifacts.manifest import (EXPORT_FORMAT, PROVENANCE_KEYS, AtomicDirectory,
                                           check_output_dir, package_versions, recorded_path,
                                           sha256_file, write_manifest)
+from albert_tf.artifacts.formats import is_embedder_dir
 from albert_tf.artifacts.model_dir import load
 from albert_tf.contract import (ADAPTIVE_FILES, ADAPTIVE_PREFIX, EMBEDDING, INPUTS,
                                 LABELS_FILE, MANIFEST_FILE,
@@ -35,21 +36,13 @@ from albert_tf.text.bucketing import plan_batches
 from albert_tf.text.tokenizer import pad_sequences
 
 from .options import ExportOptions
+from .parity import ParityError
 from .recipes import RECIPES, resolve_recipes
 
 FORMAT = EXPORT_FORMAT
 # Model input -> TFLite signature input, for the kit's files and MediaPipe's.
 INPUT_NAMES = dict(zip(INPUTS, INPUTS))
 MEDIAPIPE_NAMES = dict(zip(INPUTS, MEDIAPIPE_INPUTS))
-
-
-class ParityError(AlbertTfError):
-    """An exported format fell below its parity target (the export is kept);
-    `rows` holds every format's parity row, as a successful export returns."""
-
-    def __init__(self, message, rows=()):
-        super().__init__(message)
-        self.rows = list(rows)
 
 
 def _check_options(options):
@@ -443,6 +436,11 @@ def export_model(options=None, **kwargs):
     from . import graphs, parity
 
     options = dataclasses.replace(options, **kwargs) if options else ExportOptions(**kwargs)
+    if is_embedder_dir(options.model_dir):
+        from .embedder import export_embedder
+
+        _check_options(options)
+        return export_embedder(options)
     trained, recipes, calibration, evaluation = _validate(options)
     parity_set = ParitySet.build(trained, evaluation or calibration, evaluation is not None,
                                  options.eval_size)

@@ -9,14 +9,15 @@ import json
 import os
 
 from albert_tf import __version__
-from albert_tf.artifacts.manifest import (MODEL_FORMAT, PRETRAINED_FORMAT, package_versions,
-                                          verify_manifest)
+from albert_tf.artifacts.manifest import (EMBEDDER_FORMAT, MODEL_FORMAT, PRETRAINED_FORMAT,
+                                          package_versions, verify_manifest)
 from albert_tf.contract import CONFIG_FILE, LABELS_FILE, TOKENIZER_MODEL, WEIGHTS_FILE
 from albert_tf.errors import ModelDirError
 
 # Files each kind must hold before anything is deserialized.
 MODEL_REQUIRED = (CONFIG_FILE, WEIGHTS_FILE, LABELS_FILE, TOKENIZER_MODEL)
 PRETRAINED_REQUIRED = (CONFIG_FILE, WEIGHTS_FILE, TOKENIZER_MODEL)
+EMBEDDER_REQUIRED = PRETRAINED_REQUIRED  # an encoder and its projection; no labels
 
 
 def has_config_format(path, expected):
@@ -31,6 +32,11 @@ def has_config_format(path, expected):
 def is_model_dir(path):
     """Whether `path` holds a classifier model directory."""
     return has_config_format(path, MODEL_FORMAT)
+
+
+def is_embedder_dir(path):
+    """Whether `path` holds a sentence-embedder directory."""
+    return has_config_format(path, EMBEDDER_FORMAT)
 
 
 def is_pretrained_dir(path):

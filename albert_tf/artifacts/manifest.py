@@ -24,11 +24,15 @@ MODEL_FORMAT = "albert_tf.classifier/1"
 PRETRAINED_FORMAT = "albert_tf.pretrained/1"
 EXPORT_FORMAT = "albert_tf.export/1"
 HF_TEACHER_FORMAT = "albert_tf.hf_teacher/1"
+EMBEDDER_FORMAT = "albert_tf.embedder/1"
+EMBEDDER_EXPORT_FORMAT = "albert_tf.embedder_export/1"
 DIRECTORY_KINDS = {
     MODEL_FORMAT: "a model directory (from `albert-tf train`, `distill` or `quickstart`)",
     PRETRAINED_FORMAT: "a pretrained directory (from `albert-tf import` or `pretrain`)",
     EXPORT_FORMAT: "an export directory (from `albert-tf export`)",
     HF_TEACHER_FORMAT: "a Hugging Face teacher directory (from `albert-tf teacher`)",
+    EMBEDDER_FORMAT: "a sentence-embedder directory (from `albert-tf distill --task embedding`)",
+    EMBEDDER_EXPORT_FORMAT: "a sentence-embedder export (from `albert-tf export` on an embedder)",
 }
 
 

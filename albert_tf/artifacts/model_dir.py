@@ -28,6 +28,7 @@ from albert_tf.text.data import LabelVocab
 from albert_tf.text.tokenizer import AlbertTokenizer
 
 FORMAT = MODEL_FORMAT
+TRAINING_CURVES = "training_curves.png"
 
 
 def save_model_dir(path, model, tokenizer, labels, training_config, eval_metrics=None,
@@ -50,7 +51,7 @@ def save_model_dir(path, model, tokenizer, labels, training_config, eval_metrics
         if history:
             with open(os.path.join(tmp, HISTORY_FILE), "w", encoding="utf-8") as f:
                 json.dump(history, f, indent=2)
-            _plot_history(history, os.path.join(tmp, "training_curves.png"))
+            plot_history(history, os.path.join(tmp, TRAINING_CURVES))
         manifest = write_manifest(
             tmp,
             format=FORMAT,
@@ -62,8 +63,8 @@ def save_model_dir(path, model, tokenizer, labels, training_config, eval_metrics
     return config, manifest
 
 
-def _plot_history(history, path):
-    """Loss and accuracy per epoch, train vs eval; skipped without matplotlib."""
+def plot_history(history, path, metrics=("loss", "accuracy")):
+    """`metrics` per epoch, train vs eval; skipped without matplotlib."""
     try:
         import matplotlib
 
@@ -71,8 +72,8 @@ def _plot_history(history, path):
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
-    for ax, metric in zip(axes, ("loss", "accuracy")):
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5))
+    for ax, metric in zip(axes, metrics):
         for key, style in ((metric, "-o"), (f"val_{metric}", "--s")):
             if key in history:
                 epochs = range(1, len(history[key]) + 1)

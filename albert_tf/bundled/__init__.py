@@ -12,9 +12,15 @@ BUNDLED_MODEL = os.path.join(HERE, "sst2_sentiment")
 # bundled models (a path of that name, if one exists, wins).
 BUNDLED_MODELS = {"sst2": BUNDLED_MODEL}
 DEFAULT_BUNDLED = "sst2"
+# The sentence embedder distilled from all-mpnet-base-v2 (`runtime.Embedder`, the
+# demo's Similarity and Search tabs); see sentence_embedder/README.md.
+BUNDLED_EMBEDDER = os.path.join(HERE, "sentence_embedder")
+BUNDLED_EMBEDDERS = ("sentences",)  # short names, the first is the default
 
 
 def bundled_path(name):
-    """The directory of the bundled model `name` (None: the default one), or None
-    when `name` is not a bundled model's short name."""
+    """The directory of the bundled model or embedder `name` (None: the default
+    model), or None when `name` is not a bundled short name."""
+    if name in BUNDLED_EMBEDDERS:
+        return BUNDLED_EMBEDDER
     return BUNDLED_MODELS.get(DEFAULT_BUNDLED if name is None else name)

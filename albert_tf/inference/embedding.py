@@ -1,11 +1,11 @@
 """Sentence embeddings from an ALBERT backbone, and cosine similarity."""
 
 import keras
-import numpy as np
 
 from albert_tf.contract import DEFAULT_MAX_LENGTH, POOLINGS
 from albert_tf.inference.predict import predict_in_batches
 from albert_tf.models.layers import MaskedMeanPooling
+from albert_tf.similarity import cosine_similarity  # noqa: F401  (used in the example; albert_tf.cosine_similarity)
 
 
 def pooling_model(backbone, pooling="cls"):
@@ -42,13 +42,3 @@ def embed(model, tokenizer, texts, pooling="cls", max_length=DEFAULT_MAX_LENGTH,
     vectors, _ = predict_in_batches(pooling_model(backbone, pooling), tokenizer, texts,
                                     max_length=max_length, batch_size=batch_size)
     return vectors
-
-
-def cosine_similarity(a, b):
-    """Cosine similarity of two vectors, or matrix of all pairs of two row sets."""
-    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
-    a_unit = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
-    b_unit = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
-    if a.ndim == 1 and b.ndim == 1:
-        return float(a_unit @ b_unit)
-    return np.atleast_2d(a_unit) @ np.atleast_2d(b_unit).T

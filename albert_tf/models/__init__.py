@@ -20,6 +20,7 @@ _LAZY = {
     "preset_config": "presets",
     "AlbertClassifier": "tasks",
     "AlbertPretrainer": "tasks",
+    "AlbertSentenceEncoder": "tasks",
     "MaskedLMHead": "tasks",
     "build_classifier": "tasks",
 }

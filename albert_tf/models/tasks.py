@@ -1,4 +1,4 @@
-"""Task models on top of `AlbertBackbone`: classification and pretraining."""
+"""Task models on top of `AlbertBackbone`: classification, sentence vectors and pretraining."""
 
 import keras
 from keras import ops
@@ -7,6 +7,7 @@ from albert_tf.contract import EXIT_HEADS
 from albert_tf.models.backbone import AlbertBackbone, set_model_dtype_policy
 from albert_tf.models.common import (FunctionalModel, albert_initializer, check_positive_int,
                                      check_rate, gelu_new)
+from albert_tf.models.layers import MaskedMeanPooling
 
 
 def _backbone_config(backbone):
@@ -150,6 +151,65 @@ class AlbertClassifier(FunctionalModel):
             "activation": self.activation,
             "exit_heads": self.exit_heads,
         }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**_deserialize_backbone(config))
+
+
+@keras.saving.register_keras_serializable(package="albert_tf")
+class AlbertSentenceEncoder(FunctionalModel):
+    """Sentence vectors: the mean of the final token states, projected.
+
+    The student of embedding distillation (Reimers & Gurevych 2020): its
+    output is regressed on a teacher's sentence vectors, so `projection_dim`
+    is the teacher's width. Mean pooling over real tokens, because a
+    sentence's meaning is spread over its words and `[CLS]` of a backbone
+    trained for sentiment knows mostly sentiment. The output is the raw
+    projection, float32; cosine similarity (what the vectors are for)
+    ignores its length, and the kit's embedders normalise it.
+
+    Args:
+        backbone: an `AlbertBackbone`.
+        projection_dim: int, the output width (the teacher's).
+
+    Example:
+    ```python
+    backbone = AlbertBackbone.from_shape("tiny", vocabulary_size=1000)
+    encoder = AlbertSentenceEncoder(backbone, projection_dim=384)
+    encoder.compile(optimizer="adam", loss="mse")
+    ```
+    """
+
+    def __init__(self, backbone, projection_dim, **kwargs):
+        check_positive_int(projection_dim=projection_dim)
+        policy = backbone.dtype_policy
+
+        # === Layers ===
+        self.backbone = backbone
+        # The [CLS] pooler is not on this model's path: frozen, so the optimizer
+        # is not handed variables that never get a gradient.
+        backbone.pooler.trainable = False
+        self.mean_pooling = MaskedMeanPooling(dtype=policy, name="mean_pooling")
+        self.projection = keras.layers.Dense(
+            projection_dim, kernel_initializer=albert_initializer(), dtype="float32",
+            name="projection")
+
+        # === Functional model ===
+        inputs = backbone.input
+        sequence = backbone(inputs)["sequence_output"]
+        outputs = self.projection(self.mean_pooling(sequence, inputs["padding_mask"]))
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        set_model_dtype_policy(self, policy)
+
+        # === Config ===
+        self.projection_dim = projection_dim
+        self.finish_init()
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable,
+                "backbone": _backbone_config(self.backbone),
+                "projection_dim": self.projection_dim}
 
     @classmethod
     def from_config(cls, config):

@@ -18,8 +18,8 @@ import io
 import os
 import zipfile
 
-from albert_tf.artifacts.manifest import (EXPORT_FORMAT, check_kind, read_manifest, sha256_file,
-                                          verify_manifest)
+from albert_tf.artifacts.manifest import (EMBEDDER_EXPORT_FORMAT, EXPORT_FORMAT, check_kind,
+                                          read_manifest, sha256_file, verify_manifest)
 from albert_tf.contract import (ADAPTIVE_FILES, ADAPTIVE_PREFIX, LABELS_FILE, MANIFEST_FILE,
                                 RECIPE_PREFERENCE, TOKENIZER_DIR, TOKENIZER_MODEL)
 from albert_tf.errors import ModelDirError, ModelFileError
@@ -94,10 +94,12 @@ def _read_labels(text, source):
     return labels
 
 
-def load_export(directory, recipe=None, filename=None):
-    """A verified `Bundle` from an export directory."""
+def load_export(directory, recipe=None, filename=None, expected_format=EXPORT_FORMAT):
+    """A verified `Bundle` from an export directory (a classifier's, or with
+    `expected_format=EMBEDDER_EXPORT_FORMAT` an embedder's: no labels)."""
     manifest = read_manifest(directory)
-    check_kind(directory, manifest, EXPORT_FORMAT)
+    check_kind(directory, manifest, expected_format)
+    needs_labels = expected_format != EMBEDDER_EXPORT_FORMAT
     recipes = available_recipes(manifest)
     if filename is None:
         if recipe is None:
@@ -112,10 +114,12 @@ def load_export(directory, recipe=None, filename=None):
         recipe = manifest.get("tflite_files", {}).get(filename, {}).get("recipe", "unknown")
     # Only the files read here are hashed: a base-size export also holds a
     # SavedModel and other recipes (~150 MB) that would dominate cold start.
-    verify_manifest(directory, required=(filename, TOKENIZER_MODEL, LABELS_FILE),
-                    only=(filename, TOKENIZER_MODEL, LABELS_FILE))
-    with open(os.path.join(directory, LABELS_FILE), encoding="utf-8") as f:
-        labels = _read_labels(f.read(), LABELS_FILE)
+    needed = (filename, TOKENIZER_MODEL) + ((LABELS_FILE,) if needs_labels else ())
+    verify_manifest(directory, required=needed, only=needed)
+    labels = []
+    if needs_labels:
+        with open(os.path.join(directory, LABELS_FILE), encoding="utf-8") as f:
+            labels = _read_labels(f.read(), LABELS_FILE)
     if labels != manifest.get("labels", labels):
         raise ModelDirError(f"{directory}: labels.txt {labels} differs from the manifest's "
                             f"{manifest['labels']}")

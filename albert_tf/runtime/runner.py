@@ -1,4 +1,4 @@
-"""One TFLite classifier file -> outputs for packed token sequences.
+"""One TFLite classifier (or embedder) file -> outputs for packed token sequences.
 
 `ModelRunner` owns the interpreters of one `.tflite` file and knows the
 kit's input contract. It pads each batch to its longest sequence (rounded
@@ -17,7 +17,8 @@ import queue
 
 import numpy as np
 
-from albert_tf.contract import INPUTS, MEDIAPIPE_INPUTS, MEDIAPIPE_PROBABILITY, PROBABILITIES
+from albert_tf.contract import (EMBEDDING, INPUTS, MEDIAPIPE_INPUTS, MEDIAPIPE_PROBABILITY,
+                                PROBABILITIES)
 from albert_tf.errors import ModelFileError
 from albert_tf.text.bucketing import plan_batches
 from albert_tf.text.tokenizer import pad_sequences
@@ -77,10 +78,15 @@ class ModelRunner:
         self.outputs = runner.get_output_details()
         self.probability_output = next(
             (n for n in (PROBABILITIES, MEDIAPIPE_PROBABILITY) if n in self.outputs), None)
-        if self.probability_output is None:
+        # An embedder's files have one output, the sentence vector.
+        self.primary_output = self.probability_output or (
+            EMBEDDING if EMBEDDING in self.outputs else None)
+        if self.primary_output is None:
             raise ModelFileError(f"model outputs {sorted(self.outputs)} lack "
-                                 f"{PROBABILITIES!r}")
-        self.num_labels = int(self.outputs[self.probability_output]["shape_signature"][-1])
+                                 f"{PROBABILITIES!r} (a classifier) or {EMBEDDING!r} "
+                                 "(an embedder)")
+        self.num_labels = (int(self.outputs[self.probability_output]["shape_signature"][-1])
+                           if self.probability_output else None)
         self.static_length = static_length
         return runner, names
 
@@ -91,7 +97,7 @@ class ModelRunner:
         (rounded to 8), or to `pad_to` (answers must not depend on it). A
         static-length file runs one sequence at a time (its batch is 1).
         """
-        outputs = outputs or (self.probability_output,)
+        outputs = outputs or (self.primary_output,)
         runner, names = self._pool.get()
         try:
             if self.static_length is None:
@@ -115,7 +121,7 @@ class ModelRunner:
         Sequences of similar length share a batch of at most `batch_size`, so
         little of each batch is padding.
         """
-        outputs = outputs or (self.probability_output,)
+        outputs = outputs or (self.primary_output,)
         results = {name: np.zeros((len(packed), self.width(name)), "float32")
                    for name in outputs}
         for rows in plan_batches([len(tokens) for tokens, _ in packed], batch_size):

@@ -271,10 +271,12 @@ class Fitted:
 
 def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_examples=None,
                    y_eval=None, sample_weights=None, loss=None, metrics=None, prepare=None,
-                   accuracy_fn=None):
+                   accuracy_fn=None, build=None, monitor="accuracy"):
     """`model.fit` with bucketed batches, checkpoints, early stopping; the best epoch kept.
 
     `y_*` are whatever `loss` takes (default: class indices or multi-hot rows).
+    `build(config, vocabulary_size)` makes another model than a classifier (the
+    embedding student), and `monitor` names the metric the best epoch is picked by.
     With exit heads (`config.exit_heads`) every exit trains (see `compile_model`).
     `prepare(model)`, if given, runs on the new model before training (a resumed
     run then restores its checkpoint over it).
@@ -294,13 +296,14 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         train_batches = batches(train_examples, y_train, True, sample_weights)
         eval_batches = batches(eval_examples, y_eval, False) if eval_examples else None
 
-        model = build_model(config, tokenizer.vocab_size, labels)
+        model = (build(config, tokenizer.vocab_size) if build is not None
+                 else build_model(config, tokenizer.vocab_size, labels))
         if prepare is not None:
             prepare(model)
         trainee = compile_model(model, config, total_steps=len(train_batches) * config.epochs,
                                 loss=loss, metrics=metrics, accuracy_fn=accuracy_fn)
 
-        monitor = "val_accuracy" if eval_batches else "accuracy"
+        monitor = f"val_{monitor}" if eval_batches else monitor
         best_path = run.path("best.weights.h5")
         best_record = BestRecord(run.path("best.json"), monitor)
         # Kept after the last epoch (the work dir goes once the model is saved):

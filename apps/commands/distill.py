@@ -1,11 +1,14 @@
 """`albert-tf teacher` and `albert-tf distill`: a pretrained teacher, then an edge student."""
 
+import dataclasses
 import functools
 
 from albert_tf.apps.cli_common import (add_config_option, add_data_columns,
                                        add_training_options, command_line, config_from_args,
                                        positive_int, print_json, stdout_to_stderr, summary)
 from albert_tf.contract import DEFAULT_MAX_LENGTH
+from albert_tf.training.distillation.config import (EMBEDDING_LOSSES, TASKS,
+                                                    EmbeddingDistillConfig)
 
 
 def cmd_teacher(args):
@@ -72,7 +75,11 @@ def add_transfer_options(p):
     from albert_tf.training.distillation.transfer import MAX_SENTENCE_WORDS
 
     option = functools.partial(add_config_option, p, DistillConfig)
-    p.add_argument("--train", required=True, help="labelled training file (gold labels)")
+    p.add_argument("--task", choices=TASKS, default=TASKS[0],
+                   help="what the student learns: a classifier teacher's soft labels, or "
+                        "(embedding) a sentence-transformers teacher's sentence vectors on "
+                        "the --transfer files' sentences")
+    p.add_argument("--train", help="labelled training file (gold labels; classification)")
     p.add_argument("--eval", help="labelled file for early stopping and metrics")
     p.add_argument("--transfer", nargs="*", default=[],
                    help="unlabelled files (.txt/.tsv/.csv/.jsonl[.gz]) for the teacher to label")
@@ -92,22 +99,53 @@ def add_transfer_options(p):
     option("--teacher-recipe", help="export teachers: which .tflite to run")
     option("--cache-dir", help="teacher output cache (default: OUT.teacher-cache)")
     add_data_columns(p)
+    group = p.add_argument_group("--task embedding")
+    embedding = functools.partial(add_config_option, group, EmbeddingDistillConfig)
+    embedding("--per-file", type=positive_int,
+              help="at most N sentences from each --transfer file (default: all)")
+    embedding("--holdout", help="share of the sentences kept apart to measure the student's "
+                                "agreement with the teacher (and pick the best epoch)")
+    embedding("--loss", choices=list(EMBEDDING_LOSSES),
+              help="on the teacher's vectors: mean squared error, or 1 - cosine")
+
+
+def embedding_config(args):
+    """`--task embedding`'s config; an option only classification reads is a usage error
+    rather than silently ignored."""
+    from albert_tf.training.distillation.config import DistillConfig
+
+    for name, field in DistillConfig.__dataclass_fields__.items():
+        if name in EmbeddingDistillConfig.__dataclass_fields__ or not hasattr(args, name):
+            continue
+        default = None if field.default is dataclasses.MISSING else field.default
+        if getattr(args, name) != default:
+            args.usage(f"--{name.replace('_', '-')} is for --task classification; "
+                             "an embedding distillation learns vectors, not labels")
+    if isinstance(args.teacher, list):
+        if len(args.teacher) > 1:
+            args.usage("--task embedding takes one teacher")
+        args.teacher = args.teacher[0]
+    return config_from_args(EmbeddingDistillConfig, args)
 
 
 def cmd_label(args):
     from albert_tf.training.distillation.config import DistillConfig
     from albert_tf.training.distillation.distill import label_teacher
+    from albert_tf.training.distillation.sentence_distill import label_sentences
 
     args.split_sentences = not args.no_split_sentences
     out, args.out = args.out, None
     with stdout_to_stderr():
-        result = label_teacher(config_from_args(DistillConfig, args), labels_file=out)
+        if args.task == "embedding":
+            result = label_sentences(embedding_config(args), vectors_file=out)
+        else:
+            result = label_teacher(config_from_args(DistillConfig, args), labels_file=out)
     print_json(result)
 
 
 def add_label(commands):
     from albert_tf.training.distillation.config import DistillConfig
-    from albert_tf.training.distillation.labels_file import LABELS_SUFFIX
+    from albert_tf.training.distillation.labels_file import LABELS_SUFFIX, VECTORS_SUFFIX
 
     p = commands.add_parser(
         "label", help="label a distillation's texts with a teacher into a small portable file",
@@ -117,22 +155,37 @@ def add_label(commands):
                     f"compressed {LABELS_SUFFIX} file (text sha256 -> probabilities, with the "
                     "teacher's sha256 and accuracy): a few MB that `distill --teacher FILE` "
                     "uses on any machine, without the teacher.")
-    p.add_argument("--teacher", required=True, help="teacher directory or .tflite")
-    p.add_argument("--out", required=True, help=f"labels file to write (*{LABELS_SUFFIX})")
+    p.add_argument("--teacher", required=True,
+                   help="teacher directory or .tflite; --task embedding: a "
+                        "sentence-transformers directory or a packaged base (mpnet, minilm)")
+    p.add_argument("--out", required=True, help=f"labels file to write (*{LABELS_SUFFIX}; "
+                                                f"--task embedding: *{VECTORS_SUFFIX})")
     add_transfer_options(p)
     option = functools.partial(add_config_option, p, DistillConfig)
     option("--max-train-examples", type=positive_int,
            help="use only the first N rows (an error if they miss a label)")
     option("--seed", help="seed of the unlabelled sample and the augmentation")
     option("--overwrite", help="replace an existing --out")
-    p.set_defaults(func=cmd_label)
+    p.set_defaults(func=cmd_label, usage=p.error)
 
 
 def cmd_distill(args):
     from albert_tf.training.distillation.config import DistillConfig
     from albert_tf.training.distillation.distill import distill
+    from albert_tf.training.distillation.sentence_distill import distill_embeddings
 
     args.split_sentences = not args.no_split_sentences
+    if args.task == "embedding":
+        config = embedding_config(args)
+        with stdout_to_stderr():
+            embedder = distill_embeddings(config)
+        record = embedder.metadata["distillation"]
+        print_json({"out": embedder.path, "dim": embedder.dim,
+                    "heldout_agreement": embedder.metadata["eval_metrics"]["heldout_agreement"],
+                    "corpus": record["corpus"]["counts"], "teacher_calls": record["teacher_calls"],
+                    "train_seconds": embedder.config["training"]["train_seconds"],
+                    "num_parameters": embedder.metadata.get("num_parameters")})
+        return
     with stdout_to_stderr():
         student = distill(config_from_args(DistillConfig, args))
     record = student.metadata["distillation"]
@@ -159,7 +212,8 @@ def add_distill(commands):
     p.add_argument("--teacher", required=True, nargs="+",
                    help="teacher directory, .tflite or .labels.npz (albert-tf label); "
                         "several are an ensemble (their mean probability, each labelling "
-                        "into its own cache)")
+                        "into its own cache); --task embedding: one sentence-transformers "
+                        "directory, packaged base (mpnet, minilm) or .vectors.npz")
     add_transfer_options(p)
     option = functools.partial(add_config_option, p, DistillConfig)
     option("--temperature", help="softmax temperature T")
@@ -168,7 +222,7 @@ def add_distill(commands):
            help="start the student's token embeddings from a Hugging Face teacher's "
                 "(spelled across the vocabularies, PCA to the student's width)")
     add_training_options(p, DistillConfig)
-    p.set_defaults(func=cmd_distill)
+    p.set_defaults(func=cmd_distill, usage=p.error)
 
 
 COMMANDS = (add_teacher, add_label, add_distill)

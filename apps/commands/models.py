@@ -1,10 +1,14 @@
-"""`albert-tf evaluate`, `predict`, `embed` and `average`: model directories on Keras."""
+"""`albert-tf evaluate`, `predict`, `embed`, `similarity`, `search` and `average`."""
+
+import json
+import os
 
 from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_backend, add_data_columns,
                                        add_prediction_options, add_texts, answer_each,
                                        check_pair_options, options_fail_in_one_line,
                                        positive_int, print_json, stdout_to_stderr)
 from albert_tf.artifacts.manifest import AVERAGED_FROM, check_output_dir
+from albert_tf.contract import MANIFEST_FILE
 
 BATCH_SIZE = 64  # texts per Keras predict call
 
@@ -71,16 +75,68 @@ def cmd_predict(args):
     return answer_each(args, answer, pairs, column)
 
 
-def cmd_embed(args):
-    from albert_tf.artifacts.model_dir import load
+def sentence_embedder(source):
+    """What `embed`, `similarity` and `search` run: a Keras embedder directory, or
+    an embedder export, one of its files or the bundled embedder (the TF-free
+    runtime); None for anything else (a classifier directory)."""
+    from albert_tf.artifacts.formats import is_embedder_dir
+    from albert_tf.artifacts.manifest import EMBEDDER_EXPORT_FORMAT, read_manifest
+    from albert_tf.bundled import BUNDLED_EMBEDDERS
 
-    model = load(args.model)
+    if is_embedder_dir(source):
+        from albert_tf.artifacts.embedder_dir import load_embedder
+
+        return load_embedder(source)
+    directory = source if os.path.isdir(source) else os.path.dirname(os.path.abspath(source))
+    is_export = os.path.isfile(os.path.join(directory, MANIFEST_FILE)) and (
+        read_manifest(directory).get("format") == EMBEDDER_EXPORT_FORMAT)
+    if is_export or (source in BUNDLED_EMBEDDERS and not os.path.exists(source)):
+        from albert_tf.runtime import Embedder
+
+        return Embedder.load(source)
+    return None
+
+
+def cmd_embed(args):
+    embedder = sentence_embedder(args.model)
+    if embedder is None:
+        from albert_tf.artifacts.model_dir import load
+
+        model = load(args.model)
 
     def answer(texts):
-        vectors = model.embed(texts, pooling=args.pooling, batch_size=args.batch_size)
+        vectors = (embedder.embed(texts) if embedder is not None else
+                   model.embed(texts, pooling=args.pooling, batch_size=args.batch_size))
         return [{"embedding": [round(float(v), 6) for v in vector]} for vector in vectors]
 
     return answer_each(args, answer)
+
+
+def _embedder_or_fail(args):
+    from albert_tf.errors import AlbertTfError
+
+    embedder = sentence_embedder(args.model)
+    if embedder is None:
+        raise AlbertTfError(f"{args.model}: not a sentence embedder (an embedder directory, "
+                            "its export, or 'sentences'); a classifier's features measure "
+                            "what it classifies: use `albert-tf embed` on it instead")
+    return embedder
+
+
+def cmd_similarity(args):
+    print_json({"text_a": args.text_a, "text_b": args.text_b,
+                "similarity": round(_embedder_or_fail(args).similarity(args.text_a,
+                                                                         args.text_b), 6)})
+
+
+def cmd_search(args):
+    from albert_tf.text.data import iter_text_lines
+
+    embedder = _embedder_or_fail(args)
+    texts = [" ".join(t.split()) for t in iter_text_lines(args.input,
+                                                            text_column=args.text_column)]
+    for found in embedder.search(args.query, texts, top_k=args.top_k):
+        print(json.dumps(found, ensure_ascii=False))
 
 
 def _texts_command(commands, name, func, help_text, fields="One JSON object per text in "
@@ -106,8 +162,42 @@ def add_embed(commands):
     from albert_tf.contract import POOLINGS
 
     p = _texts_command(commands, "embed", cmd_embed,
-                       "embedding vectors of texts (JSON lines out)")
-    p.add_argument("--pooling", choices=POOLINGS, default=POOLINGS[0])
+                       "embedding vectors of texts (JSON lines out)",
+                       "One JSON object per text in input order. MODEL is a sentence embedder "
+                       "(an embedder directory, its export, or 'sentences', the bundled one: "
+                       "unit vectors whose cosine is meaning) or a classifier directory (its "
+                       "pooled features: they measure what it classifies, sentiment for a "
+                       "sentiment model)")
+    p.add_argument("--pooling", choices=POOLINGS, default=POOLINGS[0],
+                   help="a classifier's vector: pooled [CLS] or mean of the token states")
+
+
+def add_similarity(commands):
+    p = commands.add_parser(
+        "similarity", help="cosine similarity of two texts on a sentence embedder (JSON)",
+        description="Cosine similarity, in [-1, 1], of two texts' vectors from a sentence "
+                    "embedder: an embedder directory, its export, or 'sentences' (the bundled "
+                    "one).")
+    p.add_argument("model", help="embedder directory, export or 'sentences'")
+    p.add_argument("text_a")
+    p.add_argument("text_b")
+    add_backend(p)
+    p.set_defaults(func=cmd_similarity)
+
+
+def add_search(commands):
+    p = commands.add_parser(
+        "search", help="the lines of a file nearest a query, on a sentence embedder (JSON lines)",
+        description="Rank the texts of --input by cosine similarity to --query; prints the "
+                    "--top-k best as JSON lines {text, index, score}, best first.")
+    p.add_argument("model", help="embedder directory, export or 'sentences'")
+    p.add_argument("--query", required=True, help="the text to find neighbours of")
+    p.add_argument("--input", required=True, metavar="FILE",
+                   help="texts to rank (.txt: one per line; .tsv/.csv/.jsonl[.gz]: a column)")
+    p.add_argument("--text-column", help="text column of --input")
+    p.add_argument("--top-k", type=positive_int, default=5, help="texts to print")
+    add_backend(p)
+    p.set_defaults(func=cmd_search)
 
 
 def cmd_average(args):
@@ -147,4 +237,4 @@ def add_average(commands):
     p.set_defaults(func=cmd_average)
 
 
-COMMANDS = (add_evaluate, add_predict, add_embed, add_average)
+COMMANDS = (add_evaluate, add_predict, add_embed, add_similarity, add_search, add_average)

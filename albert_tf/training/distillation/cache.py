@@ -20,9 +20,12 @@ import os
 import numpy as np
 
 from albert_tf.errors import AlbertTfError
-from albert_tf.training.distillation.labels_file import LABELS_FILE_KIND, text_digest
+from albert_tf.training.distillation.labels_file import (LABELS_FILE_KIND, VECTORS_FILE_KIND,
+                                                        text_digest)
 
 PART_SIZE = 8192
+# Teachers that are files of outputs already: nothing to cache.
+FILE_TEACHER_KINDS = (LABELS_FILE_KIND, VECTORS_FILE_KIND)
 
 
 def texts_digest(texts):
@@ -33,8 +36,18 @@ def texts_digest(texts):
     return digest.hexdigest()
 
 
+def output_width(teacher):
+    """Columns of a teacher's output: its vector width, else its number of labels."""
+    return int(teacher.dim) if hasattr(teacher, "encode") else len(teacher.labels)
+
+
 class TeacherCache:
-    """Probabilities of one teacher, keyed by text; `probabilities(texts)` fills gaps."""
+    """Outputs of one teacher, keyed by text; `probabilities(texts)` fills gaps.
+
+    A classifier teacher's outputs are probabilities (`predict_proba`); an
+    embedding teacher's (one with `encode` and `dim`) are its sentence vectors,
+    which `vectors(texts)` returns.
+    """
 
     def __init__(self, directory, teacher, part_size=PART_SIZE):
         self.directory = os.path.join(os.fspath(directory), teacher.sha256)
@@ -42,6 +55,7 @@ class TeacherCache:
         self.part_size = part_size
         self.teacher_calls = 0  # texts sent to the teacher by this object
         self.file_hits = 0  # texts answered by a labels file (see FileLabels)
+        self.width = output_width(teacher)
         os.makedirs(self.directory, exist_ok=True)
         self._write_info()
         self._known = self._read_parts()
@@ -67,9 +81,9 @@ class TeacherCache:
             except (OSError, ValueError, KeyError) as error:
                 raise AlbertTfError(f"{self.directory}/{name}: unreadable teacher cache part "
                                     f"({error}); delete it to label those texts again") from None
-            if probabilities.shape[1:] != (len(self.teacher.labels),):
+            if probabilities.shape[1:] != (self.width,):
                 raise AlbertTfError(f"{self.directory}/{name}: holds {probabilities.shape[1]} "
-                                    f"classes, the teacher has {len(self.teacher.labels)}")
+                                    f"columns, the teacher gives {self.width}")
             for digest, row in zip(digests, probabilities):
                 known[bytes(digest)] = row
         return known
@@ -97,15 +111,23 @@ class TeacherCache:
             self._label(texts, digests, missing, progress)
         return np.stack([self._known[d] for d in digests]).astype(np.float32)
 
+    vectors = probabilities  # an embedding teacher's outputs are its sentence vectors
+
     def _label(self, texts, digests, missing, progress):
-        bar = progress_bar(len(missing), f"teacher labels ({self.teacher.kind})", progress)
+        embedding = hasattr(self.teacher, "encode")
+        compute = self.teacher.encode if embedding else self.teacher.predict_proba
+        what = "vectors" if embedding else "labels"
+        bar = progress_bar(len(missing), f"teacher {what} ({self.teacher.kind})", progress)
         try:
             for start in range(0, len(missing), self.part_size):
                 rows = missing[start:start + self.part_size]
-                probabilities = np.asarray(self.teacher.predict_proba(
+                probabilities = np.asarray(compute(
                     [texts[i] for i in rows], progress=bar.update if bar else None))
                 self.teacher_calls += len(rows)
-                _check_probabilities(probabilities, len(rows), len(self.teacher.labels))
+                if embedding:
+                    _check_vectors(probabilities, len(rows), self.width)
+                else:
+                    _check_probabilities(probabilities, len(rows), self.width)
                 part_digests = [digests[i] for i in rows]
                 self._save_part(part_digests, probabilities)
                 self._known.update(zip(part_digests, probabilities))
@@ -154,7 +176,11 @@ class FileLabels:
         return self.teacher.hits
 
     def probabilities(self, texts, progress=True):
+        if hasattr(self.teacher, "encode"):
+            return self.teacher.encode(texts)
         return self.teacher.predict_proba(texts)
+
+    vectors = probabilities
 
 
 def open_cache(directory, teacher, part_size=PART_SIZE):
@@ -162,7 +188,7 @@ def open_cache(directory, teacher, part_size=PART_SIZE):
     itself for a labels file, else one directory."""
     if getattr(teacher, "members", None):
         return EnsembleCache(directory, teacher, part_size)
-    if teacher.kind == LABELS_FILE_KIND:
+    if teacher.kind in FILE_TEACHER_KINDS:
         return FileLabels(teacher)
     return TeacherCache(directory, teacher, part_size)
 
@@ -176,6 +202,14 @@ def _check_probabilities(probabilities, rows, classes):
     if not np.allclose(probabilities.sum(-1), 1.0, atol=1e-3):
         raise AlbertTfError("the teacher's probabilities do not sum to 1 (multi-label "
                             "teachers are not supported)")
+
+
+def _check_vectors(vectors, rows, width):
+    if vectors.shape != (rows, width):
+        raise AlbertTfError(f"the teacher returned shape {vectors.shape} for {rows} texts "
+                            f"and {width}-wide vectors")
+    if not np.isfinite(vectors).all():
+        raise AlbertTfError("the teacher returned non-finite vectors")
 
 
 def progress_bar(total, description, enabled):

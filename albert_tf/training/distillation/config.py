@@ -7,10 +7,17 @@ defaults without importing a backend.
 
 import dataclasses
 
-from albert_tf.training.config import TrainConfig
-from albert_tf.training.options import check_inputs, check_positive, check_rates, fail
+from albert_tf.artifacts.formats import is_embedder_dir
+from albert_tf.training.config import RunConfig, TrainConfig
+from albert_tf.training.options import (check_choice, check_inputs, check_positive, check_rates,
+                                        fail)
 
 CACHE_SUFFIX = ".teacher-cache"
+# What a distillation teaches: a classifier's soft labels, or a sentence space.
+TASKS = ("classification", "embedding")
+# Embedding distillation's losses on the teacher's vectors: mean squared error
+# (Reimers & Gurevych 2020) or 1 - cosine (the direction only).
+EMBEDDING_LOSSES = ("mse", "cosine")
 
 
 @dataclasses.dataclass
@@ -72,4 +79,65 @@ class DistillConfig(TrainConfig):
             fail(f"temperature must be > 0, got {self.temperature}")
         if not self.alpha >= 0:
             fail(f"alpha must be >= 0, got {self.alpha}")
+        return self
+
+
+@dataclasses.dataclass
+class EmbeddingDistillConfig(RunConfig):
+    """Options of an embedding distillation (`albert-tf distill --task embedding`):
+    a sentence-transformers teacher's vectors regressed by an ALBERT encoder on
+    the sentences of `transfer` (see `distillation.sentence_corpus`)."""
+
+    # A sentence-transformers directory, a packaged base name ("mpnet",
+    # "minilm") or a `.vectors.npz` file of its vectors.
+    teacher: str = None
+    transfer: list = dataclasses.field(default_factory=list)
+    transfer_text_column: str = None
+    split_sentences: bool = True
+    min_words: int = 3
+    max_words: int = None  # None: MAX_SENTENCE_WORDS when splitting, else no limit
+    per_file: int = None  # at most this many sentences from each transfer file
+    holdout: float = 0.02  # share kept apart to measure agreement with the teacher
+    loss: str = "mse"
+    teacher_batch_size: int = 64
+    teacher_bf16: bool = None  # None: bf16 autocast where the CPU has bf16 dot products
+    cache_dir: str = None  # default OUT.teacher-cache
+    # The schedule's fields and defaults are fine-tuning's (`TrainConfig`), so
+    # `albert-tf distill --help` shows one true default for either task.
+    batch_size: int = TrainConfig.batch_size
+    epochs: int = TrainConfig.epochs
+    patience: int = TrainConfig.patience
+    data_parallel: bool = False
+    pad_to_max_length: bool = False
+
+    # init: a pretrained encoder, a classifier (its encoder starts the student:
+    # the bundled student knows words) or an embedder (continued).
+    INIT_TAKES_MODEL_DIR = True
+
+    def validate(self):
+        if not self.teacher:
+            fail("a teacher is required (teacher=... / --teacher)")
+        if not self.transfer:
+            fail("an embedding distillation needs sentences: transfer=[...] / --transfer")
+        check_inputs(*self.transfer)
+        if self.init and is_embedder_dir(self.init):
+            # Continue an embedder: RunConfig's init check knows encoders and classifiers.
+            init, self.init = self.init, None
+            try:
+                super().validate()
+            finally:
+                self.init = init
+            if self.tokenizer is not None:
+                fail("pass either init (which brings its tokenizer) or tokenizer, not both")
+        else:
+            super().validate()
+        check_choice("loss", self.loss, EMBEDDING_LOSSES)
+        check_positive(self, "batch_size", "epochs", "patience", "teacher_batch_size",
+                       "min_words")
+        if self.max_words is not None:
+            check_positive(self, "max_words")
+        if self.per_file is not None:
+            check_positive(self, "per_file")
+        if not 0 <= self.holdout < 1:
+            fail(f"holdout must be a share in [0, 1), got {self.holdout}")
         return self

@@ -1,4 +1,4 @@
-"""A teacher's soft labels in one small file that travels without the teacher.
+"""A teacher's soft labels (or sentence vectors) in one file that travels without it.
 
 The expensive product of a teacher is its labels, not its weights: a 110M-
 parameter MPNet takes an hour of two CPU cores to label 300k sentences, and
@@ -40,6 +40,10 @@ from albert_tf.errors import AlbertTfError
 LABELS_SUFFIX = ".labels.npz"
 LABELS_FORMAT = "albert_tf.teacher_labels/1"
 LABELS_FILE_KIND = "labels_file"  # the teacher kind such a file is
+# An embedding teacher's sentence vectors, in the same layout (`write_vectors_file`).
+VECTORS_SUFFIX = ".vectors.npz"
+VECTORS_FORMAT = "albert_tf.teacher_vectors/1"
+VECTORS_FILE_KIND = "vectors_file"  # the teacher kind such a file is
 DIGEST_BYTES = 8
 
 
@@ -58,22 +62,37 @@ def write_labels_file(path, card, texts, probabilities):
 
     Compressed, written to a temporary name and renamed. Returns the file's sha256.
     """
+    return write_rows_file(path, LABELS_SUFFIX, LABELS_FORMAT, card, texts, probabilities,
+                           len(card["labels"]), "labels")
+
+
+def write_vectors_file(path, card, texts, vectors):
+    """Write an embedding teacher's vectors of `texts` with its `card`
+    (`SentenceTeacher.describe()`: kind, sha256, dim, pooling). float16, as
+    labels are: a cosine between float16 and float32 unit vectors differs by
+    under 1e-3, far below what a student's own error is."""
+    return write_rows_file(path, VECTORS_SUFFIX, VECTORS_FORMAT, card, texts, vectors,
+                           int(card["dim"]), "vectors")
+
+
+def write_rows_file(path, suffix, file_format, card, texts, rows_in, width, what):
+    """The one writer of labels and vectors files: digests, float16 rows, info."""
     path = os.fspath(path)
-    if not path.endswith(LABELS_SUFFIX):
-        raise AlbertTfError(f"{path}: a labels file's name must end in {LABELS_SUFFIX}")
-    probabilities = np.asarray(probabilities, np.float32)
-    if probabilities.shape != (len(texts), len(card["labels"])):
-        raise AlbertTfError(f"probabilities of shape {probabilities.shape} for {len(texts)} "
-                            f"texts and {len(card['labels'])} labels")
+    if not path.endswith(suffix):
+        raise AlbertTfError(f"{path}: a {what} file's name must end in {suffix}")
+    rows_in = np.asarray(rows_in, np.float32)
+    if rows_in.shape != (len(texts), width):
+        raise AlbertTfError(f"{what} of shape {rows_in.shape} for {len(texts)} texts and "
+                            f"width {width}")
     rows = {}
-    for text, row in zip(texts, probabilities):
+    for text, row in zip(texts, rows_in):
         digest = short_digest(text)
         if digest in rows and not np.allclose(rows[digest], row, atol=1e-3):
-            raise AlbertTfError("two texts share a digest but not their labels; "
+            raise AlbertTfError(f"two texts share a digest but not their {what}; "
                                 f"a {DIGEST_BYTES}-byte collision is not expected")
         rows[digest] = row
     digests = np.frombuffer(b"".join(rows), np.uint8).reshape(-1, DIGEST_BYTES)
-    info = {"format": LABELS_FORMAT, "teacher": card, "rows": len(rows),
+    info = {"format": file_format, "teacher": card, "rows": len(rows),
             "digest_bytes": DIGEST_BYTES}
     buffer = io.BytesIO()
     np.savez_compressed(buffer, digests=digests,
@@ -89,16 +108,7 @@ def write_labels_file(path, card, texts, probabilities):
 
 def read_labels_file(path):
     """`(info, {digest: float32 row})`; a clear error for anything else."""
-    path = os.fspath(path)
-    try:
-        with np.load(path) as data:
-            info = json.loads(bytes(data["info"]).decode("utf-8"))
-            digests, probabilities = data["digests"], data["probabilities"]
-    except (OSError, ValueError, KeyError, EOFError) as error:
-        raise AlbertTfError(f"{path}: not a readable labels file ({error})") from None
-    if info.get("format") != LABELS_FORMAT:
-        raise AlbertTfError(f"{path}: labels format {info.get('format')!r}, this kit reads "
-                            f"{LABELS_FORMAT!r}")
+    info, digests, probabilities = read_rows_file(path, LABELS_FORMAT, "labels")
     labels = info["teacher"]["labels"]
     if probabilities.shape != (len(digests), len(labels)):
         raise AlbertTfError(f"{path}: {probabilities.shape} probabilities for {len(digests)} "
@@ -106,3 +116,26 @@ def read_labels_file(path):
     rows = probabilities.astype(np.float32)
     rows /= rows.sum(-1, keepdims=True)  # float16 rounding: make each row sum to 1 again
     return info, {bytes(d): row for d, row in zip(digests, rows)}
+
+
+def read_vectors_file(path):
+    """`(info, {digest: float32 vector})`; a clear error for anything else."""
+    info, digests, vectors = read_rows_file(path, VECTORS_FORMAT, "vectors")
+    if vectors.shape != (len(digests), int(info["teacher"]["dim"])):
+        raise AlbertTfError(f"{path}: {vectors.shape} vectors for {len(digests)} texts of "
+                            f"width {info['teacher']['dim']}")
+    return info, {bytes(d): row for d, row in zip(digests, vectors.astype(np.float32))}
+
+
+def read_rows_file(path, file_format, what):
+    path = os.fspath(path)
+    try:
+        with np.load(path) as data:
+            info = json.loads(bytes(data["info"]).decode("utf-8"))
+            digests, rows = data["digests"], data["probabilities"]
+    except (OSError, ValueError, KeyError, EOFError) as error:
+        raise AlbertTfError(f"{path}: not a readable {what} file ({error})") from None
+    if info.get("format") != file_format:
+        raise AlbertTfError(f"{path}: {what} format {info.get('format')!r}, this kit reads "
+                            f"{file_format!r}")
+    return info, digests, rows

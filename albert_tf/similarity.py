@@ -1,0 +1,71 @@
+"""Cosine similarity and search over sentence vectors: numpy only.
+
+One place for what every embedder does with its vectors, so the Keras
+embedder (`albert_tf.load_embedder`), the TF-free runtime
+(`albert_tf.runtime.Embedder`), the command line and the demo rank texts the
+same way.
+
+```python
+vectors = unit_rows(np.random.rand(5, 8))
+search_vectors(vectors[0], vectors, ["a", "b", "c", "d", "e"], top_k=2)[0]["text"]  # "a"
+```
+"""
+
+import numpy as np
+
+
+def unit_rows(vectors):
+    """Rows scaled to length 1 (a zero row stays zero), float32."""
+    vectors = np.asarray(vectors, np.float32)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=-1, keepdims=True), 1e-12)
+
+
+def cosine_similarity(a, b):
+    """Cosine similarity of two vectors, or the matrix of all pairs of two row sets."""
+    a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+    a_unit = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b_unit = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    if a.ndim == 1 and b.ndim == 1:
+        return float(a_unit @ b_unit)
+    return np.atleast_2d(a_unit) @ np.atleast_2d(b_unit).T
+
+
+def check_top_k(top_k):
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+        raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+    return top_k
+
+
+def search_vectors(query_vector, vectors, texts, top_k=5):
+    """The `top_k` texts nearest the query by cosine, best first:
+    `[{"text", "index", "score"}]` (ties keep the texts' order)."""
+    check_top_k(top_k)
+    if len(texts) != len(vectors):
+        raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+    scores = cosine_similarity(np.atleast_2d(query_vector), vectors)[0]
+    order = np.argsort(-scores, kind="stable")[:top_k]
+    return [{"text": texts[i], "index": int(i), "score": float(scores[i])} for i in order]
+
+
+def spearman(a, b):
+    """Spearman's rank correlation of two equal-length sequences (ties get their
+    mean rank, as scipy's): the measure of semantic-similarity benchmarks."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.shape != b.shape or a.ndim != 1 or len(a) < 2:
+        raise ValueError(f"spearman needs two 1-D sequences of one length >= 2, got "
+                         f"{a.shape} and {b.shape}")
+    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
+
+
+def _ranks(values):
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), np.float64)
+    ranks[order] = np.arange(len(values), dtype=np.float64)
+    # Ties: every member of a run of equal values gets the run's mean rank.
+    sorted_values = values[order]
+    starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
+    ends = np.r_[starts[1:], len(values)]
+    for start, end in zip(starts, ends):
+        if end - start > 1:
+            ranks[order[start:end]] = (start + end - 1) / 2.0
+    return ranks

