@@ -4,8 +4,9 @@
     albert-tf demo runs/my-export  # any `albert-tf export` directory
 
 Tabs: classify one text (probabilities, tokens, latency, word attributions),
-a batch file, recipes side by side, and text similarity when the export has
-an embedding output. Safe by default: binds 127.0.0.1, no share link,
+a batch file, recipes side by side, text similarity and search (on the
+bundled sentence embedder; without one, similarity of the classifier's own
+features). Safe by default: binds 127.0.0.1, no share link,
 bounded text and file sizes, a queue with a concurrency limit, no file paths
 from users, and user text only ever rendered as text (never as HTML).
 """
@@ -26,13 +27,14 @@ from albert_tf.apps.cli_common import answer_or_refuse
 from albert_tf.text.data import TEXT_COLUMN_CANDIDATES
 from albert_tf.errors import AlbertTfError
 from albert_tf.artifacts.manifest import EXPORT_FORMAT, check_kind, read_manifest
-from albert_tf.contract import ADAPTIVE_FILES
+from albert_tf.contract import ADAPTIVE_FILES, MANIFEST_FILE
 from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
 from albert_tf.prediction import UNREADABLE, MultiLabelPrediction
 from albert_tf.runtime.classifier import LONG_TEXT_MODES
 
 LOG = logging.getLogger("albert_tf.demo")
+NO_EMBEDDER = "none"  # `--embedder none`: no Search tab, the classifier's similarity
 # The Classify tab's early-exit choices (shown for an export with adaptive files).
 EXIT_OFF = "off (whole model)"
 EXIT_CHOICES = (EXIT_OFF, "none", "patience:1", "patience:2", "confidence:0.9",
@@ -52,6 +54,32 @@ EXAMPLES = ["A gripping, funny and beautifully acted film.",
             "The plot is thin and the ending drags on forever.",
             "A quiet, moving portrait of a family.",
             "The acting is wooden and the jokes fall flat."]
+
+
+# The Similarity tab's opening pair, and the Search tab's own short list.
+SIMILARITY_EXAMPLE = ("a gripping, funny film", "an entertaining and witty movie")
+SEARCH_QUERY = "the stock market fell"
+SEARCH_TEXTS = ["Shares slid on Wall Street after the rate decision.",
+                "A gripping, funny and beautifully acted film.",
+                "The team won the championship in overtime.",
+                "How do I reset my password?",
+                "Oil prices rose as supply tightened.",
+                "The plot is thin and the ending drags on forever."]
+
+
+def resolve_embedder(embedder, num_threads=None):
+    """The demo's sentence embedder: a runtime `Embedder` for a path or bundled
+    name; the bundled one when `embedder` is None and it is installed; None for
+    "none" (or when nothing is bundled)."""
+    from albert_tf.bundled import BUNDLED_EMBEDDER
+    from albert_tf.runtime import Embedder
+
+    if embedder == NO_EMBEDDER:
+        return None
+    if embedder is None:
+        if not os.path.isfile(os.path.join(BUNDLED_EMBEDDER, MANIFEST_FILE)):
+            return None
+    return Embedder.load(embedder, num_threads=num_threads)
 
 
 def resolve_export(export_dir):
@@ -134,8 +162,12 @@ class DemoModels:
     """Every recipe of one export (the default loaded at start, the others on first
     use); the demo's logic, UI-free."""
 
-    def __init__(self, export_dir, num_threads=None):
+    def __init__(self, export_dir, num_threads=None, embedder=None):
         manifest = read_manifest(export_dir)
+        # A sentence embedder (runtime `Embedder`) for the Similarity and Search
+        # tabs; None: the classifier's own features compare texts (what it
+        # classifies, not meaning), and there is no Search tab.
+        self.embedder = embedder
         # A model directory (the tour's `train` output) is the likely mistake: say so.
         check_kind(export_dir, manifest, EXPORT_FORMAT)
         recipes = available_recipes(manifest)
@@ -278,44 +310,48 @@ class DemoModels:
                          round(classifier.bundle.size_bytes / 1e6, 2)])
         return rows
 
+    @property
+    def compares_texts(self):
+        """Whether the Similarity tab has something to compare with."""
+        return self.embedder is not None or (self.has_embedding and not self.takes_pairs)
+
     def similarity(self, text_a, text_b):
         text_a = self.check_text(text_a, "to compare (the first is empty)")
         text_b = self.check_text(text_b, "to compare with (the second is empty)")
-        return round(self.default.similarity(text_a, text_b), 4)
+        return round((self.embedder or self.default).similarity(text_a, text_b), 4)
+
+    def search(self, query, path=None, texts=None, text_column=None, top_k=5):
+        """Table rows `[rank, score, text]`: the lines of an uploaded file (else of
+        the `texts` box, one per line) nearest `query` by the embedder's cosine."""
+        if self.embedder is None:
+            raise AlbertTfError("this demo has no sentence embedder to search with")
+        query = self.check_text(query, "to search for")
+        if path:
+            candidates = [text for _, text, _ in read_upload(path, text_column)]
+        else:
+            candidates = [line.strip() for line in (texts or "").splitlines() if line.strip()]
+            if not candidates:
+                raise AlbertTfError("upload a file, or type texts to search (one per line)")
+            if len(candidates) > MAX_FILE_ROWS:
+                raise AlbertTfError(f"{len(candidates):,} texts; the demo searches at most "
+                                    f"{MAX_FILE_ROWS:,}")
+        candidates = [self.check_text(text, f"to search in (line {i + 1} is empty)")
+                      for i, text in enumerate(candidates)]
+        found = self.embedder.search(query, candidates, top_k=max(1, int(top_k or 5)))
+        return [[rank, round(hit["score"], 4), hit["text"]]
+                for rank, hit in enumerate(found, 1)]
 
     def classify_file(self, path, text_column=None, pair_column=None):
         """(table rows, CSV path, summary) for an uploaded file (a pair model reads
         `pair_column`, default the one it was trained with). The CLI's rule: a
         text the model cannot take (an empty cell) gets an error row in its place,
         and messages name the user's file, not the server's copy of it."""
-        from albert_tf.errors import DataError, InputError
-        from albert_tf.text.data import iter_rows
+        from albert_tf.errors import InputError
 
-        if not path:
-            raise AlbertTfError("upload a .csv, .tsv, .txt or .jsonl file")
-        name = os.path.basename(path)
-        if not name.lower().endswith(FILE_TYPES):
-            raise AlbertTfError(f"{name}: not a {', '.join(FILE_TYPES)} file")
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise AlbertTfError(f"{name} is {size / 1e6:.1f} MB; the demo takes at most "
-                                f"{MAX_FILE_BYTES / 1e6:.0f} MB")
-        try:
-            records = []
-            pairs = (pair_column or self.pair_column) if self.takes_pairs else None
-            if self.takes_pairs and not pairs:
-                raise AlbertTfError("this model reads pairs: name the pair column")
-            for record in iter_rows(path, text_column or None, text_pair_column=pairs):
-                records.append(record)
-                if len(records) > MAX_FILE_ROWS:
-                    raise AlbertTfError(f"{name} has more than {MAX_FILE_ROWS:,} rows; the "
-                                        f"demo takes at most {MAX_FILE_ROWS:,}")
-        except DataError as error:
-            message = str(error).replace(path, name).replace("pass --text-column",
-                                                             "name it under 'text column'")
-            raise AlbertTfError(message) from None
-        if not records:
-            raise AlbertTfError(f"{name} has no texts")
+        pairs = (pair_column or self.pair_column) if self.takes_pairs else None
+        if self.takes_pairs and not pairs:
+            raise AlbertTfError("this model reads pairs: name the pair column")
+        records = read_upload(path, text_column, pairs)
         texts = [text for _, text, _ in records]
         if self.takes_pairs:
             def answer(items):
@@ -360,6 +396,37 @@ class DemoModels:
                     os.remove(old)
                 except FileNotFoundError:
                     pass
+
+
+def read_upload(path, text_column=None, pair_column=None):
+    """An uploaded file's records `(row, text, label)`, checked: its kind, size and
+    row count; messages name the user's file, not the server's copy of it."""
+    from albert_tf.errors import DataError
+    from albert_tf.text.data import iter_rows
+
+    if not path:
+        raise AlbertTfError("upload a .csv, .tsv, .txt or .jsonl file")
+    name = os.path.basename(path)
+    if not name.lower().endswith(FILE_TYPES):
+        raise AlbertTfError(f"{name}: not a {', '.join(FILE_TYPES)} file")
+    size = os.path.getsize(path)
+    if size > MAX_FILE_BYTES:
+        raise AlbertTfError(f"{name} is {size / 1e6:.1f} MB; the demo takes at most "
+                            f"{MAX_FILE_BYTES / 1e6:.0f} MB")
+    try:
+        records = []
+        for record in iter_rows(path, text_column or None, text_pair_column=pair_column):
+            records.append(record)
+            if len(records) > MAX_FILE_ROWS:
+                raise AlbertTfError(f"{name} has more than {MAX_FILE_ROWS:,} rows; the "
+                                    f"demo takes at most {MAX_FILE_ROWS:,}")
+    except DataError as error:
+        message = str(error).replace(path, name).replace("pass --text-column",
+                                                         "name it under 'text column'")
+        raise AlbertTfError(message) from None
+    if not records:
+        raise AlbertTfError(f"{name} has no texts")
+    return records
 
 
 def _user_errors(function):
@@ -463,16 +530,41 @@ def build_app(models):
                 interactive=False)
             compare_button.click(_user_errors(models.compare), [compare_text, compare_pair],
                                  comparison, api_name="compare")
-        if models.has_embedding and not models.takes_pairs:
+        if models.compares_texts:
             with gr.Tab("Similarity"):
+                if models.embedder is None:
+                    gr.Markdown("These are the classifier's own features: texts close in "
+                                "them are close in what it classifies, not in meaning.")
                 first = gr.Textbox(label="first text", max_length=MAX_TEXT_CHARS,
-                                   value="a wonderful, moving film")
+                                   value=SIMILARITY_EXAMPLE[0], elem_id="similarity-first")
                 second = gr.Textbox(label="second text", max_length=MAX_TEXT_CHARS,
-                                    value="a beautiful and touching movie")
-                similar = gr.Button("Cosine similarity")
-                score = gr.Number(label="cosine similarity of the pooled embeddings")
+                                    value=SIMILARITY_EXAMPLE[1], elem_id="similarity-second")
+                similar = gr.Button("Cosine similarity", elem_id="similarity-button")
+                score = gr.Number(label=(
+                    "cosine similarity of the sentence embedder's vectors (meaning)"
+                    if models.embedder is not None else
+                    "cosine similarity of the classifier's pooled features"),
+                    elem_id="similarity-score")
                 similar.click(_user_errors(models.similarity), [first, second], score,
                               api_name="similarity")
+        if models.embedder is not None:
+            with gr.Tab("Search"):
+                query = gr.Textbox(label="query", max_length=MAX_TEXT_CHARS,
+                                   value=SEARCH_QUERY, elem_id="search-query")
+                candidates = gr.Textbox(label="texts to search, one per line (or upload a "
+                                              "file below)", lines=6,
+                                        value="\n".join(SEARCH_TEXTS), elem_id="search-texts")
+                search_file = gr.File(label=f"a {', '.join(FILE_TYPES)} file (≤ "
+                                            f"{MAX_FILE_BYTES // 2**20} MB, ≤ {MAX_FILE_ROWS} "
+                                            "rows)", file_types=list(FILE_TYPES))
+                search_column = gr.Textbox(label="text column of the file", max_length=200)
+                top_k = gr.Slider(1, 20, value=5, step=1, label="results")
+                search_button = gr.Button("Search", elem_id="search-button")
+                hits = gr.Dataframe(headers=["rank", "cosine", "text"], interactive=False,
+                                    elem_id="search-results")
+                search_button.click(_user_errors(models.search),
+                                    [query, search_file, candidates, search_column, top_k],
+                                    hits, api_name="search")
     return app
 
 
@@ -491,13 +583,16 @@ def free_port(host, port):
 
 
 def launch(export_dir=None, host="127.0.0.1", port=7860, num_threads=None,
-           prevent_thread_lock=False, quiet=False):
+           prevent_thread_lock=False, quiet=False, embedder=None):
     """Build and serve the demo; returns the app (and the URL via `app.local_url`).
 
     `port=0` takes any free port; a busy port fails before the models load.
+    `embedder`: the Similarity and Search tabs' sentence embedder (default: the
+    bundled one; "none": the classifier's features, no Search tab).
     """
     port = free_port(host, port)
-    models = DemoModels(resolve_export(export_dir), num_threads=num_threads)
+    models = DemoModels(resolve_export(export_dir), num_threads=num_threads,
+                        embedder=resolve_embedder(embedder, num_threads))
     app = build_app(models)
     app.queue(default_concurrency_limit=2, max_size=32)
     app.launch(server_name=host, server_port=port, share=False,

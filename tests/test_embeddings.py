@@ -316,3 +316,29 @@ def test_distill_task_embedding_on_the_command_line_from_a_vectors_file(
     result = run_cli("distill", "--task", "embedding", "--teacher", vectors, *common,
                      "--out", tmp_path / "other", "--alpha", 0.9)
     assert result.returncode == 2 and "--alpha is for --task classification" in result.stderr
+
+
+def test_the_demo_compares_and_searches_with_the_embedder(embedder_export, tmp_path):
+    pytest.importorskip("gradio")
+    from albert_tf.apps.demo import DemoModels, resolve_export
+    from albert_tf.runtime import Embedder
+
+    out, _ = embedder_export
+    runtime = Embedder.load(str(out))
+    models = DemoModels(resolve_export(None), embedder=runtime)
+    texts = [text for text, _ in sentiment_rows(6, seed=12)]
+    assert models.compares_texts
+    assert models.similarity(texts[0], texts[1]) == round(runtime.similarity(texts[0],
+                                                                              texts[1]), 4)
+    rows = models.search(texts[4], None, "\n".join(texts), None, 3)
+    assert [row[0] for row in rows] == [1, 2, 3] and rows[0][2] == texts[4]
+    upload = tmp_path / "lines.txt"
+    upload.write_text("\n".join(texts) + "\n")
+    assert models.search(texts[2], str(upload), "", None, 1)[0][2] == texts[2]
+    with pytest.raises(AlbertTfError, match="type a text"):
+        models.search("  ", None, "\n".join(texts), None, 3)
+    with pytest.raises(AlbertTfError, match="one per line"):
+        models.search(texts[0], None, "\n \n", None, 3)
+    plain = DemoModels(resolve_export(None), embedder=None)
+    with pytest.raises(AlbertTfError, match="no sentence embedder"):
+        plain.search(texts[0], None, "\n".join(texts), None, 3)

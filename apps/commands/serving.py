@@ -77,7 +77,7 @@ def cmd_demo(args):
     from albert_tf.apps.demo import launch
 
     app = launch(args.export, host=args.host, port=args.port, num_threads=args.threads,
-                 prevent_thread_lock=True, quiet=True)
+                 prevent_thread_lock=True, quiet=True, embedder=args.embedder)
     # The URL Gradio actually bound (with --port 0, the port it was given).
     print(f"albert-tf demo: serving on {app.local_url} (Ctrl-C to stop)", file=sys.stderr)
     app.block_thread()
@@ -87,7 +87,7 @@ def add_demo(commands):
     p = commands.add_parser(
         "demo", help="the Gradio web demo (TF-free runtime; bundled model by default)",
         description="Serve the Gradio demo on the TF-free runtime: classify, batch files, "
-                    "recipe comparison, word attributions, similarity. Binds 127.0.0.1 (--host "
+                    "recipe comparison, word attributions, similarity and search. Binds 127.0.0.1 (--host "
                     "changes that), never creates a public share link and sends no usage "
                     "analytics.")
     p.add_argument("export", nargs="?", help="export directory (default: the bundled SST-2 "
@@ -97,6 +97,9 @@ def add_demo(commands):
     p.add_argument("--port", type=port_number, default=7860, help="port to serve on; 0 takes any "
                                                          "free one")
     p.add_argument("--threads", type=positive_int, help="interpreter threads (default: all cores)")
+    p.add_argument("--embedder", help="sentence embedder of the Similarity and Search tabs: an "
+                                      "embedder export (default: the bundled one; 'none': the "
+                                      "classifier's own features and no Search tab)")
     p.set_defaults(func=cmd_demo)
 
 
