@@ -149,6 +149,20 @@ def _warm_start(config, vocabulary_size, labels):
     return init.model
 
 
+def preset_backbone(config, vocabulary_size):
+    """A random backbone of `config.preset`, with the run's dropout, layer groups and
+    calls (where the config has them) and a position table for `max_length`."""
+    overrides = dict(config.model_overrides)
+    for name in ("dropout", "num_groups", "num_layers"):
+        if getattr(config, name, None) is not None:
+            overrides[name] = getattr(config, name)
+    backbone_config = preset_config(config.preset, vocabulary_size=vocabulary_size,
+                                    dtype=config.precision, **overrides)
+    backbone_config["max_sequence_length"] = max(backbone_config["max_sequence_length"],
+                                                 config.max_length)
+    return AlbertBackbone(**backbone_config)
+
+
 def build_model(config, vocabulary_size, labels):
     """A classifier: warm-started from a model directory or a pretrained encoder
     (`config.init`), or a random one of `config.preset`."""
@@ -159,19 +173,7 @@ def build_model(config, vocabulary_size, labels):
         return AlbertClassifier(_pretrained_backbone(config, vocabulary_size), num_classes,
                                 multi_label=config.multi_label,
                                 dropout=config.classifier_dropout, exit_heads=config.exit_heads)
-    overrides = dict(config.model_overrides)
-    if config.dropout is not None:
-        overrides["dropout"] = config.dropout
-    if config.num_groups is not None:
-        overrides["num_groups"] = config.num_groups
-    if config.num_layers is not None:
-        overrides["num_layers"] = config.num_layers
-    backbone_config = preset_config(config.preset, vocabulary_size=vocabulary_size,
-                                    dtype=config.precision, **overrides)
-    backbone_config["max_sequence_length"] = max(backbone_config["max_sequence_length"],
-                                                 config.max_length)
-    backbone = AlbertBackbone(**backbone_config)
-    return AlbertClassifier(backbone, num_classes, multi_label=config.multi_label,
+    return AlbertClassifier(preset_backbone(config, vocabulary_size), num_classes, multi_label=config.multi_label,
                             dropout=config.classifier_dropout, exit_heads=config.exit_heads)
 
 

@@ -109,6 +109,19 @@ def sorted_batches(lengths, batch_size):
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def padded_batches(torch, tokenizer, texts, max_length, batch_size, bf16=False):
+    """`(rows, batch)` for `texts` in batches of similar length (`sorted_batches`),
+    each padded to a multiple of 8, yielded under inference mode and, with `bf16`,
+    bf16 autocast: the loop of every Hugging Face teacher (labels and vectors)."""
+    encoded = tokenizer(list(texts), truncation=True, max_length=max_length)
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
+    with torch.inference_mode(), autocast:
+        for rows in sorted_batches([len(x) for x in encoded["input_ids"]], batch_size):
+            yield rows, tokenizer.pad(
+                {key: [encoded[key][i] for i in rows] for key in encoded.keys()},
+                padding=True, pad_to_multiple_of=8, return_tensors="pt")
+
+
 class HFTeacher:
     """`AutoModelForSequenceClassification` + its tokenizer: texts -> probabilities.
 
@@ -140,19 +153,13 @@ class HFTeacher:
         import numpy as np
 
         torch = self._torch
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        ids = encoded["input_ids"]
-        out = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
-        with torch.inference_mode(), autocast:
-            for rows in sorted_batches([len(x) for x in ids], self.batch_size):
-                batch = self.tokenizer.pad(
-                    {key: [encoded[key][i] for i in rows] for key in encoded.keys()},
-                    padding=True, pad_to_multiple_of=8, return_tensors="pt")
-                logits = self.model(**batch).logits.float()
-                out[rows] = torch.softmax(logits, dim=-1).numpy()
-                if progress is not None:
-                    progress(len(rows))
+        out = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        for rows, batch in padded_batches(torch, self.tokenizer, texts, self.max_length,
+                                          self.batch_size, self.bf16):
+            logits = self.model(**batch).logits.float()
+            out[rows] = torch.softmax(logits, dim=-1).numpy()
+            if progress is not None:
+                progress(len(rows))
         return out
 
     def token_vectors(self, pieces):

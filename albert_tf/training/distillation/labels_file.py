@@ -139,3 +139,16 @@ def read_rows_file(path, file_format, what):
         raise AlbertTfError(f"{path}: {what} format {info.get('format')!r}, this kit reads "
                             f"{file_format!r}")
     return info, digests, rows
+
+
+def file_rows(path, rows, texts, width, what, hint):
+    """`(n, width)` float32 rows of a labels or vectors file for `texts`; a text the
+    file lacks is an error naming how many are missing (and `hint`), never a guess."""
+    texts = list(texts)
+    digests = [short_digest(text) for text in texts]
+    missing = [text for text, d in zip(texts, digests) if d not in rows]
+    if missing:
+        raise AlbertTfError(f"{path}: {len(missing)} of {len(texts)} texts are not in this "
+                            f"{what} file (first: {missing[0][:60]!r}); {hint}")
+    return (np.stack([rows[d] for d in digests]) if texts
+            else np.zeros((0, width), np.float32))

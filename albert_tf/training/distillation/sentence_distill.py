@@ -41,7 +41,7 @@ from albert_tf.training.distillation.labels_file import VECTORS_SUFFIX, write_ve
 from albert_tf.training.distillation.sentence_corpus import build_sentence_corpus
 from albert_tf.training.distillation.sentence_teacher import load_sentence_teacher
 from albert_tf.training.distillation.transfer import MAX_SENTENCE_WORDS
-from albert_tf.training.finetune import WORK_DIR_SUFFIX, fit_classifier
+from albert_tf.training.finetune import WORK_DIR_SUFFIX, fit_classifier, preset_backbone
 from albert_tf.training.run import Run, prepare_tokenizer
 
 # Held-out sentences whose pairwise cosines are compared (n(n-1)/2 pairs).
@@ -93,8 +93,6 @@ def _student_backbone(config, vocabulary_size):
     from albert_tf.artifacts.embedder_dir import load_embedder
     from albert_tf.artifacts.model_dir import load
     from albert_tf.artifacts.pretrained import load_pretrained
-    from albert_tf.models.backbone import AlbertBackbone
-    from albert_tf.models.presets import preset_config
 
     if config.init and is_embedder_dir(config.init):
         return load_embedder(config.init, dtype=config.precision).backbone
@@ -103,14 +101,7 @@ def _student_backbone(config, vocabulary_size):
     if config.init:
         return load_pretrained(config.init, dtype=config.precision, dropout=config.dropout,
                                max_length=config.max_length).backbone
-    overrides = dict(config.model_overrides)
-    if config.dropout is not None:
-        overrides["dropout"] = config.dropout
-    backbone_config = preset_config(config.preset, vocabulary_size=vocabulary_size,
-                                    dtype=config.precision, **overrides)
-    backbone_config["max_sequence_length"] = max(backbone_config["max_sequence_length"],
-                                                 config.max_length)
-    return AlbertBackbone(**backbone_config)
+    return preset_backbone(config, vocabulary_size)
 
 
 def student_builder(dim):

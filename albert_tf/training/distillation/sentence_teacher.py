@@ -30,9 +30,9 @@ import numpy as np
 from albert_tf.artifacts.manifest import recorded_path, sha256_file
 from albert_tf.errors import AlbertTfError
 from albert_tf.training.distillation.hf_teacher import (HF_WEIGHTS, import_torch_transformers,
-                                                        sorted_batches)
+                                                        padded_batches)
 from albert_tf.training.distillation.labels_file import (VECTORS_FILE_KIND, VECTORS_SUFFIX,
-                                                        read_vectors_file, short_digest)
+                                                        file_rows, read_vectors_file)
 from albert_tf.training.distillation.packaged_bases import PACKAGED_BASES, unpack_base
 
 MODULES_FILE = "modules.json"
@@ -125,20 +125,13 @@ class SentenceTeacher:
         self._torch = torch
 
     def encode(self, texts, progress=None):
-        torch = self._torch
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        ids = encoded["input_ids"]
-        out = np.zeros((len(ids), self.dim), dtype=np.float32)
-        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16)
-        with torch.inference_mode(), autocast:
-            for rows in sorted_batches([len(x) for x in ids], self.batch_size):
-                batch = self.tokenizer.pad(
-                    {key: [encoded[key][i] for i in rows] for key in encoded.keys()},
-                    padding=True, pad_to_multiple_of=8, return_tensors="pt")
-                hidden = self.model(**batch).last_hidden_state.float().numpy()
-                out[rows] = pool(hidden, batch["attention_mask"].numpy(), self.pooling)
-                if progress is not None:
-                    progress(len(rows))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for rows, batch in padded_batches(self._torch, self.tokenizer, texts, self.max_length,
+                                          self.batch_size, self.bf16):
+            hidden = self.model(**batch).last_hidden_state.float().numpy()
+            out[rows] = pool(hidden, batch["attention_mask"].numpy(), self.pooling)
+            if progress is not None:
+                progress(len(rows))
         if self.normalize:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
@@ -167,19 +160,13 @@ class VectorsFileTeacher:
         self.hits = 0
 
     def encode(self, texts, progress=None):
-        texts = list(texts)
-        digests = [short_digest(text) for text in texts]
-        missing = [text for text, d in zip(texts, digests) if d not in self.rows]
-        if missing:
-            raise AlbertTfError(
-                f"{self.path}: {len(missing)} of {len(texts)} texts are not in this vectors "
-                f"file (first: {missing[0][:60]!r}); encode them with the teacher itself or "
-                "build the corpus with the options the file was made with")
-        self.hits += len(texts)
+        vectors = file_rows(self.path, self.rows, texts, self.dim, "vectors",
+                            "encode them with the teacher itself or build the corpus with "
+                            "the options the file was made with")
+        self.hits += len(vectors)
         if progress is not None:
-            progress(len(texts))
-        return (np.stack([self.rows[d] for d in digests]) if texts
-                else np.zeros((0, self.dim), np.float32))
+            progress(len(vectors))
+        return vectors
 
     def describe(self):
         return {**self.card, "vectors_file": {"path": recorded_path(self.path),

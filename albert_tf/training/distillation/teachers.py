@@ -29,8 +29,7 @@ from albert_tf.artifacts.manifest import recorded_path, sha256_file
 from albert_tf.contract import CONFIG_FILE, MANIFEST_FILE
 from albert_tf.errors import AlbertTfError
 from albert_tf.training.distillation.labels_file import (LABELS_FILE_KIND, LABELS_SUFFIX,
-                                                        read_labels_file,
-                                                        short_digest)
+                                                        file_rows, read_labels_file)
 
 
 class Teacher:
@@ -149,19 +148,14 @@ class LabelsFileTeacher(Teacher):
         self.hits = 0  # texts answered from the file
 
     def predict_proba(self, texts, progress=None):
-        texts = list(texts)
-        digests = [short_digest(text) for text in texts]
-        missing = [text for text, d in zip(texts, digests) if d not in self.rows]
-        if missing:
-            raise AlbertTfError(
-                f"{self.path}: {len(missing)} of {len(texts)} texts are not in this labels "
-                f"file (first: {missing[0][:60]!r}); label them with the teacher itself "
-                f"(sha256 {self.sha256[:16]}...) or with the options the file was made with")
-        self.hits += len(texts)
+        probabilities = file_rows(
+            self.path, self.rows, texts, len(self.labels), "labels",
+            f"label them with the teacher itself (sha256 {self.sha256[:16]}...) or with the "
+            "options the file was made with")
+        self.hits += len(probabilities)
         if progress is not None:
-            progress(len(texts))
-        return np.stack([self.rows[d] for d in digests]) if texts else np.zeros(
-            (0, len(self.labels)), np.float32)
+            progress(len(probabilities))
+        return probabilities
 
     def describe(self):
         """The writing teacher's own card, plus where its labels came from."""
