@@ -134,3 +134,49 @@ def make_multi_label_prediction(probabilities, labels, truncated, num_tokens, un
     return MultiLabelPrediction(chosen, ranked_scores(probabilities, labels, top_k),
                                 bool(truncated), int(num_tokens),
                                 round(float(unknown_share), 4), UNREADABLE if unreadable else None)
+
+
+def shown_text(text):
+    """A text as a JSON record shows it: bytes that are not UTF-8 with U+FFFD."""
+    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+
+
+def answer_or_refuse(answer, texts):
+    """`answer(texts)`'s results, with an `InputError` in the place of each text the
+    model refuses (empty, no tokens, not UTF-8) and the others answered.
+
+    Texts are checked before the model runs, and the error names the first bad
+    one: record it, drop it, ask again for the rest.
+    """
+    from albert_tf.errors import InputError
+
+    results, pending = [None] * len(texts), list(range(len(texts)))
+    while pending:
+        try:
+            answers = answer([texts[i] for i in pending])
+        except InputError as error:
+            if error.index is None or not 0 <= error.index < len(pending):
+                raise
+            results[pending.pop(error.index)] = error
+            continue
+        for i, result in zip(pending, answers):
+            results[i] = result
+        break
+    return results
+
+
+def text_records(answer, texts, pairs=False):
+    """One record per text, in order: `{"text": ..., **answer}` (and `text_pair`
+    with `pairs`, where each text is a `(text, pair)` tuple), or `{"text": ...,
+    "error": "text <reason>"}` for a text the model refuses. `answer(texts)`
+    returns a dict per text. The one record rule of `classify`, `predict`,
+    `embed` and `albert_tf.runtime.beam`."""
+    from albert_tf.errors import InputError
+
+    records = []
+    for text, result in zip(texts, answer_or_refuse(answer, texts)):
+        shown = ({"text": shown_text(text[0]), "text_pair": shown_text(text[1])} if pairs
+                 else {"text": shown_text(text)})
+        records.append({**shown, **({"error": f"text {result.reason}"}
+                                    if isinstance(result, InputError) else result)})
+    return records

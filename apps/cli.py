@@ -58,7 +58,10 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args, extras = parser.parse_known_args(argv)
-    if extras:  # the command's own usage, not the top-level one
+    if extras and getattr(args, "passes_extra_options", False) and all(
+            extra.startswith("--") and "=" in extra for extra in extras):
+        args.pipeline_args = extras  # classify-files: Beam's own --option=value
+    elif extras:  # the command's own usage, not the top-level one
         parser.command_parsers[args.command].error(
             f"unrecognized arguments: {' '.join(extras)}")
     _set_backend(args)

@@ -135,7 +135,7 @@ MODULE_EXTRAS = {
     "tensorflow_text": "export", "mediapipe": "export", "jax": "jax", "gradio": "demo",
     "ai_edge_litert": "runtime", "torch": "teacher", "transformers": "teacher",
     "accelerate": "teacher", "safetensors": "checkpoints", "keras_hub": "checkpoints",
-    "matplotlib": "plot",
+    "matplotlib": "plot", "apache_beam": "beam",
 }
 # Commands whose whole stack is one extra: Keras or TensorFlow missing there
 # means that extra, not the training one.
@@ -280,6 +280,20 @@ def add_training_options(parser, config_class=None):
                                        "longest sequence, length-bucketed)")
     option("--data-parallel", help="train on every local device (JAX DataParallel / TF "
                                    "MirroredStrategy); --batch-size is the global batch")
+    if config_class is TrainConfig:  # distillation runs in one process
+        option("--coordinator", metavar="HOST:PORT",
+               help="with --data-parallel on several JAX processes (hosts, or processes on "
+                    "one): process 0's address, the same for every process (default: "
+                    "KERAS_DISTRIBUTION_JOB_ADDRESSES or JAX_COORDINATOR_ADDRESS; none: one "
+                    "process)")
+        option("--num-processes", type=positive_int,
+               help="how many processes train (default: KERAS_DISTRIBUTION_NUM_PROCESSES or "
+                    "JAX_NUM_PROCESSES)")
+        option("--process-id", type=int,
+               help="this process, 0..N-1; 0 writes the model directory (default: "
+                    "KERAS_DISTRIBUTION_PROCESS_ID or JAX_PROCESS_ID)")
+        option("--peer-timeout", type=positive_int,
+               help="seconds to wait for every process to join, and for a silent one")
     option("--max-train-examples", type=positive_int,
            help="use only the first N rows (an error if they miss a label)")
     option("--label-names", help="names for the file's label values, e.g. "
@@ -419,35 +433,6 @@ def text_chunks(args, size=1024, pair_column=None, pairs=False):
         yield chunk, None
 
 
-def shown_text(text):
-    """A text as a JSON record shows it: bytes that are not UTF-8 with U+FFFD."""
-    return text.decode("utf-8", "replace") if isinstance(text, bytes) else text
-
-
-def answer_or_refuse(answer, texts):
-    """`answer(texts)`'s results, with an `InputError` in the place of each text the
-    model refuses (empty, no tokens, not UTF-8) and the others answered.
-
-    Texts are checked before the model runs, and the error names the first bad
-    one: record it, drop it, ask again for the rest.
-    """
-    from albert_tf.errors import InputError
-
-    results, pending = [None] * len(texts), list(range(len(texts)))
-    while pending:
-        try:
-            answers = answer([texts[i] for i in pending])
-        except InputError as error:
-            if error.index is None or not 0 <= error.index < len(pending):
-                raise
-            results[pending.pop(error.index)] = error
-            continue
-        for i, result in zip(pending, answers):
-            results[i] = result
-        break
-    return results
-
-
 def answer_each(args, answer, pairs=False, pair_column=None):
     """One JSON line per text, in input order, from `answer(texts)` (a list of
     dicts); returns the exit status. With `pairs`, `answer` gets `(text, pair)`
@@ -459,18 +444,16 @@ def answer_each(args, answer, pairs=False, pair_column=None):
     place, the others are answered, and the command exits 1 if any text had
     an error or none was given.
     """
-    from albert_tf.errors import AlbertTfError, InputError
+    from albert_tf.errors import AlbertTfError
+    from albert_tf.prediction import text_records
 
     seen = failed = 0
     for texts, rows in text_chunks(args, pair_column=pair_column, pairs=pairs):
-        records = [{"error": f"text {result.reason}"} if isinstance(result, InputError)
-                   else result for result in answer_or_refuse(answer, texts)]
+        records = text_records(answer, texts, pairs)
         failed += sum("error" in record for record in records)
-        for i, (text, record) in enumerate(zip(texts, records)):
+        for i, record in enumerate(records):
             where = {} if rows is None else {"row": rows[i]}
-            shown = ({"text": shown_text(text[0]), "text_pair": shown_text(text[1])} if pairs
-                     else {"text": shown_text(text)})
-            print(json.dumps({**where, **shown, **record}, ensure_ascii=False),
+            print(json.dumps({**where, **record}, ensure_ascii=False),
                   flush=getattr(args, "flush", False))
         seen += len(texts)
     if not seen:

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import time
 
-from albert_tf.apps.cli_common import answer_or_refuse
+from albert_tf.prediction import answer_or_refuse
 from albert_tf.text.data import TEXT_COLUMN_CANDIDATES
 from albert_tf.errors import AlbertTfError
 from albert_tf.artifacts.manifest import EXPORT_FORMAT, check_kind, read_manifest

@@ -32,17 +32,20 @@ def file_format(path):
         f"{', '.join(SUPPORTED_SUFFIXES)} (optionally .gz)")
 
 
-def _open_binary(path):
+def _open_binary(path, opener=None):
+    if opener is not None:  # another file system (Beam's FileSystems.open: it un-gzips)
+        return opener(path)
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such file")
     return gzip.open(path, "rb") if os.fspath(path).endswith(".gz") else open(path, "rb")
 
 
-def _decoded_lines(path):
+def _decoded_lines(path, opener=None):
     """Lines of `path` as str, failing with the line number on bad UTF-8."""
-    with _open_binary(path) as f:
+    with _open_binary(path, opener) as f:
         try:
-            for number, raw in enumerate(f, start=1):
+            # readline, not iteration: Beam's CompressedFile has only the former.
+            for number, raw in enumerate(iter(f.readline, b""), start=1):
                 try:
                     yield raw.decode("utf-8-sig" if number == 1 else "utf-8")
                 except UnicodeDecodeError as error:
@@ -53,20 +56,22 @@ def _decoded_lines(path):
             raise DataError(f"{path}: cannot read: {error}") from None
 
 
-def read_records(path):
+def read_records(path, opener=None):
     """Yield `(line_number, record_dict)` for every row of a data file.
 
     TSV and CSV files need a header row. TSV fields may be quoted CSV-style
-    (AG News is); JSON lines files hold one object per line.
+    (AG News is); JSON lines files hold one object per line. `opener(path)`, when
+    given, opens the file as binary (and decompressed), for paths on another
+    file system.
     """
     fmt = file_format(path)
     if fmt == "txt":
-        for number, line in enumerate(_decoded_lines(path), start=1):
+        for number, line in enumerate(_decoded_lines(path, opener), start=1):
             if line.strip():
                 yield number, {"text": line.rstrip("\r\n")}
         return
     if fmt == "jsonl":
-        for number, line in enumerate(_decoded_lines(path), start=1):
+        for number, line in enumerate(_decoded_lines(path, opener), start=1):
             if not line.strip():
                 continue
             try:
@@ -77,7 +82,7 @@ def read_records(path):
                 raise DataError(f"{path}:{number}: expected a JSON object per line")
             yield number, record
         return
-    lines = _decoded_lines(path)
+    lines = _decoded_lines(path, opener)
     reader = csv.reader(lines, delimiter="\t" if fmt == "tsv" else ",")
     try:
         header = next(reader)
@@ -213,25 +218,26 @@ def _parse_label(value, multi_label, separator):
     return str(value).strip()
 
 
-def iter_rows(path, text_column=None, label_column="label", text_pair_column=None):
+def iter_rows(path, text_column=None, label_column="label", text_pair_column=None,
+              opener=None):
     """Yield `(line_number, text, label)` for every row of a data file, streaming,
     with `load_examples`' column rules; `label` is None where the file has no
     `label_column`, and a missing or non-string text is yielded as "" (for the
     caller's own rule: an error record in its place, not a failed file). With
     `text_pair_column`, `text` is a `(text, pair)` tuple (a .txt file has no
-    columns to take a pair from)."""
+    columns to take a pair from). `opener` as in `read_records`."""
     if file_format(path) == "txt":
         if text_pair_column:
             raise DataError(f"{path}: a .txt file has no columns; text pairs need a "
                             ".tsv/.csv/.jsonl file with the pair column")
         # Every line, blank ones too: each gets its record (read_records, for
         # training, passes over them), as stdin lines do.
-        for number, line in enumerate(_decoded_lines(path), start=1):
+        for number, line in enumerate(_decoded_lines(path, opener), start=1):
             yield number, line.rstrip("\r\n"), None
         return
     column = None
     as_text = lambda value: value if isinstance(value, str) else ""  # noqa: E731
-    for number, record in read_records(path):
+    for number, record in read_records(path, opener):
         if column is None:
             column = _pick_text_column(path, list(record), text_column)
             if text_pair_column:

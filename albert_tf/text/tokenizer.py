@@ -215,6 +215,13 @@ class AlbertTokenizer:
         with open(os.path.join(directory, CONFIG_FILE), "w", encoding="utf-8") as f:
             json.dump(self.get_config(), f, indent=2)
 
+    def sha256(self):
+        """One hex digest of the model and its settings: equal tokenizers, equal digests."""
+        import hashlib
+
+        return hashlib.sha256(self._proto + json.dumps(
+            self.get_config(), sort_keys=True).encode("utf-8")).hexdigest()
+
     def get_config(self):
         return {"lowercase": self.lowercase, "strip_accents": self.strip_accents,
                 "replace_quotes": self.replace_quotes, "vocab_size": self.vocab_size,

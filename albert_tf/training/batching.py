@@ -39,6 +39,9 @@ class ClassificationBatches(keras.utils.PyDataset):
         sample_weights: optional per-example weights (e.g. class weights).
         row_multiple: pad each batch's rows to a multiple of this (the
             device count in data-parallel training) with zero-weight rows.
+        process_share: `(index, count)`: yield only this process's slice of
+            every batch (several training processes, each feeding its share of
+            the global batch; `row_multiple` must be a multiple of `count`).
 
     Example:
     ```python
@@ -50,10 +53,14 @@ class ClassificationBatches(keras.utils.PyDataset):
 
     def __init__(self, sequences, labels=None, batch_size=32, max_length=DEFAULT_MAX_LENGTH,
                  shuffle=False, seed=0, sample_weights=None, pad_to_multiple_of=8,
-                 row_multiple=1, **kwargs):
+                 row_multiple=1, process_share=(0, 1), **kwargs):
         super().__init__(**kwargs)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        index, count = process_share
+        if not 0 <= index < count or row_multiple % count:
+            raise ValueError(f"process_share {process_share!r} needs 0 <= index < count and "
+                             f"row_multiple ({row_multiple}) a multiple of count")
         if labels is not None and len(labels) != len(sequences):
             raise ValueError(f"{len(sequences)} sequences but {len(labels)} labels")
         self.sequences = sequences
@@ -67,6 +74,7 @@ class ClassificationBatches(keras.utils.PyDataset):
         self.seed = seed
         self.pad_to_multiple_of = pad_to_multiple_of
         self.row_multiple = row_multiple
+        self.process_share = process_share
         self.lengths = np.array([len(t) for t, _ in sequences])
         self.epoch = 0
         self.batches = self._plan()
@@ -75,7 +83,17 @@ class ClassificationBatches(keras.utils.PyDataset):
         return len(self.batches)
 
     def __getitem__(self, index):
-        rows = self.batches[index]
+        batch = self._whole(self.batches[index])
+        share, count = self.process_share
+        if count == 1:
+            return batch
+        # Padded as the whole batch (one width in every process), then sliced.
+        size = len(next(iter(batch[0].values()))) // count  # rows padded to row_multiple
+        part = slice(share * size, (share + 1) * size)
+        return tuple({k: v[part] for k, v in item.items()} if isinstance(item, dict)
+                     else item[part] for item in batch)
+
+    def _whole(self, rows):
         inputs = pad_sequences([self.sequences[i] for i in rows], self.max_length,
                                self.pad_to_multiple_of)
         if self.labels is None:

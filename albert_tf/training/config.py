@@ -40,6 +40,13 @@ def preset_names():
     return PRESETS
 
 
+# How a run was spread over processes: not recorded with its result.
+PROCESS_OPTIONS = ("coordinator", "num_processes", "process_id", "peer_timeout")
+# Seconds to wait for every training process to join, and for a silent peer
+# (JAX's heartbeat) before giving up on it.
+PEER_TIMEOUT = 120
+
+
 @dataclasses.dataclass
 class RunConfig:
     """Options every training run has; subclasses add theirs and call `validate()`."""
@@ -93,7 +100,8 @@ class RunConfig:
     def settings(self):
         """The options worth recording with the result (not how it was run)."""
         return {k: v for k, v in dataclasses.asdict(self).items()
-                if k not in ("verbose", "overwrite", "resume", "backup_minutes")}
+                if k not in ("verbose", "overwrite", "resume", "backup_minutes")
+                + PROCESS_OPTIONS}
 
 
 @dataclasses.dataclass
@@ -122,6 +130,12 @@ class TrainConfig(RunConfig):
     patience: int = 2
     class_weight: str = None  # None, "balanced" or JSON {"label": weight}
     data_parallel: bool = False  # all local devices (JAX DataParallel / TF MirroredStrategy)
+    # Several JAX processes, one data-parallel job (`training.distribution`);
+    # None: from KERAS_DISTRIBUTION_* / JAX_* variables, else one process.
+    coordinator: str = None  # HOST:PORT of process 0
+    num_processes: int = None
+    process_id: int = None
+    peer_timeout: int = PEER_TIMEOUT  # seconds to wait for peers to join, or a silent one
     pad_to_max_length: bool = False  # fixed-shape batches (for comparison with bucketing)
     max_train_examples: int = None
     # With init= a model directory: keep its encoder and tokenizer, draw a new
@@ -165,6 +179,11 @@ class TrainConfig(RunConfig):
                      f"got {self.num_groups}")
         if self.class_weight is not None and self.multi_label:
             fail("class weights are for single-label tasks; multi-label is not supported")
+        given = [f"{k}={getattr(self, k)!r}" for k in PROCESS_OPTIONS[:3]
+                 if getattr(self, k) is not None]
+        if given and not self.data_parallel:
+            fail(f"{', '.join(given)}: several processes train one data-parallel job; "
+                 "add data_parallel=True (--data-parallel)")
         if self.label_names is not None:
             try:
                 parse_label_names(self.label_names)

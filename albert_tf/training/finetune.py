@@ -11,6 +11,7 @@ read from `artifacts` once) -> `model.fit` -> the model directory written
 (`artifacts.model_dir`) and the same model returned in memory.
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -31,7 +32,7 @@ from albert_tf.models.tasks import AlbertClassifier
 from albert_tf.text.data import LabelVocab, load_examples, parse_label_names
 from albert_tf.training.batching import ClassificationBatches, EpochSync
 from albert_tf.training.config import TrainConfig
-from albert_tf.training.distribution import data_parallel
+from albert_tf.training.distribution import ProcessGroup, data_parallel, process_share
 from albert_tf.training.exits import ExitLoss, exit_accuracies, last_exit_accuracy
 from albert_tf.training.divergence import StopOnDivergence, divergence_hint
 from albert_tf.training.progress import progress_callbacks
@@ -229,20 +230,43 @@ def train(config=None, **kwargs):
     ```
     """
     config = dataclasses.replace(config or TrainConfig(), **kwargs).validate()
+    group = join_process_group(config)
+    if group is not None and not group.is_writer:
+        config = dataclasses.replace(config, verbose=0)  # process 0 reports
     # Data first: a bad file fails here, before a work directory exists.
     train_examples, labels, y_train = read_split(config, config.train,
                                                  limit=config.max_train_examples)
     eval_examples = y_eval = None
     if config.eval:
         eval_examples, _, y_eval = read_split(config, config.eval, labels)
-    run = Run.start(config, WORK_DIR_SUFFIX)
-    with run.discarded_on_error():
+    run = Run.start(config, WORK_DIR_SUFFIX, scratch=group is not None and not group.is_writer)
+    with run.discarded_on_error(), (group.guard() if group else contextlib.nullcontext()):
         tokenizer = prepare_tokenizer(config, run.work_dir,
                                       train_examples.texts + (train_examples.pairs or []))
+        if group is not None:
+            group.check_same("tokenizer", tokenizer.sha256())
         fitted = fit_classifier(run, tokenizer, labels, train_examples, y_train,
                                 eval_examples, y_eval,
                                 class_sample_weights(config, labels, y_train))
+    if group is not None and not group.is_writer:
+        run.finish()  # process 0 writes the model directory
+        return None
     return save_trained(run, fitted, tokenizer, labels, eval_examples)
+
+
+def join_process_group(config):
+    """The `ProcessGroup` this run is one process of (joined), or None."""
+    if not config.data_parallel:
+        return None
+    group = ProcessGroup.resolve(config.coordinator, config.num_processes, config.process_id,
+                                 config.peer_timeout)
+    if group is None:
+        return None
+    if config.resume:
+        raise AlbertTfError("resume runs in one process: each process's checkpoints "
+                            "are its own; restart the whole job")
+    group.join()
+    return group
 
 
 def _warn_if_not_learnt(eval_metrics, gold):
@@ -291,6 +315,7 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
             return ClassificationBatches(packed, y, config.batch_size, config.max_length,
                                          shuffle=shuffle, seed=config.seed,
                                          sample_weights=weights, row_multiple=replicas,
+                                         process_share=process_share(),
                                          pad_to_multiple_of=(config.max_length
                                                              if config.pad_to_max_length
                                                              else 8))

@@ -8,6 +8,7 @@ import contextlib
 import dataclasses
 import os
 import shutil
+import tempfile
 import time
 
 from albert_tf.contract import TOKENIZER_DIR
@@ -24,11 +25,15 @@ class Run:
     started: float
 
     @classmethod
-    def start(cls, config, suffix):
-        """Seed everything, then open `OUT<suffix>`: emptied unless `config.resume`."""
+    def start(cls, config, suffix, scratch=False):
+        """Seed everything, then open `OUT<suffix>`: emptied unless `config.resume`.
+        `scratch`: a private temporary directory instead (a training process other
+        than the one that writes the output)."""
         import keras
 
         keras.utils.set_random_seed(config.seed)
+        if scratch:
+            return cls(config, tempfile.mkdtemp(prefix="albert-tf-process-"), time.time())
         work_dir = os.path.abspath(config.out.rstrip("/\\") + suffix)
         if not config.resume and os.path.exists(work_dir):
             shutil.rmtree(work_dir)

@@ -5,6 +5,6 @@ subparser (arguments, help, `func`) to the `albert-tf` parser. `cli.py`
 registers the modules in this order, which is the order of `--help`.
 """
 
-from . import distill, export, models, pretrained, serving, training
+from . import distill, export, models, pipelines, pretrained, serving, training
 
-MODULES = (training, models, export, serving, pretrained, distill)
+MODULES = (training, models, export, serving, pipelines, pretrained, distill)

@@ -15,8 +15,13 @@ def cmd_train(args, note=None):
     from albert_tf.training.config import TrainConfig
     from albert_tf.training.finetune import train
 
+    config = config_from_args(TrainConfig, args)
     with stdout_to_stderr():
-        model = train(config_from_args(TrainConfig, args))
+        model = train(config)
+    if model is None:  # one of several processes, not the one that writes
+        print(f"albert-tf train: this process's share is done; process 0 writes {config.out}",
+              file=sys.stderr)
+        return
     print_json({**summary(model), **({"note": note} if note else {})})
 
 

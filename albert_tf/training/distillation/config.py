@@ -8,7 +8,7 @@ defaults without importing a backend.
 import dataclasses
 
 from albert_tf.artifacts.formats import is_embedder_dir
-from albert_tf.training.config import RunConfig, TrainConfig
+from albert_tf.training.config import PROCESS_OPTIONS, RunConfig, TrainConfig
 from albert_tf.training.options import (check_choice, check_inputs, check_positive, check_rates,
                                         fail)
 
@@ -57,6 +57,10 @@ class DistillConfig(TrainConfig):
             fail(f"a teacher is given twice: {teachers}")
         check_inputs(*teachers, *self.transfer)
         super().validate()
+        given = [k for k in PROCESS_OPTIONS[:3] if getattr(self, k) is not None]
+        if given:
+            fail(f"{', '.join(given)}: distillation runs in one process (its devices with "
+                 "data_parallel=True); several processes train with `train`")
         if self.multi_label:
             fail("distillation is for single-label tasks; multi_label is not supported")
         if self.class_weight is not None:

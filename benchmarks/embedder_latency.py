@@ -1,0 +1,136 @@
+"""Sentence embedder against its teacher: size, p50 latency on real sentences (one
+thread, batch 1, one run), agreement on held-out sentences, and MediaPipe's
+TextEmbedder against the runtime (issue 34).
+
+The teacher is a sentence-transformers directory or packaged base ("mpnet")
+run through torch (float32, one thread); the student is an embedder export or
+bundle run through the TF-free runtime (`albert_tf.runtime.Embedder`). The
+held-out sentences are the distillation's own (rebuilt from the embedder
+directory's recorded corpus options), their teacher vectors read from the
+vectors file, so the teacher runs only for the timing. Timing alternates blocks
+of `--block` sentences between the models (machine noise hits both alike).
+Agreement: mean and minimum cosine between student and teacher vectors of each
+sentence, and the Spearman correlation of their pairwise cosines over the first
+1,000 (`albert_tf.training.distillation.sentence_distill.agreement`).
+
+    python benchmarks/embedder_latency.py --teacher mpnet \\
+        --student albert_tf/bundled/sentence_embedder --embedder-dir runs/embedder-cosine \\
+        --vectors runs/mpnet-sentences.vectors.npz --out runs/embedder-latency
+"""
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+
+from reporting import benchmark_parser, emit, machine
+
+
+def directory_bytes(path):
+    return sum(os.path.getsize(os.path.join(root, name))
+               for root, _, names in os.walk(path) for name in names)
+
+
+def heldout_sentences(embedder_dir):
+    """The held-out sentences of the distillation that made `embedder_dir`."""
+    from albert_tf.artifacts.manifest import read_manifest
+    from albert_tf.training.distillation.config import EmbeddingDistillConfig
+    from albert_tf.training.distillation.sentence_distill import corpus_for
+
+    import json
+
+    with open(os.path.join(embedder_dir, "config.json"), encoding="utf-8") as f:
+        settings = json.load(f)["training"]
+    fields = {f.name for f in dataclasses.fields(EmbeddingDistillConfig)}
+    config = EmbeddingDistillConfig(**{k: v for k, v in settings.items() if k in fields})
+    read_manifest(embedder_dir)  # a directory with its files intact
+    return corpus_for(config).heldout
+
+
+def mediapipe_cosines(path, texts, runtime_vectors):
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+    from mediapipe.tasks.python.text import TextEmbedder, TextEmbedderOptions
+
+    options = TextEmbedderOptions(base_options=BaseOptions(model_asset_path=path))
+    with TextEmbedder.create_from_options(options) as embedder:
+        vectors = np.array([embedder.embed(t).embeddings[0].embedding for t in texts])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    cosines = (vectors * runtime_vectors).sum(axis=1)
+    return {"texts": len(texts), "mean_cosine": round(float(cosines.mean()), 5),
+            "min_cosine": round(float(cosines.min()), 5)}
+
+
+def main(argv=None):
+    parser = benchmark_parser(__doc__)
+    parser.add_argument("--teacher", default="mpnet",
+                        help="sentence-transformers directory or packaged base name")
+    parser.add_argument("--student", required=True, help="embedder export or bundle")
+    parser.add_argument("--recipe", default="dynamic_int8", help="the student's .tflite")
+    parser.add_argument("--embedder-dir", required=True,
+                        help="the student's embedder directory (its held-out sentences)")
+    parser.add_argument("--vectors", required=True, help="the teacher's .vectors.npz")
+    parser.add_argument("--sample", type=int, default=300, help="sentences timed")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed sentences first")
+    parser.add_argument("--block", type=int, default=50, help="sentences per model turn")
+    parser.add_argument("--mediapipe", type=int, default=200,
+                        help="sentences MediaPipe's TextEmbedder embeds (0: skip)")
+    parser.add_argument("--out", help="directory for report.json (default: print only)")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    from albert_tf.runtime import Embedder
+    from albert_tf.training.distillation.sentence_distill import agreement
+    from albert_tf.training.distillation.sentence_teacher import (SentenceTeacher,
+                                                                    VectorsFileTeacher)
+
+    torch.set_num_threads(1)
+    heldout = heldout_sentences(args.embedder_dir)
+    student = Embedder.load(args.student, recipe=args.recipe, num_threads=1)
+    student_vectors = student.embed(heldout)
+    teacher_vectors = VectorsFileTeacher(args.vectors).encode(heldout)
+    report = {"command": "python benchmarks/embedder_latency.py " + " ".join(argv or []),
+              "machine": machine(), "heldout_sentences": len(heldout),
+              "agreement": agreement(student_vectors, teacher_vectors)}
+
+    teacher = SentenceTeacher(args.teacher, batch_size=1, num_threads=1)
+    rng = np.random.default_rng(0)
+    texts = [heldout[i] for i in rng.choice(len(heldout), args.warmup + args.sample,
+                                            replace=False)]
+    runners = {"teacher": lambda t: teacher.encode([t]), "student": lambda t: student.embed(t)}
+    for text in texts[:args.warmup]:
+        for run in runners.values():
+            run(text)
+    times = {name: [] for name in runners}
+    timed = texts[args.warmup:]
+    with torch.inference_mode():
+        for start in range(0, len(timed), args.block):
+            for name, run in runners.items():
+                for text in timed[start:start + args.block]:
+                    began = time.perf_counter()
+                    run(text)
+                    times[name].append(time.perf_counter() - began)
+    p50 = {name: round(float(np.median(t)) * 1e3, 3) for name, t in times.items()}
+    student_file = student.bundle.model_path
+    report.update({
+        "p50_ms": p50, "p90_ms": {n: round(float(np.percentile(t, 90)) * 1e3, 3)
+                                  for n, t in times.items()},
+        "speedup": round(p50["teacher"] / p50["student"], 1),
+        "bytes": {"teacher": directory_bytes(teacher.path),
+                  "student_file": os.path.getsize(student_file)},
+        "student": student.describe(), "teacher": teacher.describe(),
+        "sample": args.sample, "block": args.block, "threads": 1, "batch": 1})
+    mediapipe_file = os.path.join(os.path.dirname(student_file),
+                                  f"mediapipe_{args.recipe}.tflite")
+    if args.mediapipe and os.path.isfile(mediapipe_file):
+        some = heldout[:args.mediapipe]
+        report["mediapipe_vs_runtime"] = mediapipe_cosines(mediapipe_file, some,
+                                                           student.embed(some))
+    emit(report, args.out)
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(sys.argv[1:])
