@@ -250,7 +250,11 @@ def test_a_user_error_logs_one_line_not_a_traceback(client, capfd, caplog):
 
 def test_the_api_lists_only_the_named_endpoints(client):
     endpoints = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
-    assert endpoints == {"/classify", "/classify_file", "/compare", "/similarity"}
+    from albert_tf.bundled import BUNDLED_EMBEDDER
+
+    # The bundled sentence embedder, when shipped, brings the Search tab.
+    search = {"/search"} if os.path.isdir(BUNDLED_EMBEDDER) else set()
+    assert endpoints == {"/classify", "/classify_file", "/compare", "/similarity"} | search
 
 
 def test_a_busy_port_fails_in_one_line_naming_the_option():
@@ -299,6 +303,43 @@ def test_browser_types_a_review_and_reads_the_label(served):
             assert "pos" in label.inner_text()
         finally:
             browser.close()
+
+
+def test_browser_similarity_tab_measures_meaning_on_the_bundled_embedder(served):
+    """Issue 34's check, as a user makes it: two film sentences score clearly above a
+    film sentence against a stock-market one."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    from albert_tf.bundled import BUNDLED_EMBEDDER
+
+    if not os.path.isdir(BUNDLED_EMBEDDER):
+        pytest.skip("no bundled sentence embedder in this checkout")
+    scores = {}
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True,
+                                    args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1400})
+            page.goto(served.local_url)
+            page.get_by_role("tab", name="Similarity").click()
+            for second in ("an entertaining and witty movie",
+                           "the stock market fell sharply today"):
+                page.locator("#similarity-first textarea").fill("a gripping, funny film")
+                page.locator("#similarity-second textarea").fill(second)
+                box = page.locator("#similarity-score input")
+                before = box.input_value()
+                page.locator("#similarity-button").click()
+                page.wait_for_function(
+                    "([el, old]) => el.value !== old && el.value !== ''",
+                    arg=[box.element_handle(), before], timeout=30_000)
+                scores[second] = float(box.input_value())
+        finally:
+            browser.close()
+    print(f"similarity in the browser: {scores}")
+    assert scores["an entertaining and witty movie"] > \
+        scores["the stock market fell sharply today"] + 0.4
 
 
 def test_the_demo_examples_are_answered_right_by_the_bundled_model():

@@ -313,6 +313,13 @@ def test_distill_task_embedding_on_the_command_line_from_a_vectors_file(
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
     assert summary["teacher_calls"] == 0 and summary["dim"] == 24
+    result = run_cli("export", tmp_path / "student", "--out", tmp_path / "export",
+                     "--recipes", "dynamic_int8", "--mediapipe-recipes", "--eval",
+                     corpus_files[0])
+    assert result.returncode == 0, result.stderr[-2000:]
+    row, = json.loads(result.stdout)["formats"]  # an embedder's parity: cosines
+    assert set(row) == {"file", "size_bytes", "mean_cosine", "min_cosine", "failures"}
+    assert row["mean_cosine"] >= 0.99
     result = run_cli("distill", "--task", "embedding", "--teacher", vectors, *common,
                      "--out", tmp_path / "other", "--alpha", 0.9)
     assert result.returncode == 2 and "--alpha is for --task classification" in result.stderr

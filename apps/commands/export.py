@@ -27,9 +27,11 @@ def cmd_export(args):
         with open(os.path.join(args.out, "parity.md"), encoding="utf-8") as f:
             print(f.read(), file=sys.stderr)
     # stdout stays JSON either way; a miss also exits 1 with its one-line error.
+    # A classifier's rows carry accuracy and agreement, an embedder's cosines.
+    fields = (("mean_cosine", "min_cosine") if rows and "mean_cosine" in rows[0]
+              else ("accuracy", "agreement", "max_abs_prob_diff"))
     print_json({"out": args.out, "passed": failure is None, "formats": [
-        {k: r.get(k) for k in ("file", "size_bytes", "accuracy", "agreement",
-                               "max_abs_prob_diff", "failures")} for r in rows]})
+        {k: r.get(k) for k in ("file", "size_bytes", *fields, "failures")} for r in rows]})
     if failure is not None:
         raise failure
 
