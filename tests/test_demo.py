@@ -1,6 +1,7 @@
 """The Gradio demo: its logic, a launched app through gradio_client, a real browser."""
 
 import concurrent.futures
+import contextlib
 import os
 import shutil
 import socket
@@ -282,7 +283,9 @@ def test_client_wrong_file_type(client, tmp_path):
 # --- a real browser -------------------------------------------------------------------
 
 
-def test_browser_types_a_review_and_reads_the_label(served):
+@contextlib.contextmanager
+def browser_page(url):
+    """A headless Chromium page on `url` (skips where Chromium or Playwright is missing)."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
         pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
@@ -292,51 +295,45 @@ def test_browser_types_a_review_and_reads_the_label(served):
                                     args=["--no-sandbox"])
         try:
             page = browser.new_page(viewport={"width": 1200, "height": 1400})
-            page.goto(served.local_url)
-            page.locator("#input-text textarea").fill("A superb and lovely film.")
-            page.locator("#classify-button").click()
-            label = page.locator("#prediction")
-            label.get_by_text("pos").first.wait_for(timeout=30_000)
-            page.locator("#details textarea").wait_for(timeout=10_000)
-            os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
-            page.screenshot(path=SCREENSHOT, full_page=True)
-            assert "pos" in label.inner_text()
+            page.goto(url)
+            yield page
         finally:
             browser.close()
+
+
+def test_browser_types_a_review_and_reads_the_label(served):
+    with browser_page(served.local_url) as page:
+        page.locator("#input-text textarea").fill("A superb and lovely film.")
+        page.locator("#classify-button").click()
+        label = page.locator("#prediction")
+        label.get_by_text("pos").first.wait_for(timeout=30_000)
+        page.locator("#details textarea").wait_for(timeout=10_000)
+        os.makedirs(os.path.dirname(SCREENSHOT), exist_ok=True)
+        page.screenshot(path=SCREENSHOT, full_page=True)
+        assert "pos" in label.inner_text()
 
 
 def test_browser_similarity_tab_measures_meaning_on_the_bundled_embedder(served):
     """Issue 34's check, as a user makes it: two film sentences score clearly above a
     film sentence against a stock-market one."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium; .ci/run does)")
-    playwright = pytest.importorskip("playwright.sync_api")
     from albert_tf.bundled import BUNDLED_EMBEDDER
 
     if not os.path.isdir(BUNDLED_EMBEDDER):
         pytest.skip("no bundled sentence embedder in this checkout")
     scores = {}
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True,
-                                    args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1400})
-            page.goto(served.local_url)
-            page.get_by_role("tab", name="Similarity").click()
-            for second in ("an entertaining and witty movie",
-                           "the stock market fell sharply today"):
-                page.locator("#similarity-first textarea").fill("a gripping, funny film")
-                page.locator("#similarity-second textarea").fill(second)
-                box = page.locator("#similarity-score input")
-                before = box.input_value()
-                page.locator("#similarity-button").click()
-                page.wait_for_function(
-                    "([el, old]) => el.value !== old && el.value !== ''",
-                    arg=[box.element_handle(), before], timeout=30_000)
-                scores[second] = float(box.input_value())
-        finally:
-            browser.close()
+    with browser_page(served.local_url) as page:
+        page.get_by_role("tab", name="Similarity").click()
+        for second in ("an entertaining and witty movie",
+                       "the stock market fell sharply today"):
+            page.locator("#similarity-first textarea").fill("a gripping, funny film")
+            page.locator("#similarity-second textarea").fill(second)
+            box = page.locator("#similarity-score input")
+            before = box.input_value()
+            page.locator("#similarity-button").click()
+            page.wait_for_function(
+                "([el, old]) => el.value !== old && el.value !== ''",
+                arg=[box.element_handle(), before], timeout=30_000)
+            scores[second] = float(box.input_value())
     print(f"similarity in the browser: {scores}")
     assert scores["an entertaining and witty movie"] > \
         scores["the stock market fell sharply today"] + 0.4

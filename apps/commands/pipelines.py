@@ -105,7 +105,7 @@ def cmd_classify_files(args):
     import json
 
     # First: it quiets a warning Beam's import gives.
-    from albert_tf.runtime.beam import ClassifierModelHandler, ClassifyFiles
+    from albert_tf.runtime.beam import MIN_BATCH_SIZE, ClassifierModelHandler, ClassifyFiles
 
     import apache_beam as beam
     from apache_beam.metrics import Metrics
@@ -119,14 +119,14 @@ def cmd_classify_files(args):
     # sha256), the options against the model, the files and their columns.
     with options_fail_in_one_line():
         handler = ClassifierModelHandler(args.export, max_batch_size=args.batch_size,
-                                         min_batch_size=min(args.batch_size, 32), **options)
+                                         min_batch_size=min(args.batch_size, MIN_BATCH_SIZE),
+                                         **options)
         classifier = handler.load_model()
     contract = classifier.bundle.manifest.get("contract", {})
-    args.input = args.patterns[0]  # check_pair_options: a pair model reads its columns
     pair_column = check_pair_options(args, classifier.takes_pairs,
                                      (contract.get("text_column"),
                                       contract.get("text_pair_column")))
-    patterns = [local_pattern(p) for p in args.patterns]
+    patterns = [local_pattern(p) for p in args.input]
     files = check_inputs(patterns, args.text_column, pair_column)
     prefix = local_pattern(args.output)
     check_output(prefix, args.overwrite)
@@ -183,7 +183,7 @@ def add_classify_files(commands):
                     "and row, in no particular order. " + PREDICTION_FIELDS)
     p.add_argument("export", help="export directory, .tflite file or bundled model name; "
                                   "every worker must be able to read it")
-    p.add_argument("--input", dest="patterns", nargs="+", required=True, metavar="GLOB",
+    p.add_argument("--input", nargs="+", required=True, metavar="GLOB",
                    help="files or globs (local, or gs://, s3://, hdfs:// with Beam's extras)")
     p.add_argument("--output", required=True, metavar="PREFIX",
                    help="where the sharded JSON lines go")
