@@ -23,6 +23,19 @@ export_model(model_dir="runs/m", out="runs/sst2-export", recipes=["dynamic_int8"
 """
 
 
+# Extras kept out of `dev` (Beam pins protobuf < 7, which breaks transformers'
+# SentencePiece loading): their README blocks run where they are installed.
+OUTSIDE_DEV = ("apache_beam",)
+
+
+def missing_outside_dev(block):
+    import importlib.util
+
+    return [m for m in OUTSIDE_DEV
+            if re.search(rf"^\s*(import|from) {m}\b", block, flags=re.M)
+            and importlib.util.find_spec(m) is None]
+
+
 def python_blocks():
     with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
         return re.findall(r"```python\n(.*?)```", f.read(), flags=re.S)
@@ -38,6 +51,8 @@ def test_every_readme_python_block_runs_as_written(tmp_path):
     blocks = python_blocks()
     assert len(blocks) >= 4
     for number, block in enumerate(blocks, start=1):
+        if missing_outside_dev(block):
+            continue
         if "runs/sst2-export" in block and not (tmp_path / "runs" / "sst2-export").exists():
             done = run(EXPORT_STEP, tmp_path)
             assert done.returncode == 0, done.stderr[-3000:]
