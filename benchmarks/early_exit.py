@@ -14,6 +14,9 @@ accuracy-latency curve as `early_exit.png`.
 ```bash
 python benchmarks/early_exit.py --export runs/bundled-exits-export \
     --data ../shared/data/sst2/dev.tsv --out runs/bench-early-exit
+# issue 33's peer: OpenVINO int8 (NNCF) of the same weights, in the same rounds
+python benchmarks/early_exit.py --export runs/base-exits-export --data ../shared/data/sst2/dev.tsv \
+    --openvino --calibration ../shared/data/sst2/train.tsv --out runs/bench-early-exit-base
 ```
 """
 
@@ -26,6 +29,7 @@ from albert_tf.runtime.bundle import adaptive_file, locate
 from albert_tf.runtime.runner import ModelRunner
 from albert_tf.text.bucketing import plan_batches
 from albert_tf.text.data import load_examples
+from albert_tf.text.tokenizer import pad_sequences
 from reporting import benchmark_parser, emit, machine
 
 RULES = ("none", "calls:1", "calls:2", "calls:3", "patience:1", "patience:2",
@@ -53,8 +57,17 @@ def main(argv=None):
     parser.add_argument("--block", type=int, default=50, help="texts per model per round")
     parser.add_argument("--warmup", type=int, default=20, help="untimed texts first")
     parser.add_argument("--seed", type=int, default=0, help="seed of the text sample")
+    parser.add_argument("--openvino", action="store_true",
+                        help="also OpenVINO int8 (NNCF) of the export's SavedModel, timed in "
+                             "the same rounds (pip install openvino nncf; TensorFlow)")
+    parser.add_argument("--calibration", help="labelled file whose texts calibrate OpenVINO "
+                                              "(the training file, not --data)")
+    parser.add_argument("--calibration-size", type=int, default=300,
+                        help="texts NNCF calibrates on")
     parser.add_argument("--out", help="directory for report.json and early_exit.png")
     args = parser.parse_args(argv)
+    if args.openvino and not args.calibration:
+        parser.error("--openvino needs --calibration (texts that are not --data)")
 
     bundle = locate(args.export, args.recipe)
     whole = ModelRunner(bundle.model_path, num_threads=args.threads)
@@ -81,6 +94,21 @@ def main(argv=None):
     runs = {"whole model": lambda p: whole.run([p], bundle.max_length)}
     for rule in rules:
         runs[str(rule)] = (lambda r: lambda p: adaptive.run([p], bundle.max_length, r))(rule)
+    openvino_seconds = None
+    if args.openvino:
+        from openvino_int8 import compile_int8
+
+        texts = load_examples(args.calibration).texts
+        picked = np.random.default_rng(args.seed).permutation(len(texts))[:args.calibration_size]
+        calibration, _ = bundle.tokenizer.encode_unpadded([texts[i] for i in picked], None,
+                                                          bundle.max_length)
+        openvino, openvino_seconds = compile_int8(args.export, calibration, bundle.max_length,
+                                                  args.threads)
+        # Batch 1 padded as the runtime pads it, so both see the same tensors.
+        runs["openvino int8"] = lambda p: openvino(pad_sequences([p], bundle.max_length))
+        predicted = np.array([runs["openvino int8"](p).argmax(-1)[0] for p in packed])
+        rows["openvino int8"] = {"accuracy": float((predicted == gold).mean()),
+                                 "mean_calls": float(adaptive.num_calls)}
     times = {name: [] for name in runs}
     for start in range(0, len(sample), args.block):
         block = sample[start:start + args.block]
@@ -98,7 +126,8 @@ def main(argv=None):
                                           * 100, 2)
     report = {"export": args.export, "recipe": bundle.recipe, "calls": adaptive.num_calls,
               "texts": len(packed), "timed": len(times["whole model"]),
-              "threads": args.threads, "machine": machine(), "rules": rows}
+              "threads": args.threads, "machine": machine(), "rules": rows,
+              **({"openvino_quantize_s": round(openvino_seconds, 1)} if args.openvino else {})}
     emit(report, args.out)
     if args.out:
         plot(rows, f"{args.out}/early_exit.png",

@@ -221,8 +221,8 @@ def _convert_one(trained, recipe, static_length, saved_model, path, calibration,
 
 
 def _adaptive_targets(trained, recipes, options):
-    """The recipes of the adaptive files to write (none without exit heads), and
-    why some are not written."""
+    """The recipes of the adaptive files to write (every recipe; none without exit
+    heads), and why none are written for a model with exit heads that cannot have one."""
     from .adaptive import check_adaptive
 
     if not options.adaptive:
@@ -230,22 +230,24 @@ def _adaptive_targets(trained, recipes, options):
     reason = check_adaptive(trained.model)
     if reason:
         return [], None if not getattr(trained.model, "exit_heads", None) else reason
-    skipped = [r.name for r in recipes if r.calibrated]
-    return ([r for r in recipes if not r.calibrated],
-            f"no adaptive {', '.join(skipped)} file: calibrated recipes would need a "
-            "representative set per signature" if skipped else None)
+    return list(recipes), None
 
 
-def _convert_adaptive(trained, recipe, saved_model, signatures, path, whole_row, parity_set,
-                      options):
+def _convert_adaptive(trained, model, recipe, saved_model, signatures, path, whole_row,
+                      parity_set, calibration, options):
     """Convert, write and measure one adaptive file; returns its parity row: with
     rule `none` against the Keras float model, and each exit against Keras' exit."""
     from albert_tf.runtime.adaptive import AdaptiveRunner, parse_exit_rule
 
     from . import parity
-    from .adaptive import convert_adaptive
+    from .adaptive import adaptive_representative, convert_adaptive
 
-    blob, seconds = convert_adaptive(saved_model, recipe, signatures)
+    representative = None
+    if recipe.calibrated:
+        texts = _representative(trained, calibration, options.calibration_size, None,
+                                INPUT_NAMES)
+        representative = adaptive_representative(model, list(texts()))
+    blob, seconds = convert_adaptive(saved_model, recipe, signatures, representative)
     with open(path, "wb") as f:
         f.write(blob)
     runner = AdaptiveRunner(path)
@@ -473,9 +475,9 @@ def export_model(options=None, **kwargs):
             for recipe in adaptive_recipes:
                 filename = f"{ADAPTIVE_PREFIX}{recipe.name}.tflite"
                 whole = next(r for r in rows if r["file"] == f"{recipe.name}.tflite")
-                rows.append(_convert_adaptive(trained, recipe, adaptive_saved, signatures,
-                                              os.path.join(out, filename), whole, parity_set,
-                                              options))
+                rows.append(_convert_adaptive(trained, model, recipe, adaptive_saved,
+                                              signatures, os.path.join(out, filename), whole,
+                                              parity_set, calibration, options))
                 adaptive_files[filename] = {
                     "recipe": recipe.name, "calls": rows[-1]["calls"],
                     "description": f"early exit: {', '.join(signatures)} signatures "

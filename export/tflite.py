@@ -80,12 +80,21 @@ def _converter(saved_model_dir, signature_key):
                                                     signature_keys=keys or None)
 
 
+def _plain(saved_model_dir, signature_key):
+    """The float32 conversion of one signature: its op and tensor names."""
+    plain = _converter(saved_model_dir, signature_key)
+    plain.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    return plain.convert()
+
+
 def convert(saved_model_dir, recipe, representative_dataset=None, signature_key=None,
             float_nodes=()):
     """Convert one signature; returns `(tflite_bytes, seconds)`.
 
     `representative_dataset` yields dicts keyed by input name; values are
     handed to the calibrator in the model's tensor order, looked up by name.
+    With several signatures (`signature_key` a list) it yields
+    `(signature_key, {input name: array})` pairs instead.
     `float_nodes`: tensor names kept in float besides the recipe's own (what
     the quantization debugger flags; see benchmarks/int8_calibration.py).
     """
@@ -97,13 +106,19 @@ def convert(saved_model_dir, recipe, representative_dataset=None, signature_key=
         started = time.perf_counter()
         float_nodes = list(float_nodes)
         if recipe.calibrated and representative_dataset is not None:
-            plain = _converter(saved_model_dir, signature_key)
-            plain.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-            plain_bytes = plain.convert()
-            order = input_names_in_tensor_order(plain_bytes)
-            representative_dataset = _positional(representative_dataset, order)
+            several = not isinstance(signature_key, (str, type(None)))
+            # The interpreter lists the ops of one subgraph: with several signatures
+            # (the adaptive file), each is converted alone to find its op names,
+            # and the samples come as (signature, {name: array}), which the
+            # calibrator matches by name itself.
+            plain_files = [_plain(saved_model_dir, key)
+                           for key in (signature_key if several else [signature_key])]
+            if not several:
+                order = input_names_in_tensor_order(plain_files[0])
+                representative_dataset = _positional(representative_dataset, order)
             if recipe.float_scopes:
-                scoped = tensor_names_under(plain_bytes, recipe.float_scopes)
+                scoped = [name for blob in plain_files
+                          for name in tensor_names_under(blob, recipe.float_scopes)]
                 float_nodes += scoped
                 if not scoped:
                     raise AlbertTfError(f"recipe {recipe.name!r}: no op under "

@@ -39,12 +39,17 @@ def test_the_adaptive_file_is_the_model_with_exits_off_and_each_exit_with_calls(
     model = albert_tf.load(root / "model")
     meta = json.loads((root / "export" / "metadata.json").read_text())
     assert set(meta["adaptive_files"]) == {"adaptive_float32.tflite",
-                                           "adaptive_dynamic_int8.tflite"}
-    assert "no adaptive int8 file" in meta["adaptive"]
+                                           "adaptive_dynamic_int8.tflite",
+                                           "adaptive_int8.tflite"}
+    assert "adaptive" not in meta  # no recipe left out
     assert "adaptive_float32.tflite" not in meta["tflite_files"]  # not a whole-model recipe
     row = rows["adaptive_float32.tflite"]
     assert row["max_abs_prob_diff"] <= 1e-5 and row["exit_agreement"] == [1.0, 1.0, 1.0]
-    for name in ("adaptive_float32.tflite", "adaptive_dynamic_int8.tflite"):
+    # int8: calibrated on each call's own hidden states, attention core and layer
+    # norms kept in float as in the whole-model int8 file.
+    assert min(rows["adaptive_int8.tflite"]["exit_agreement"]) >= 0.9
+    for name in ("adaptive_float32.tflite", "adaptive_dynamic_int8.tflite",
+                 "adaptive_int8.tflite"):
         # The shared layer is stored once: not bigger than the whole-model file (a copy
         # per call would be ~3x; this micro model's is smaller, its fixed overhead less).
         assert rows[name]["size_ratio"] <= 1.1 and not rows[name]["failures"], rows[name]
@@ -58,6 +63,8 @@ def test_the_adaptive_file_is_the_model_with_exits_off_and_each_exit_with_calls(
         fixed = Classifier.load(root / "export", recipe="float32", exit=f"calls:{n}")
         np.testing.assert_allclose(fixed.predict_proba(TEXTS), exits[:, n - 1], atol=1e-5)
         assert {p.calls for p in fixed.classify(TEXTS)} == {n}
+    int8 = Classifier.load(root / "export", recipe="int8", exit="calls:3")
+    assert (int8.predict_proba(TEXTS).argmax(-1) == exits[:, 2].argmax(-1)).mean() >= 0.75
 
 
 def test_rules_stop_early_and_rows_leave_the_batch(adaptive_export):
