@@ -266,7 +266,9 @@ def add_training_options(parser, config_class=None):
     option("--epochs", help="passes over the training data")
     option("--num-groups", type=positive_int,
            help="distinct layer weight groups (default: the preset's 1, one shared layer); "
-                "the preset's layer count unshares them all: same compute, more parameters")
+                "the preset's layer count unshares them all: same compute, more parameters; "
+                "with --init a model directory, its shared layer is untied into this many "
+                "groups, each starting as the layer it replaces")
     option("--num-layers", type=positive_int,
            help="layer calls (default: the preset's, or the --init model's); ALBERT shares "
                 "weights across calls, so an --init model directory runs at any depth its "

@@ -260,6 +260,15 @@ def test_ensemble_averages_members_in_the_first_members_label_order(tmp_path):
         EnsembleTeacher([first, FixedTeacher(["neg", "neutral"], [0.5, 0.5], "c")])
     with pytest.raises(AlbertTfError, match="given twice"):
         EnsembleTeacher([first, FixedTeacher(["neg", "pos"], [0.5, 0.5], "a")])
+    # A renamed export (bundled: negative/positive for the file's 0/1) pairs with a
+    # teacher that kept the ids, by the id each name was renamed from.
+    ids = FixedTeacher(["0", "1"], [0.9, 0.1], "d")
+    renamed = FixedTeacher(["positive", "negative"], [0.7, 0.3], "e")
+    renamed.original_labels = ["1", "0"]
+    np.testing.assert_allclose(EnsembleTeacher([ids, renamed]).predict_proba(["x"]),
+                               [[0.6, 0.4]])
+    with pytest.raises(AlbertTfError, match="disagree on labels"):
+        EnsembleTeacher([ids, FixedTeacher(["positive", "negative"], [0.7, 0.3], "f")])
 
 
 def test_cache_survives_an_interrupted_labelling(tmp_path):

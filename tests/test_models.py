@@ -50,6 +50,22 @@ def test_cross_layer_sharing():
     assert not np.allclose(shallow(inputs)["pooled_output"], deep(inputs)["pooled_output"])
 
 
+def test_untied_backbone_answers_as_the_tied_one():
+    """Each new group starts as the old group that served its calls: same outputs,
+    more weights; a group count the calls do not divide is refused by value."""
+    grouped = micro_backbone(num_layers=4, num_groups=2)
+    untied = grouped.untied(4)
+    inputs = random_inputs()
+    np.testing.assert_allclose(untied(inputs)["sequence_output"],
+                               grouped(inputs)["sequence_output"], atol=1e-6)
+    assert untied.num_groups == 4 and untied.count_params() > grouped.count_params()
+    # Calls 2-3 were group 1's: new groups 2 and 3 start as it, not as group 0.
+    np.testing.assert_allclose(untied.transformer_groups[3][0].get_weights()[0],
+                               grouped.transformer_groups[1][0].get_weights()[0])
+    with pytest.raises(ValueError, match=r"num_groups=3"):
+        grouped.untied(3)
+
+
 def test_padding_does_not_change_real_token_outputs():
     backbone = micro_backbone()
     inputs = random_inputs(batch=1, length=8, pairs=False)

@@ -470,9 +470,27 @@ def test_num_groups_unshares_layers_at_the_same_shape(tmp_path, data_files, trai
     assert len(shapes) == 2 and len(shared.transformer_groups) == 1
     assert shapes[0] == shapes[1] == [tuple(w.shape) for w in
                                       shared.transformer_groups[0][0].weights]
-    with pytest.raises(AlbertTfError, match="shapes a new model"):
-        albert_tf.train(**fast_train_kwargs(data_files, tmp_path / "x", num_groups=2,
-                                            init=str(trained_dir)))
+
+
+def test_init_model_untied_into_groups(tmp_path, data_files, trained_dir):
+    """num_groups with init= a shared-layer model directory unties its layer: each
+    group starts as the shared layer, so the model answers as before (a tiny
+    learning rate keeps it there) with twice the encoder weights."""
+    start = albert_tf.load(trained_dir)
+    kwargs = fast_train_kwargs(data_files, tmp_path / "untied", epochs=1, max_train_examples=32,
+                               learning_rate=1e-9, init=str(trained_dir), num_groups=2)
+    kwargs.pop("preset"), kwargs.pop("vocab_size", None)
+    untied = albert_tf.train(**kwargs)
+    reloaded = albert_tf.load(tmp_path / "untied").backbone
+    assert reloaded.num_groups == 2 and start.backbone.num_groups == 1
+    first, second = (group[0].get_weights() for group in reloaded.transformer_groups)
+    for a, b in zip(first, second):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    texts = ["a fine film", "dull and long"]
+    np.testing.assert_allclose(untied.predict_proba(texts), start.predict_proba(texts), atol=1e-5)
+    with pytest.raises(AlbertTfError, match=r"must be a multiple .* num_groups=3"):
+        albert_tf.train(**{**kwargs, "out": str(tmp_path / "odd"), "num_groups": 3})
+    assert sorted(os.listdir(tmp_path)) == ["untied"]
 
 
 def test_a_shared_layer_model_continues_at_another_depth(tmp_path, data_files, trained_dir):

@@ -146,6 +146,40 @@ class AlbertBackbone(FunctionalModel):
         """
         return self._calls(inputs, self.num_layers // self.num_groups)
 
+    def untied(self, num_groups):
+        """A copy of this backbone whose layer calls are shared among `num_groups`
+        groups of weights instead, each group starting as the group that served
+        its calls here: the same function at step 0, with more weights to train.
+
+        This is how a shared-layer student gains capacity without losing what it
+        learnt (an untied copy answers exactly as the tied one until trained):
+        compute per token is unchanged, parameters grow with the groups.
+
+        ```python
+        backbone = AlbertBackbone.from_shape("tiny", vocabulary_size=1000, num_layers=4)
+        untied = backbone.untied(4)  # 4 layers of weights, one per call
+        ```
+        """
+        check_positive_int(num_groups=num_groups)
+        if num_groups % self.num_groups or self.num_layers % num_groups:
+            raise ValueError(
+                f"`num_groups` must be a multiple of the backbone's {self.num_groups} "
+                f"and divide its num_layers={self.num_layers}. Received: "
+                f"num_groups={num_groups}")
+        config = self.get_config()
+        config["num_groups"] = num_groups
+        config["name"] = self.name
+        untied = AlbertBackbone.from_config(config)
+        sources = {layer.name: layer for layer in self.layers}
+        for layer in untied.layers:
+            source = layer.name
+            if layer.name.startswith("group_"):
+                group, inner = layer.name[len("group_"):].split("_inner_layer_")
+                # Group g serves calls g * L / G onwards: the old group of those calls.
+                source = f"group_{int(group) * self.num_groups // num_groups}_inner_layer_{inner}"
+            layer.set_weights(sources[source].get_weights())
+        return untied
+
     @property
     def token_embedding(self):
         """The `(vocabulary_size, embedding_dim)` embedding, tied to the MLM head."""

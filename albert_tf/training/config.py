@@ -121,7 +121,8 @@ class TrainConfig(RunConfig):
     epochs: int = 3
     # Distinct layer weight groups: None = the preset's 1 (ALBERT's one shared
     # layer). The preset's num_layers unshares every layer: the same compute per
-    # token, num_layers x the encoder's parameters.
+    # token, num_layers x the encoder's parameters. With init= a model directory,
+    # its groups are untied into this many, each starting as the one it replaces.
     num_groups: int = None
     # Layer calls: None = the preset's, or the --init model's. A model directory
     # given as --init runs its (shared) layers this many times instead.
@@ -169,11 +170,16 @@ class TrainConfig(RunConfig):
                      f"{self.init} is a pretrained one")
         if self.new_head and not (self.init and is_model_dir(self.init)):
             fail(f"new_head takes init= a model directory; got init={self.init!r}")
-        if self.num_groups is not None:
+        if self.num_groups is not None and self.init:
+            # A model directory's shared layer is untied into the groups (the same
+            # function at step 0, AlbertBackbone.untied); a pretrained one keeps its own.
+            check_positive(self, "num_groups")
+            if not is_model_dir(self.init):
+                fail(f"num_groups={self.num_groups} with --init takes a model directory; "
+                     f"{self.init} is a pretrained one")
+        elif self.num_groups is not None:
             layers = self.num_layers or self.model_overrides.get(
                 "num_layers", preset_names()[self.preset]["num_layers"])
-            if self.init:
-                fail(f"num_groups={self.num_groups} shapes a new model; --init brings its own")
             if self.num_groups < 1 or layers % self.num_groups:
                 fail(f"num_groups must divide the model's {layers} layers, "
                      f"got {self.num_groups}")

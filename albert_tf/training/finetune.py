@@ -140,12 +140,23 @@ def _warm_start(config, vocabulary_size, labels):
     if init.tokenizer.vocab_size != vocabulary_size:
         raise AlbertTfError(f"{config.init}: embeds {init.tokenizer.vocab_size} pieces "
                             f"but the tokenizer has {vocabulary_size}")
-    if config.new_head or (config.exit_heads and config.exit_heads != init.model.exit_heads):
-        model = AlbertClassifier(init.backbone, len(labels), multi_label=config.multi_label,
-                                 dropout=config.classifier_dropout,
-                                 exit_heads=config.exit_heads)
-        if not config.new_head:  # new exits on the trained model: its head is the last exit
+    backbone = init.backbone
+    untie = config.num_groups is not None and config.num_groups != backbone.num_groups
+    if untie:  # more weights, same function: each new group starts as its calls' old one
+        try:
+            backbone = backbone.untied(config.num_groups)
+        except ValueError as error:
+            raise AlbertTfError(f"{config.init}: {error}") from None
+    new_exits = config.exit_heads and config.exit_heads != init.model.exit_heads
+    if config.new_head or new_exits or untie:
+        exit_heads = config.exit_heads or init.model.exit_heads
+        model = AlbertClassifier(backbone, len(labels), multi_label=config.multi_label,
+                                 dropout=config.classifier_dropout, exit_heads=exit_heads)
+        if not config.new_head:  # the trained head stays the last exit
             model.output_dense.set_weights(init.model.output_dense.get_weights())
+            if exit_heads == init.model.exit_heads:  # and its other exits, if it had them
+                for head, old in zip(model.exit_denses, init.model.exit_denses):
+                    head.set_weights(old.get_weights())
         return model
     return init.model
 

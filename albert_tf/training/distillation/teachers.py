@@ -37,11 +37,15 @@ class Teacher:
 
     kind = "teacher"
 
-    def __init__(self, path, labels, sha256, accuracy=None):
+    def __init__(self, path, labels, sha256, accuracy=None, original_labels=None):
         self.path = os.fspath(path)
         self.labels = [str(label) for label in labels]
         self.sha256 = sha256
         self.accuracy = accuracy
+        # The ids the labels were renamed from, in the same order (a bundled export
+        # says negative/positive for its training file's 0/1), or None.
+        self.original_labels = ([str(label) for label in original_labels]
+                                if original_labels else None)
 
     def predict_proba(self, texts, progress=None):
         raise NotImplementedError
@@ -91,7 +95,10 @@ class ExportTeacher(Teacher):
         bundle = self.classifier.bundle
         accuracy = next((row.get("accuracy") for row in bundle.manifest.get("parity") or []
                          if isinstance(row, dict) and row.get("recipe") == bundle.recipe), None)
-        super().__init__(path, self.classifier.labels, sha256_file(bundle.model_path), accuracy)
+        original = bundle.manifest.get("original_labels")
+        super().__init__(path, self.classifier.labels, sha256_file(bundle.model_path), accuracy,
+                         original_labels=original if original and len(original) == len(
+                             self.classifier.labels) else None)
         self.recipe = bundle.recipe
 
     def predict_proba(self, texts, progress=None):
@@ -164,15 +171,24 @@ class LabelsFileTeacher(Teacher):
                                              "rows": len(self.rows)}}
 
 
+def _label_names(teacher):
+    """Each of a teacher's labels with the id it was renamed from, if any."""
+    original = getattr(teacher, "original_labels", None) or [None] * len(teacher.labels)
+    return [{str(label), str(renamed)} - {"None"} for label, renamed
+            in zip(teacher.labels, original)]
+
+
 class EnsembleTeacher(Teacher):
     """Several teachers whose probabilities are averaged: the original distillation
     recipe (Hinton et al. 2015 distilled an ensemble into one model), and the
     cheap way to a stronger teacher when fine-tuning runs of one base differ by a
     point from seed to seed.
 
-    Members must have the same label names (in any order: each member's columns
-    are put in the first member's order). Each member keeps its own label cache
-    (`EnsembleCache`), so adding a member to an ensemble labels only with it.
+    Members must have the same labels (in any order: each member's columns are
+    put in the first member's order), matched by name or by the id a label was
+    renamed from (a bundled export's "negative" is a labels file's "0"). Each
+    member keeps its own label cache (`EnsembleCache`), so adding a member to an
+    ensemble labels only with it.
     """
 
     kind = "ensemble"
@@ -182,21 +198,33 @@ class EnsembleTeacher(Teacher):
         if len(members) < 2:
             raise AlbertTfError(f"an ensemble needs at least 2 teachers, got {len(members)}")
         first = members[0]
-        for member in members[1:]:
-            if sorted(member.labels) != sorted(first.labels):
-                raise AlbertTfError(
-                    f"ensemble teachers disagree on labels: {first.path} has {first.labels}, "
-                    f"{member.path} has {member.labels}")
+        self.columns = [self._columns(first, member) for member in members]
         digests = [member.sha256 for member in members]
         repeated = sorted({d for d in digests if digests.count(d) > 1})
         if repeated:
             raise AlbertTfError(f"an ensemble teacher is given twice (sha256 {repeated[0][:16]}"
                                 "...): each member must be a different model")
         self.members = members
-        self.columns = [[member.labels.index(label) for label in first.labels]
-                        for member in members]
         digest = hashlib.sha256(("ensemble:" + ",".join(digests)).encode()).hexdigest()
         super().__init__(first.path, first.labels, digest, accuracy=None)
+
+    @staticmethod
+    def _columns(first, member):
+        """For each of `first`'s labels, the column of `member` that is the same
+        label (by name or original id); an error unless they pair one to one."""
+        names = _label_names(member)
+        columns = []
+        for wanted in _label_names(first):
+            matches = [i for i, known in enumerate(names) if wanted & known]
+            if len(matches) != 1 or len(first.labels) != len(member.labels):
+                raise AlbertTfError(
+                    f"ensemble teachers disagree on labels: {first.path} has {first.labels}, "
+                    f"{member.path} has {member.labels}")
+            columns.append(matches[0])
+        if len(set(columns)) != len(columns):
+            raise AlbertTfError(f"ensemble teachers disagree on labels: {first.path} has "
+                                f"{first.labels}, {member.path} has {member.labels}")
+        return columns
 
     def combine(self, member_probabilities):
         """Mean of the members' `(n, C)` probabilities, each put in the ensemble's order."""
