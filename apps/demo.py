@@ -91,6 +91,19 @@ def resolve_export(export_dir):
     return export_dir
 
 
+def bundled_tiers(export_dir):
+    """`{short name: directory}` of the bundled tiers when `export_dir` names one
+    of them (None: the default), so the Compare tab runs them side by side;
+    {} for a user's own export."""
+    from albert_tf.bundled import BUNDLED_MODELS, DEFAULT_BUNDLED
+
+    name = DEFAULT_BUNDLED if export_dir is None else export_dir
+    if name not in BUNDLED_MODELS or os.path.exists(name):
+        return {}
+    return {tier: path for tier, path in BUNDLED_MODELS.items()
+            if os.path.isfile(os.path.join(path, MANIFEST_FILE))}
+
+
 def abstention_reason(prediction):
     """Why a prediction has no label, in words for the page."""
     if prediction.abstained == UNREADABLE:
@@ -162,7 +175,7 @@ class DemoModels:
     """Every recipe of one export (the default loaded at start, the others on first
     use); the demo's logic, UI-free."""
 
-    def __init__(self, export_dir, num_threads=None, embedder=None):
+    def __init__(self, export_dir, num_threads=None, embedder=None, tiers=None):
         manifest = read_manifest(export_dir)
         # A sentence embedder (runtime `Embedder`) for the Similarity and Search
         # tabs; None: the classifier's own features compare texts (what it
@@ -176,6 +189,14 @@ class DemoModels:
                                 "serves (MediaPipe files only?); export it with a recipe")
         self.classifiers = LazyClassifiers(export_dir, recipes, num_threads)
         self.default = self.classifiers[next(iter(self.classifiers))]
+        # Bundled tiers (`bundled_tiers`): the Compare tab runs each one's default
+        # recipe beside this export's recipes, loaded on first compare. Rows then
+        # say which tier they are: "sst2: int8", "sst2-large: dynamic_int8".
+        self.tier = next((name for name, path in (tiers or {}).items()
+                          if os.path.samefile(path, export_dir)), None)
+        self.tiers = {name: LazyClassifiers(path, available_recipes(read_manifest(path))[:1],
+                                            num_threads)
+                      for name, path in (tiers or {}).items() if name != self.tier}
         # What the files of one export share: the default answers for all.
         self.multi_label = self.default.multi_label
         self.takes_pairs = self.default.takes_pairs
@@ -297,17 +318,20 @@ class DemoModels:
         return prediction.scores, tokens, details, segments
 
     def compare(self, text, pair=None):
-        """One row per recipe: label (labels), its probability, latency and file size."""
+        """One row per recipe (and per other bundled tier, its default recipe):
+        label (labels), its probability, latency and file size."""
         text, pair = self.check_text(text), self.check_pair(pair)
         rows = []
-        for recipe, classifier in self.classifiers.items():
-            classifier.classify(text, pairs=pair)  # warm: first calls allocate
-            started = time.perf_counter()
-            prediction = classifier.classify(text, pairs=pair)
-            latency = (time.perf_counter() - started) * 1000
-            answer, best = answer_of(prediction)
-            rows.append([recipe, answer, round(best, 4), round(latency, 2),
-                         round(classifier.bundle.size_bytes / 1e6, 2)])
+        tiers = [(self.tier, self.classifiers)] + list(self.tiers.items())
+        for tier, classifiers in tiers:
+            for recipe, classifier in classifiers.items():
+                classifier.classify(text, pairs=pair)  # warm: first calls allocate
+                started = time.perf_counter()
+                prediction = classifier.classify(text, pairs=pair)
+                latency = (time.perf_counter() - started) * 1000
+                answer, best = answer_of(prediction)
+                rows.append([f"{tier}: {recipe}" if tier else recipe, answer, round(best, 4),
+                             round(latency, 2), round(classifier.bundle.size_bytes / 1e6, 2)])
         return rows
 
     @property
@@ -519,14 +543,15 @@ def build_app(models):
             download = gr.File(label="predictions.csv")
             run.click(_user_errors(models.classify_file), [upload, column, pair_column],
                       [table, download, summary], api_name="classify_file")
-        with gr.Tab("Compare recipes"):
+        with gr.Tab("Compare tiers and recipes" if models.tiers else "Compare recipes"):
             compare_text = gr.Textbox(label="text", lines=2, max_length=MAX_TEXT_CHARS,
                                       value=models.examples[0] if models.examples else "")
             compare_pair = gr.Textbox(label="second text", max_length=MAX_TEXT_CHARS,
                                       visible=models.takes_pairs)
             compare_button = gr.Button("Compare")
             comparison = gr.Dataframe(
-                headers=["recipe", "label", "probability", "latency ms", "size MB"],
+                headers=["tier: recipe" if models.tiers else "recipe", "label", "probability",
+                         "latency ms", "size MB"],
                 interactive=False)
             compare_button.click(_user_errors(models.compare), [compare_text, compare_pair],
                                  comparison, api_name="compare")
@@ -592,7 +617,8 @@ def launch(export_dir=None, host="127.0.0.1", port=7860, num_threads=None,
     """
     port = free_port(host, port)
     models = DemoModels(resolve_export(export_dir), num_threads=num_threads,
-                        embedder=resolve_embedder(embedder, num_threads))
+                        embedder=resolve_embedder(embedder, num_threads),
+                        tiers=bundled_tiers(export_dir))
     app = build_app(models)
     app.queue(default_concurrency_limit=2, max_size=32)
     app.launch(server_name=host, server_port=port, share=False,

@@ -109,6 +109,25 @@ def test_compare_has_one_row_per_recipe(models):
     assert all(row[1] == "neg" and row[3] > 0 and row[4] > 0 for row in rows)
 
 
+def test_compare_runs_the_other_bundled_tiers_beside_the_recipes(exported):
+    """Serving a bundled tier, the Compare tab adds every other tier's default
+    recipe, each row naming its tier; a user's own export gets no tiers."""
+    from albert_tf.apps.demo import bundled_tiers
+    from albert_tf.bundled import BUNDLED_MODEL, BUNDLED_MODELS
+
+    assert bundled_tiers(str(exported[0])) == {}
+    tiers = bundled_tiers(None)
+    assert tiers["sst2"] == BUNDLED_MODEL and set(tiers) <= set(BUNDLED_MODELS)
+    models = DemoModels(str(exported[0]), num_threads=1,
+                        tiers={"tiny": str(exported[0]), "sst2": BUNDLED_MODEL})
+    assert models.tier == "tiny" and list(models.tiers) == ["sst2"]
+    assert models.tiers["sst2"].loaded() == []  # nothing loads before a compare
+    rows = models.compare("A dull, clumsy and boring mess.")
+    assert [row[0] for row in rows] == [f"tiny: {r}" for r in models.classifiers] + \
+        ["sst2: dynamic_int8"]
+    assert rows[-1][1] == "negative" and rows[-1][4] < 2.5
+
+
 def test_downloads_are_kept_in_one_bounded_directory(exported, data_files, monkeypatch):
     import albert_tf.apps.demo as demo
 
