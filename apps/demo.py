@@ -95,10 +95,9 @@ def bundled_tiers(export_dir):
     """`{short name: directory}` of the bundled tiers when `export_dir` names one
     of them (None: the default), so the Compare tab runs them side by side;
     {} for a user's own export."""
-    from albert_tf.bundled import BUNDLED_MODELS, DEFAULT_BUNDLED
+    from albert_tf.bundled import BUNDLED_MODELS
 
-    name = DEFAULT_BUNDLED if export_dir is None else export_dir
-    if name not in BUNDLED_MODELS or os.path.exists(name):
+    if resolve_export(export_dir) == export_dir:  # a path, not a bundled name
         return {}
     return {tier: path for tier, path in BUNDLED_MODELS.items()
             if os.path.isfile(os.path.join(path, MANIFEST_FILE))}

@@ -43,9 +43,11 @@ class Teacher:
         self.sha256 = sha256
         self.accuracy = accuracy
         # The ids the labels were renamed from, in the same order (a bundled export
-        # says negative/positive for its training file's 0/1), or None.
+        # says negative/positive for its training file's 0/1), or None (also when
+        # their count does not match the labels').
         self.original_labels = ([str(label) for label in original_labels]
-                                if original_labels else None)
+                                if original_labels and len(original_labels) == len(self.labels)
+                                else None)
 
     def predict_proba(self, texts, progress=None):
         raise NotImplementedError
@@ -95,10 +97,8 @@ class ExportTeacher(Teacher):
         bundle = self.classifier.bundle
         accuracy = next((row.get("accuracy") for row in bundle.manifest.get("parity") or []
                          if isinstance(row, dict) and row.get("recipe") == bundle.recipe), None)
-        original = bundle.manifest.get("original_labels")
         super().__init__(path, self.classifier.labels, sha256_file(bundle.model_path), accuracy,
-                         original_labels=original if original and len(original) == len(
-                             self.classifier.labels) else None)
+                         original_labels=bundle.manifest.get("original_labels"))
         self.recipe = bundle.recipe
 
     def predict_proba(self, texts, progress=None):
@@ -174,8 +174,8 @@ class LabelsFileTeacher(Teacher):
 def _label_names(teacher):
     """Each of a teacher's labels with the id it was renamed from, if any."""
     original = getattr(teacher, "original_labels", None) or [None] * len(teacher.labels)
-    return [{str(label), str(renamed)} - {"None"} for label, renamed
-            in zip(teacher.labels, original)]
+    return [{str(label)} | ({str(renamed)} if renamed is not None else set())
+            for label, renamed in zip(teacher.labels, original)]
 
 
 class EnsembleTeacher(Teacher):
@@ -213,17 +213,13 @@ class EnsembleTeacher(Teacher):
         """For each of `first`'s labels, the column of `member` that is the same
         label (by name or original id); an error unless they pair one to one."""
         names = _label_names(member)
-        columns = []
-        for wanted in _label_names(first):
-            matches = [i for i, known in enumerate(names) if wanted & known]
-            if len(matches) != 1 or len(first.labels) != len(member.labels):
-                raise AlbertTfError(
-                    f"ensemble teachers disagree on labels: {first.path} has {first.labels}, "
-                    f"{member.path} has {member.labels}")
-            columns.append(matches[0])
-        if len(set(columns)) != len(columns):
-            raise AlbertTfError(f"ensemble teachers disagree on labels: {first.path} has "
-                                f"{first.labels}, {member.path} has {member.labels}")
+        matches = [[i for i, known in enumerate(names) if wanted & known]
+                   for wanted in _label_names(first)]
+        columns = [found[0] for found in matches if len(found) == 1]
+        if len(first.labels) != len(member.labels) or len(set(columns)) != len(matches):
+            raise AlbertTfError(
+                f"ensemble teachers disagree on labels: {first.path} has {first.labels}, "
+                f"{member.path} has {member.labels}")
         return columns
 
     def combine(self, member_probabilities):
