@@ -84,11 +84,9 @@ def resolve_embedder(embedder, num_threads=None):
 
 def resolve_export(export_dir):
     """`export_dir`, or the bundled model of that short name (None: the default)."""
-    from albert_tf.bundled import BUNDLED_MODELS, bundled_path
+    from albert_tf.bundled import resolve
 
-    if export_dir is None or (export_dir in BUNDLED_MODELS and not os.path.exists(export_dir)):
-        return bundled_path(export_dir)
-    return export_dir
+    return resolve(export_dir)
 
 
 def bundled_tiers(export_dir):

@@ -20,15 +20,20 @@ python benchmarks/distill_latency.py --teacher runs/teacher-sst2 \
 python benchmarks/distill_latency.py --teacher runs/teacher-sst2 --recipes dynamic_int8,int8 \
     --student albert_tf/bundled/sst2_sentiment --student runs/sst2-4calls-export \
     --data ../shared/data/sst2/dev.tsv
+python benchmarks/distill_latency.py --teacher mpnet --teacher minilm \
+    --student sst2 --student runs/untied-soup-export \
+    --recipes dynamic_int8,int8 --data ../shared/data/sst2/dev.tsv --out runs/bench-tiers
 ```
 """
 
 import os
+import tempfile
 import time
 
 import numpy as np
 
 from albert_tf.text.data import load_examples
+from albert_tf.training.distillation.packaged_bases import PACKAGED_BASES, unpack_base
 from reporting import benchmark_parser, emit, machine
 
 
@@ -37,9 +42,24 @@ def directory_bytes(path):
                for root, _, names in os.walk(path) for name in names)
 
 
+def teacher_shape(base, out):
+    """A Hugging Face directory of the packaged base `base` with a new 2-class head:
+    the fine-tuned teacher's graph and cost, for timing when its weights are gone."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path, _ = unpack_base(base)
+    AutoModelForSequenceClassification.from_pretrained(path, num_labels=2).save_pretrained(out)
+    AutoTokenizer.from_pretrained(path).save_pretrained(out)
+    return out
+
+
 def main(argv=None):
     parser = benchmark_parser(__doc__)
-    parser.add_argument("--teacher", required=True, help="Hugging Face teacher directory")
+    parser.add_argument("--teacher", required=True, action="append",
+                        help="Hugging Face teacher directory, or a packaged base name "
+                             "(mpnet, minilm: timed as that shape with a new 2-class head, "
+                             "the cost of the fine-tuned teacher without its weights); "
+                             "repeat to time several; ratios are to the first one's float32")
     parser.add_argument("--student", required=True, action="append",
                         help="kit export directory (repeat to compare several)")
     parser.add_argument("--data", required=True, help="file of real texts")
@@ -66,9 +86,18 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     texts = [texts[i] for i in rng.choice(len(texts), min(args.sample + args.warmup,
                                                            len(texts)), replace=False)]
-    models = {"teacher float32 (torch)": HFTeacher(args.teacher, batch_size=1, bf16=False),
-              "teacher bf16 (torch)": HFTeacher(args.teacher, batch_size=1, bf16=True)}
-    sizes = {name: os.path.getsize(os.path.join(args.teacher, HF_WEIGHTS)) for name in models}
+    models, sizes = {}, {}
+    scratch = tempfile.TemporaryDirectory()
+    for given in args.teacher:
+        teacher = given
+        if given in PACKAGED_BASES and not os.path.exists(given):
+            teacher = teacher_shape(given, os.path.join(scratch.name, given))
+        # One teacher keeps the short row names earlier reports used.
+        prefix = "teacher" if len(args.teacher) == 1 else f"{given}:"
+        for precision, bf16 in (("float32", False), ("bf16", True)):
+            name = f"{prefix} {precision} (torch)"
+            models[name] = HFTeacher(teacher, batch_size=1, bf16=bf16)
+            sizes[name] = os.path.getsize(os.path.join(teacher, HF_WEIGHTS))
     for student in args.student:
         # One student keeps the short row names earlier reports used.
         prefix = "student" if len(args.student) == 1 else f"{student}:"
@@ -88,7 +117,7 @@ def main(argv=None):
     rows = {name: {"p50_ms": round(1e3 * float(np.median(t)), 2),
                    "p90_ms": round(1e3 * float(np.percentile(t, 90)), 2),
                    "size_mb": round(sizes[name] / 1e6, 2)} for name, t in times.items()}
-    teacher_p50 = rows["teacher float32 (torch)"]["p50_ms"]
+    teacher_p50 = rows[next(iter(models))]["p50_ms"]  # the first teacher in float32
     for row in rows.values():
         row["teacher_fp32_over_this"] = round(teacher_p50 / row["p50_ms"], 1)
     emit({"machine": machine(), "threads": 1, "texts": len(times[name]), "block": args.block,

@@ -75,6 +75,12 @@ def test_models_that_differ_are_refused_and_nothing_is_written(trained_dir, tmp_
     # Dropout acts only in training: models that differ only there average.
     wetter = _resaved(trained_dir, tmp_path / "wetter", dropout=0.3)
     assert average_model_dirs([trained_dir, wetter], tmp_path / "soup").labels.names
+    # Nor does a frozen backbone (older exit-heads-only runs saved theirs frozen).
+    frozen = albert_tf.load(trained_dir)
+    frozen.model.backbone.trainable = False
+    save_model_dir(tmp_path / "frozen", frozen.model, frozen.tokenizer, frozen.labels,
+                   frozen.config["training"])
+    assert average_model_dirs([trained_dir, tmp_path / "frozen"], tmp_path / "soup2").labels.names
 
 
 def test_cli_average(trained_dir, continued_dir, data_files, tmp_path):

@@ -123,6 +123,9 @@ def test_exit_heads_only_trains_exits_beside_a_frozen_model(tmp_path, data_files
     assert metrics["exit_accuracy"][-1] == pytest.approx(init.metadata["eval_metrics"]
                                                          ["accuracy"], abs=1e-6)
     assert metrics["exit_accuracy"][0] > 0.6  # the first call's head learnt (chance: ~0.5)
+    # The freeze was the run's: the directory trains whole as the next run's init.
+    reloaded = albert_tf.load(str(tmp_path / "m"))
+    assert reloaded.model.backbone.trainable and reloaded.model.output_dense.trainable
     for bad, message in ((dict(exit_heads="shared"), "a shared head is the model's own"),
                          (dict(exit_heads="per_call", init=None), "init= a model directory")):
         with pytest.raises(albert_tf.AlbertTfError, match=message):

@@ -499,6 +499,20 @@ def test_the_bundled_model_loads_without_a_path():
         Classifier.load("sst3")
 
 
+def test_a_path_spelled_as_a_short_name_wins_over_the_bundled_model(exported, tmp_path,
+                                                                    monkeypatch):
+    from albert_tf.bundled import BUNDLED_EMBEDDER, BUNDLED_MODEL, resolve
+
+    monkeypatch.chdir(tmp_path)
+    assert (resolve(None), resolve("sst2")) == (BUNDLED_MODEL, BUNDLED_MODEL)
+    assert resolve(None, embedder=True) == resolve("sentences", embedder=True) == BUNDLED_EMBEDDER
+    assert resolve("sst2", embedder=True) == "sst2"  # a model's name is not an embedder's
+    shutil.copytree(exported[0], tmp_path / "sst2")
+    assert resolve("sst2") == "sst2"
+    loaded = os.path.abspath(Classifier.load("sst2").bundle.model_path)
+    assert loaded.startswith(str(tmp_path)) and not loaded.startswith(BUNDLED_MODEL)
+
+
 def test_cli_classify_errors_go_to_stderr_with_exit_1(exported, tmp_path):
     missing = run_cli("classify", tmp_path / "nope", "text")
     assert missing.returncode == 1 and "no such file" in missing.stderr and not missing.stdout

@@ -33,8 +33,9 @@ from albert_tf.artifacts.model_dir import load, save_model_dir
 from albert_tf.contract import WEIGHTS_FILE
 from albert_tf.errors import ModelDirError
 
-# Rates that only act in training: models that differ in them still average.
-TRAINING_ONLY_KEYS = ("dropout",)
+# What only acts in training (rates, a freeze an older exit-heads-only run saved):
+# models that differ in them still average.
+TRAINING_ONLY_KEYS = ("dropout", "trainable")
 
 
 def _architecture(model_config):

@@ -18,9 +18,14 @@ BUNDLED_EMBEDDER = os.path.join(HERE, "sentence_embedder")
 BUNDLED_EMBEDDERS = ("sentences",)  # short names, the first is the default
 
 
-def bundled_path(name):
-    """The directory of the bundled model or embedder `name` (None: the default
-    model), or None when `name` is not a bundled short name."""
-    if name in BUNDLED_EMBEDDERS:
+def resolve(source, embedder=False):
+    """The directory a user's `source` names: `source` itself when it is a path;
+    the bundled model of that short name (None: the default one) when it is not an
+    existing path, or with `embedder`, the bundled embedder. An existing path of a
+    short name's spelling wins, so a user's own `./sst2` export is never shadowed."""
+    names = BUNDLED_EMBEDDERS if embedder else BUNDLED_MODELS
+    if source is not None and (source not in names or os.path.exists(source)):
+        return source
+    if embedder:
         return BUNDLED_EMBEDDER
-    return BUNDLED_MODELS.get(DEFAULT_BUNDLED if name is None else name)
+    return BUNDLED_MODELS[DEFAULT_BUNDLED if source is None else source]

@@ -195,11 +195,9 @@ def locate(source=None, recipe=None):
     """A `Bundle` for an export directory, one of its files, a MediaPipe file, or a
     bundled model by short name (`albert_tf.bundled.BUNDLED_MODELS`; None: the
     default one, as `pipeline("sentiment-analysis")` picks one)."""
-    from albert_tf.bundled import BUNDLED_MODELS, bundled_path
+    from albert_tf.bundled import BUNDLED_MODELS, resolve
 
-    if source is None or (source in BUNDLED_MODELS and not os.path.exists(source)):
-        source = bundled_path(source)
-    source = os.fspath(source)
+    source = os.fspath(resolve(source))
     if os.path.isdir(source):
         return load_export(source, recipe)
     if not os.path.isfile(source):

@@ -53,11 +53,9 @@ class Embedder:
     def load(cls, source=None, recipe=None, **kwargs):
         """An embedder export directory, one of its `.tflite` files, or a bundled
         embedder by short name (no `source`: the default one)."""
-        from albert_tf.bundled import BUNDLED_EMBEDDERS, bundled_path
+        from albert_tf.bundled import BUNDLED_EMBEDDERS, resolve
 
-        if source is None or (source in BUNDLED_EMBEDDERS and not os.path.exists(source)):
-            source = bundled_path(source or BUNDLED_EMBEDDERS[0])
-        source = os.fspath(source)
+        source = os.fspath(resolve(source, embedder=True))
         filename = None
         if os.path.isfile(source):
             source, filename = os.path.split(os.path.abspath(source))

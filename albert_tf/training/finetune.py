@@ -394,6 +394,11 @@ def save_trained(run, fitted, tokenizer, labels, eval_examples=None, extra_metad
         "train_seconds": run.seconds(),
         **(extra_training or {}),
     })
+    if getattr(config, "exit_heads_only", False):
+        # The freeze was this run's, not the model's: saved frozen, the directory
+        # would silently train only its exits as the next run's `--init`.
+        model.backbone.trainable = True
+        model.output_dense.trainable = True
     # Report what inference will see: float32 compute, whatever trained it.
     inference_model = classifier_with_dtype(model.get_config(), "float32")
     inference_model.set_weights(model.get_weights())
