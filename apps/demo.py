@@ -82,20 +82,13 @@ def resolve_embedder(embedder, num_threads=None):
     return Embedder.load(embedder, num_threads=num_threads)
 
 
-def resolve_export(export_dir):
-    """`export_dir`, or the bundled model of that short name (None: the default)."""
-    from albert_tf.bundled import resolve
-
-    return resolve(export_dir)
-
-
 def bundled_tiers(export_dir):
     """`{short name: directory}` of the bundled tiers when `export_dir` names one
     of them (None: the default), so the Compare tab runs them side by side;
     {} for a user's own export."""
-    from albert_tf.bundled import BUNDLED_MODELS
+    from albert_tf.bundled import BUNDLED_MODELS, resolve
 
-    if resolve_export(export_dir) == export_dir:  # a path, not a bundled name
+    if resolve(export_dir) == export_dir:  # a path, not a bundled name
         return {}
     return {tier: path for tier, path in BUNDLED_MODELS.items()
             if os.path.isfile(os.path.join(path, MANIFEST_FILE))}
@@ -612,8 +605,10 @@ def launch(export_dir=None, host="127.0.0.1", port=7860, num_threads=None,
     `embedder`: the Similarity and Search tabs' sentence embedder (default: the
     bundled one; "none": the classifier's features, no Search tab).
     """
+    from albert_tf.bundled import resolve
+
     port = free_port(host, port)
-    models = DemoModels(resolve_export(export_dir), num_threads=num_threads,
+    models = DemoModels(resolve(export_dir), num_threads=num_threads,
                         embedder=resolve_embedder(embedder, num_threads),
                         tiers=bundled_tiers(export_dir))
     app = build_app(models)

@@ -37,11 +37,12 @@ def rss_mb(pid):
 # Compare tab loads).
 LOAD_COST = """
 import json, sys, time
-from albert_tf.apps.demo import DemoModels, resolve_export
+from albert_tf.apps.demo import DemoModels
+from albert_tf.bundled import resolve
 def rss():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS")) / 1024
 base, started = rss(), time.perf_counter()
-models = DemoModels(resolve_export(sys.argv[1] or None), num_threads=1)
+models = DemoModels(resolve(sys.argv[1] or None), num_threads=1)
 models.default.classify("warm up")  # XNNPACK packs the weights on the first call
 default = {"seconds": time.perf_counter() - started, "rss_mb": rss() - base,
            "recipes": models.classifiers.loaded()}
@@ -96,11 +97,11 @@ def main(argv=None):
     sentences = load_examples(args.data).texts
     recipes = [None]
     if args.all_recipes:
-        from albert_tf.apps.demo import resolve_export
+        from albert_tf.bundled import resolve
         from albert_tf.artifacts.manifest import read_manifest
         from albert_tf.runtime import available_recipes
 
-        recipes = available_recipes(read_manifest(resolve_export(args.export)))
+        recipes = available_recipes(read_manifest(resolve(args.export)))
     long_text = (" ".join(sentences) * 3)[:5000]
     upload = os.path.join(tempfile.mkdtemp(), "batch.tsv")
     with open(upload, "w", encoding="utf-8") as f:

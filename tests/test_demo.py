@@ -12,7 +12,8 @@ pytest.importorskip("gradio", reason="the demo needs `pip install -e .[demo]`")
 pytest.importorskip("ai_edge_litert", reason="the demo runs on the TF-free runtime")
 
 from albert_tf.apps.demo import (MAX_FILE_ROWS, MAX_TEXT_CHARS, DemoModels,  # noqa: E402
-                                 resolve_export, launch)
+                                 launch)
+from albert_tf.bundled import resolve  # noqa: E402
 from albert_tf.errors import AlbertTfError  # noqa: E402
 from tests.helpers import write_tsv  # noqa: E402
 
@@ -51,7 +52,7 @@ def client(served):
 
 def test_batch_accuracy_accepts_label_names_and_original_ids(tmp_path):
     """The bundled model says negative/positive; SST-2 files say 0/1. Both count."""
-    models = DemoModels(resolve_export(None), num_threads=1)
+    models = DemoModels(resolve(None), num_threads=1)
     rows = [("A gripping, funny and beautifully acted film.", "1"),
             ("A dull, clumsy and boring mess.", "0"), ("superb and moving", "1")]
     by_id = write_tsv(tmp_path / "ids.tsv", rows)
@@ -66,7 +67,7 @@ def test_batch_accuracy_accepts_label_names_and_original_ids(tmp_path):
 
 
 def test_bundled_model_is_a_verified_sentiment_export():
-    models = DemoModels(resolve_export(None), num_threads=1)
+    models = DemoModels(resolve(None), num_threads=1)
     assert set(models.classifiers) == {"dynamic_int8", "int8", "float16"}
     assert models.default.recipe == "dynamic_int8" and models.accuracy >= 0.85
     assert models.default.bundle.size_bytes < 2.5e6
@@ -193,7 +194,7 @@ def test_a_model_directory_is_named_as_the_mistake(trained_dir):
     # The tour's next step after `train` used to end in a bare StopIteration.
     with pytest.raises(AlbertTfError, match="is a model directory .* expected an export"):
         DemoModels(str(trained_dir), num_threads=1)
-    assert resolve_export("sst2") == resolve_export(None)  # the bundled model's short name
+    assert resolve("sst2") == resolve(None)  # the bundled model's short name
 
 
 def test_classify_reads_long_texts_in_the_runtimes_modes(models):
@@ -361,7 +362,7 @@ def test_browser_similarity_tab_measures_meaning_on_the_bundled_embedder(served)
 def test_the_demo_examples_are_answered_right_by_the_bundled_model():
     from albert_tf.apps.demo import EXAMPLES, build_app
 
-    models = DemoModels(resolve_export(None), num_threads=1)
+    models = DemoModels(resolve(None), num_threads=1)
     expected = ["positive", "negative", "positive", "negative"]
     assert [models.default.classify(text).label for text in EXAMPLES] == expected
     # The page says what the model is for and sends nothing to Gradio's servers.

@@ -327,12 +327,13 @@ def test_distill_task_embedding_on_the_command_line_from_a_vectors_file(
 
 def test_the_demo_compares_and_searches_with_the_embedder(embedder_export, tmp_path):
     pytest.importorskip("gradio")
-    from albert_tf.apps.demo import DemoModels, resolve_export
+    from albert_tf.apps.demo import DemoModels
+    from albert_tf.bundled import resolve
     from albert_tf.runtime import Embedder
 
     out, _ = embedder_export
     runtime = Embedder.load(str(out))
-    models = DemoModels(resolve_export(None), embedder=runtime)
+    models = DemoModels(resolve(None), embedder=runtime)
     texts = [text for text, _ in sentiment_rows(6, seed=12)]
     assert models.compares_texts
     assert models.similarity(texts[0], texts[1]) == round(runtime.similarity(texts[0],
@@ -346,6 +347,6 @@ def test_the_demo_compares_and_searches_with_the_embedder(embedder_export, tmp_p
         models.search("  ", None, "\n".join(texts), None, 3)
     with pytest.raises(AlbertTfError, match="one per line"):
         models.search(texts[0], None, "\n \n", None, 3)
-    plain = DemoModels(resolve_export(None), embedder=None)
+    plain = DemoModels(resolve(None), embedder=None)
     with pytest.raises(AlbertTfError, match="no sentence embedder"):
         plain.search(texts[0], None, "\n".join(texts), None, 3)
