@@ -260,6 +260,37 @@ def test_the_runtime_embedder_matches_keras_and_searches(embedder_export, embedd
     assert Embedder.load(str(out)).recipe == "dynamic_int8"  # the runtime's preference
 
 
+def test_an_embedder_export_gives_back_its_embedder_directory(embedder_export, embedder,
+                                                              tmp_path):
+    """scripts/model_from_tflite.py on an embedder export: float32 gives the trained
+    weights back; dynamic_int8 alone (as the bundled embedder ships) gives an
+    embedder directory whose vectors follow the trained one's."""
+    import shutil
+
+    from tests.test_model_from_tflite import run_script
+
+    out, _ = embedder_export
+    from_float = tmp_path / "from-float32"
+    result = run_script(out, "--out", from_float)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rebuilt = albert_tf.load_embedder(from_float)
+    for a, b in zip(embedder.model.weights, rebuilt.model.weights):
+        assert a.path == b.path
+        if not a.path.startswith("pooler/"):  # off the encoder's path, not in the file
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=a.path)
+
+    int8_only = tmp_path / "dynamic-int8-only"
+    shutil.copytree(out, int8_only, ignore=shutil.ignore_patterns("float*", "mediapipe*"))
+    from_int8 = tmp_path / "from-dynamic-int8"
+    result = run_script(int8_only, "--out", from_int8)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["file"] == "dynamic_int8.tflite"
+    rebuilt = albert_tf.load_embedder(from_int8)
+    assert rebuilt.metadata["rebuilt_from_tflite"]["file"] == "dynamic_int8.tflite"
+    texts = [text for text, _ in sentiment_rows(12, seed=37)]
+    assert (rebuilt.embed(texts) * embedder.embed(texts)).sum(axis=1).min() >= 0.99
+
+
 def test_mediapipe_text_embedder_runs_the_exported_file(embedder_export):
     pytest.importorskip("mediapipe")
     from mediapipe.tasks.python import text as mp_text

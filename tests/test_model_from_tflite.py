@@ -1,4 +1,4 @@
-"""scripts/model_from_tflite.py: an export's float file gives back its Keras model."""
+"""scripts/model_from_tflite.py: an export's .tflite file gives back its Keras model."""
 
 import os
 import shutil
@@ -41,12 +41,40 @@ def test_the_float_file_gives_back_the_trained_weights(exported, trained_dir, da
     assert again.returncode == 1 and again.stderr.count("\n") == 1, again.stderr
 
 
-def test_an_export_without_a_float_file_is_refused(exported, tmp_path):
+def test_a_dynamic_int8_file_gives_back_weights_within_half_a_step(exported, trained_dir,
+                                                                  data_files, tmp_path):
+    from albert_tf.artifacts.model_dir import load
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    export_dir, _ = exported
+    # The file holds int8 kernels (so this reads them back through their scales).
+    details = Interpreter(str(export_dir / "dynamic_int8.tflite")).get_tensor_details()
+    assert sum(d["dtype"] == np.int8 and len(d["quantization_parameters"]["scales"]) > 1
+               for d in details) >= 4
+    int8_only = tmp_path / "dynamic-int8-only"
+    shutil.copytree(export_dir, int8_only, ignore=shutil.ignore_patterns("float*"))
+    out = tmp_path / "rebuilt"
+    result = run_script(int8_only, "--out", out, "--texts", data_files / "dev.tsv")
+    assert result.returncode == 0, result.stderr
+    original, rebuilt = load(trained_dir), load(out)
+    assert rebuilt.metadata["rebuilt_from_tflite"]["file"] == "dynamic_int8.tflite"
+    for a, b in zip(original.model.weights, rebuilt.model.weights):
+        a, b = np.asarray(a), np.asarray(b)
+        # int8 with a scale of at most max|w| / 127 per tensor: rounding moves a
+        # weight by half of that; kernels too small to quantize come back exact.
+        assert np.abs(a - b).max() <= np.abs(a).max() / 127 / 2 + 1e-6, b
+    texts = ["a gripping, funny film", "dull and lifeless"]
+    np.testing.assert_allclose(rebuilt.predict_proba(texts), original.predict_proba(texts),
+                               atol=0.05)
+
+
+def test_an_export_without_a_file_to_read_weights_from_is_refused(exported, tmp_path):
     export_dir, _ = exported
     int8_only = tmp_path / "int8-only"
     shutil.copytree(export_dir, int8_only,
-                    ignore=shutil.ignore_patterns("float32*", "float16*"))
+                    ignore=shutil.ignore_patterns("float*", "dynamic_int8*"))
     result = run_script(int8_only, "--out", tmp_path / "rebuilt")
-    assert result.returncode == 1
-    assert "no float32.tflite or float16.tflite" in result.stderr
+    assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+    assert "no float32.tflite, float16.tflite or dynamic_int8.tflite" in result.stderr
     assert not (tmp_path / "rebuilt").exists()
