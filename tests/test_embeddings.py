@@ -384,6 +384,10 @@ def test_distill_task_embedding_on_the_command_line_from_a_vectors_file(
     result = run_cli("distill", "--task", "embedding", "--teacher", vectors, *common,
                      "--out", tmp_path / "other", "--alpha", 0.9)
     assert result.returncode == 2 and "--alpha is for --task classification" in result.stderr
+    result = run_cli("distill", "--teacher", vectors, "--transfer", *corpus_files,
+                     "--out", tmp_path / "other", "--loss", "cosine")  # task: classification
+    assert result.returncode == 2 and "--loss is for --task embedding" in result.stderr
+    assert not (tmp_path / "other").exists()
 
 
 def test_the_demo_compares_and_searches_with_the_embedder(embedder_export, tmp_path):

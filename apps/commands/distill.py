@@ -112,18 +112,25 @@ def add_transfer_options(p):
               help="with --loss similarity: the weight of the pairwise term")
 
 
+def refuse_options_of(config_class, other_class, args, message):
+    """A usage error for an option `config_class` has and `other_class` lacks, set
+    to other than its default: one task's option is not silently ignored by the other."""
+    for name, field in config_class.__dataclass_fields__.items():
+        if name in other_class.__dataclass_fields__ or not hasattr(args, name):
+            continue
+        default = None if field.default is dataclasses.MISSING else field.default
+        if getattr(args, name) != default:
+            args.usage(f"--{name.replace('_', '-')} is for {message}")
+
+
 def embedding_config(args):
     """`--task embedding`'s config; an option only classification reads is a usage error
     rather than silently ignored."""
     from albert_tf.training.distillation.config import DistillConfig
 
-    for name, field in DistillConfig.__dataclass_fields__.items():
-        if name in EmbeddingDistillConfig.__dataclass_fields__ or not hasattr(args, name):
-            continue
-        default = None if field.default is dataclasses.MISSING else field.default
-        if getattr(args, name) != default:
-            args.usage(f"--{name.replace('_', '-')} is for --task classification; "
-                             "an embedding distillation learns vectors, not labels")
+    refuse_options_of(DistillConfig, EmbeddingDistillConfig, args,
+                      "--task classification; an embedding distillation learns vectors, "
+                      "not labels")
     if isinstance(args.teacher, list):
         if len(args.teacher) > 1:
             args.usage("--task embedding takes one teacher")
@@ -189,6 +196,9 @@ def cmd_distill(args):
                     "train_seconds": embedder.config["training"]["train_seconds"],
                     "num_parameters": embedder.metadata.get("num_parameters")})
         return
+    refuse_options_of(EmbeddingDistillConfig, DistillConfig, args,
+                      "--task embedding; a classification distillation learns the "
+                      "teacher's labels")
     with stdout_to_stderr():
         student = distill(config_from_args(DistillConfig, args))
     record = student.metadata["distillation"]
