@@ -112,6 +112,11 @@ def add_transfer_options(p):
               help="with --loss similarity: the weight of the pairwise term")
 
 
+# The message for an embedding-only option given to a classification distillation.
+CLASSIFICATION_ONLY = ("--task embedding; a classification distillation learns the "
+                       "teacher's labels")
+
+
 def refuse_options_of(config_class, other_class, args, message):
     """A usage error for an option `config_class` has and `other_class` lacks, set
     to other than its default: one task's option is not silently ignored by the other."""
@@ -149,6 +154,7 @@ def cmd_label(args):
         if args.task == "embedding":
             result = label_sentences(embedding_config(args), vectors_file=out)
         else:
+            refuse_options_of(EmbeddingDistillConfig, DistillConfig, args, CLASSIFICATION_ONLY)
             result = label_teacher(config_from_args(DistillConfig, args), labels_file=out)
     print_json(result)
 
@@ -196,9 +202,7 @@ def cmd_distill(args):
                     "train_seconds": embedder.config["training"]["train_seconds"],
                     "num_parameters": embedder.metadata.get("num_parameters")})
         return
-    refuse_options_of(EmbeddingDistillConfig, DistillConfig, args,
-                      "--task embedding; a classification distillation learns the "
-                      "teacher's labels")
+    refuse_options_of(EmbeddingDistillConfig, DistillConfig, args, CLASSIFICATION_ONLY)
     with stdout_to_stderr():
         student = distill(config_from_args(DistillConfig, args))
     record = student.metadata["distillation"]
