@@ -191,33 +191,6 @@ def embedder_path(embedder):
     return Path(embedder.path)
 
 
-def test_the_similarity_loss_scores_pairwise_structure():
-    """loss="similarity": zero for the teacher itself; a rotated teacher (every pair's
-    cosine kept, every vector moved) pays only the cosine term; vectors crowded
-    into a cone (the pairs' cosines raised) pay the pairwise term too."""
-    from albert_tf.training.distillation.sentence_distill import embedding_loss, pairwise_gap
-
-    rng = np.random.default_rng(0)
-    teacher = unit_rows(rng.normal(size=(8, 6))).astype("float32")
-    rotation, _ = np.linalg.qr(rng.normal(size=(6, 6)))
-    rotated = (teacher @ rotation).astype("float32")
-    crowded = unit_rows(teacher + 2.0 * np.ones(6, "float32")).astype("float32")
-    loss, cosine = embedding_loss("similarity", 10.0), embedding_loss("cosine", 10.0)
-
-    def value(fn, y_pred):
-        return float(np.mean(np.asarray(fn(teacher, y_pred))))
-
-    assert value(loss, teacher) == pytest.approx(0.0, abs=1e-5)
-    assert value(pairwise_gap, rotated) == pytest.approx(0.0, abs=1e-5)
-    assert value(cosine, rotated) > 0.1
-    assert value(loss, rotated) == pytest.approx(value(cosine, rotated), abs=1e-5)
-    assert value(pairwise_gap, crowded) > 0.05
-    assert value(loss, crowded) > value(cosine, crowded) + 0.5
-    with pytest.raises(AlbertTfError, match="-1"):
-        albert_tf.distill_embeddings(teacher="x.vectors.npz", transfer=[__file__], out="o",
-                                     similarity_weight=-1)
-
-
 def test_the_embedder_directory_loads_as_written(embedder):
     loaded = albert_tf.load_embedder(embedder.path)
     texts = ["The film was great.", "A dull plot."]
@@ -367,13 +340,10 @@ def test_distill_task_embedding_on_the_command_line_from_a_vectors_file(
     assert json.loads(result.stdout)["texts"] == 200
     result = run_cli("distill", "--task", "embedding", "--teacher", vectors, *common,
                      "--out", tmp_path / "student", "--preset", "tiny", "--vocab-size", 200,
-                     "--max-length", 32, "--epochs", 1, "--batch-size", 16,
-                     "--loss", "similarity", "--similarity-weight", 5)
+                     "--max-length", 32, "--epochs", 1, "--batch-size", 16)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
     assert summary["teacher_calls"] == 0 and summary["dim"] == 24
-    training = json.loads((tmp_path / "student" / "config.json").read_text())["training"]
-    assert (training["loss"], training["similarity_weight"]) == ("similarity", 5)
     result = run_cli("export", tmp_path / "student", "--out", tmp_path / "export",
                      "--recipes", "dynamic_int8", "--mediapipe-recipes", "--eval",
                      corpus_files[0])

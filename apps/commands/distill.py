@@ -106,10 +106,7 @@ def add_transfer_options(p):
     embedding("--holdout", help="share of the sentences kept apart to measure the student's "
                                 "agreement with the teacher (and pick the best epoch)")
     embedding("--loss", choices=list(EMBEDDING_LOSSES),
-              help="on the teacher's vectors: mean squared error, 1 - cosine, or 1 - cosine "
-                   "plus the squared gap of every in-batch pair's cosine (similarity)")
-    embedding("--similarity-weight", type=float,
-              help="with --loss similarity: the weight of the pairwise term")
+              help="on the teacher's vectors: mean squared error, or 1 - cosine")
 
 
 # The message for an embedding-only option given to a classification distillation.

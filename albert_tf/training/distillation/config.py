@@ -16,10 +16,8 @@ CACHE_SUFFIX = ".teacher-cache"
 # What a distillation teaches: a classifier's soft labels, or a sentence space.
 TASKS = ("classification", "embedding")
 # Embedding distillation's losses on the teacher's vectors: mean squared error
-# (Reimers & Gurevych 2020), 1 - cosine (the direction only), or 1 - cosine plus
-# the squared gap between the student's and the teacher's cosines of every pair in
-# the batch ("similarity": the pairwise similarities that agreement measures).
-EMBEDDING_LOSSES = ("mse", "cosine", "similarity")
+# (Reimers & Gurevych 2020) or 1 - cosine (the direction only).
+EMBEDDING_LOSSES = ("mse", "cosine")
 
 
 @dataclasses.dataclass
@@ -105,10 +103,6 @@ class EmbeddingDistillConfig(RunConfig):
     per_file: int = None  # at most this many sentences from each transfer file
     holdout: float = 0.02  # share kept apart to measure agreement with the teacher
     loss: str = "mse"
-    # With loss="similarity": the weight of the pairwise term. Its mean squared gap
-    # is ~0.035 per pair for the bundled embedder where 1 - cosine is ~0.37, so 10
-    # gives the two terms the same size.
-    similarity_weight: float = 10.0
     teacher_batch_size: int = 64
     teacher_bf16: bool = None  # None: bf16 autocast where the CPU has bf16 dot products
     cache_dir: str = None  # default OUT.teacher-cache
@@ -150,6 +144,4 @@ class EmbeddingDistillConfig(RunConfig):
             check_positive(self, "per_file")
         if not 0 <= self.holdout < 1:
             fail(f"holdout must be a share in [0, 1), got {self.holdout}")
-        if not self.similarity_weight >= 0:
-            fail(f"similarity_weight must be >= 0, got {self.similarity_weight}")
         return self

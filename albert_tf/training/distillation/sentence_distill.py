@@ -126,43 +126,16 @@ def student_builder(dim):
     return build
 
 
-def embedding_loss(name, similarity_weight):
-    """MSE, 1 - cosine (Keras' CosineSimilarity loss is -cosine: shifted by one so
-    a perfect student has loss 0, the same curve otherwise), or "similarity":
-    1 - cosine plus `similarity_weight` times the mean squared gap between the
-    student's and the teacher's cosines of each sentence with every other one in
-    the batch. Agreement is judged on pairwise similarities; per-sentence cosine
-    only bounds them, and a student whose vectors crowd into a cone (the bundled
-    one's random pairs spread 0.19 where the teacher's spread 0.11) ranks pairs
-    worse than its per-sentence cosine suggests. The pairwise term is
-    similarity-preserving distillation (Tung & Mori 2019) on sentence vectors."""
+def embedding_loss(name):
+    """MSE, or 1 - cosine (Keras' CosineSimilarity loss is -cosine: shifted by one so
+    a perfect student has loss 0, the same curve otherwise)."""
     if name == "mse":
         return keras.losses.MeanSquaredError()
 
     def cosine_distance(y_true, y_pred):
         return 1.0 + keras.losses.cosine_similarity(y_true, y_pred)
 
-    if name == "cosine":
-        return cosine_distance
-
-    def similarity_loss(y_true, y_pred):
-        return cosine_distance(y_true, y_pred) + similarity_weight * pairwise_gap(y_true, y_pred)
-
-    return similarity_loss
-
-
-def pairwise_gap(y_true, y_pred):
-    """Per sentence: the mean squared difference between its cosines with the
-    batch's sentences under the student (`y_pred`) and under the teacher."""
-    from keras import ops
-
-    def unit(x):
-        x = ops.cast(x, "float32")
-        return x / ops.maximum(ops.norm(x, axis=-1, keepdims=True), 1e-12)
-
-    teacher, student = unit(y_true), unit(y_pred)
-    gap = ops.matmul(student, ops.transpose(student)) - ops.matmul(teacher, ops.transpose(teacher))
-    return ops.mean(ops.square(gap), axis=-1)
+    return cosine_distance
 
 
 def agreement(student_vectors, teacher_vectors, pairs_of=AGREEMENT_SENTENCES):
@@ -201,7 +174,7 @@ def distill_embeddings(config=None, **kwargs):
         tokenizer = prepare_tokenizer(config, run.work_dir, corpus.texts)
         fitted = fit_classifier(
             run, tokenizer, None, Examples(corpus.texts), y_train, Examples(corpus.heldout),
-            y_eval, loss=embedding_loss(config.loss, config.similarity_weight),
+            y_eval, loss=embedding_loss(config.loss),
             metrics=[keras.metrics.CosineSimilarity(name="cosine")],
             build=student_builder(teacher.dim), monitor="cosine")
     inference_model = encoder_with_dtype(fitted.model.get_config(), "float32")
