@@ -271,8 +271,9 @@ def add_training_options(parser, config_class=None):
                 "groups, each starting as the layer it replaces")
     option("--num-layers", type=positive_int,
            help="layer calls (default: the preset's, or the --init model's); ALBERT shares "
-                "weights across calls, so an --init model directory runs at any depth its "
-                "groups divide: fewer calls, less compute, the same weights")
+                "weights across calls, so an --init model (or, with --task embedding, "
+                "embedder) directory runs at any depth its groups divide: fewer calls, less "
+                "compute, the same weights")
     option("--classifier-dropout", help="dropout before the classifier head")
     option("--patience", help="epochs without eval improvement before stopping")
     option("--class-weight", help="'balanced' or JSON like '{\"pos\": 2.0}'")

@@ -185,6 +185,37 @@ def test_the_student_learns_the_teachers_space(embedder, teacher_dir):
     assert trained > before + 0.15, (trained, before)
 
 
+def test_an_embedder_continues_at_another_depth_with_the_runs_dropout(
+        embedder, teacher_dir, corpus_files, tmp_path):
+    """`init=` an embedder directory continues its weights (its projection too);
+    `num_layers` runs its shared layer more times and `dropout` replaces its own,
+    neither silently ignored. At the same depth and a vanishing learning rate the
+    continued student answers as the init does."""
+    texts = [text for text, _ in sentiment_rows(20, seed=31)]
+    layers = embedder.model.backbone.num_layers
+    kwargs = embed_kwargs(teacher_dir, corpus_files, tmp_path / "same", init=embedder.path,
+                          epochs=1, learning_rate=1e-9, dropout=0.0)
+    for key in ("preset", "model_overrides", "vocab_size"):
+        kwargs.pop(key)
+    same = albert_tf.distill_embeddings(**kwargs)
+    np.testing.assert_allclose(same.embed(texts), embedder.embed(texts), atol=1e-4)
+    deeper = albert_tf.distill_embeddings(**{**kwargs, "out": str(tmp_path / "deeper"),
+                                             "num_layers": layers + 2, "dropout": 0.25})
+    backbone = deeper.model.backbone
+    assert (backbone.num_layers, backbone.dropout) == (layers + 2, 0.25)
+    assert deeper.metadata["num_parameters"] == embedder.metadata["num_parameters"]
+    # The continued weights at 2 more calls: what the init's weights give at that depth.
+    at_depth = albert_tf.load_embedder(embedder.path, num_layers=layers + 2)
+    reloaded = albert_tf.load_embedder(deeper.path)
+    assert reloaded.model.backbone.num_layers == layers + 2
+    assert not np.allclose(at_depth.embed(texts), embedder.embed(texts), atol=1e-3)
+    np.testing.assert_allclose(reloaded.embed(texts), at_depth.embed(texts), atol=1e-4)
+    with pytest.raises(AlbertTfError, match="num_layers.*got 0"):
+        albert_tf.distill_embeddings(**{**kwargs, "out": str(tmp_path / "none"),
+                                        "num_layers": 0})
+    assert not (tmp_path / "none").exists()
+
+
 def embedder_path(embedder):
     from pathlib import Path
 

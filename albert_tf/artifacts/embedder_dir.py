@@ -52,17 +52,23 @@ def save_embedder_dir(path, model, tokenizer, training_config, eval_metrics=None
     return config, manifest
 
 
-def encoder_with_dtype(model_config, dtype, dropout=None):
-    """An `AlbertSentenceEncoder` from `get_config()` output, computing in `dtype`."""
+def encoder_with_dtype(model_config, dtype, dropout=None, num_layers=None):
+    """An `AlbertSentenceEncoder` from `get_config()` output, computing in `dtype`,
+    with `dropout` / `num_layers` (layer calls: the shared layer's weights run at any
+    depth its groups divide) replacing the stored ones if given."""
     model_config = copy.deepcopy(model_config)
-    model_config["backbone"]["config"]["dtype"] = dtype
+    backbone = model_config["backbone"]["config"]
+    backbone["dtype"] = dtype
     if dropout is not None:
-        model_config["backbone"]["config"]["dropout"] = dropout
+        backbone["dropout"] = dropout
+    if num_layers is not None:
+        backbone["num_layers"] = num_layers
     return AlbertSentenceEncoder.from_config(model_config)
 
 
-def load_embedder(path, dtype="float32", verify=True):
-    """Load an embedder directory after checking every file against its manifest.
+def load_embedder(path, dtype="float32", verify=True, dropout=None, num_layers=None):
+    """Load an embedder directory after checking every file against its manifest;
+    `dropout` and `num_layers` as `encoder_with_dtype` (to continue training it).
 
     ```python
     embedder = albert_tf.load_embedder("runs/embedder")
@@ -71,7 +77,7 @@ def load_embedder(path, dtype="float32", verify=True):
     """
     path = os.fspath(path)
     metadata, config = read_config(path, EMBEDDER_REQUIRED, EMBEDDER_FORMAT, verify)
-    model = encoder_with_dtype(config["model"], dtype)
+    model = encoder_with_dtype(config["model"], dtype, dropout, num_layers)
     tokenizer = AlbertTokenizer.load(os.path.join(path, TOKENIZER_DIR))
     load_weights_checked(path, model, tokenizer)
     return TrainedEmbedder(model, tokenizer, config, metadata, path)

@@ -7,7 +7,7 @@ defaults without importing a backend.
 
 import dataclasses
 
-from albert_tf.artifacts.formats import is_embedder_dir
+from albert_tf.artifacts.formats import is_embedder_dir, is_model_dir
 from albert_tf.training.config import PROCESS_OPTIONS, RunConfig, TrainConfig
 from albert_tf.training.options import (check_choice, check_inputs, check_positive, check_rates,
                                         fail)
@@ -111,6 +111,11 @@ class EmbeddingDistillConfig(RunConfig):
     batch_size: int = TrainConfig.batch_size
     epochs: int = TrainConfig.epochs
     patience: int = TrainConfig.patience
+    # Layer calls, as fine-tuning's: None = the preset's, or the --init model's.
+    # An embedder or model directory given as init runs its shared layer this many
+    # times instead (the same weights: 6 calls of a 4-call embedder start close
+    # to it and train on from there).
+    num_layers: int = TrainConfig.num_layers
     data_parallel: bool = False
     pad_to_max_length: bool = False
 
@@ -135,6 +140,11 @@ class EmbeddingDistillConfig(RunConfig):
                 fail("pass either init (which brings its tokenizer) or tokenizer, not both")
         else:
             super().validate()
+        if self.num_layers is not None:
+            check_positive(self, "num_layers")
+            if self.init and not (is_embedder_dir(self.init) or is_model_dir(self.init)):
+                fail(f"num_layers={self.num_layers} with init takes an embedder or model "
+                     f"directory; {self.init} is a pretrained one")
         check_choice("loss", self.loss, EMBEDDING_LOSSES)
         check_positive(self, "batch_size", "epochs", "patience", "teacher_batch_size",
                        "min_words")

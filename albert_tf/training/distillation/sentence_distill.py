@@ -90,29 +90,41 @@ def label_sentences(config=None, vectors_file=None, **kwargs):
 
 
 def _student_backbone(config, vocabulary_size):
-    from albert_tf.artifacts.embedder_dir import load_embedder
     from albert_tf.artifacts.model_dir import load
     from albert_tf.artifacts.pretrained import load_pretrained
 
-    if config.init and is_embedder_dir(config.init):
-        return load_embedder(config.init, dtype=config.precision).backbone
     if config.init and is_model_dir(config.init):
-        return load(config.init, dtype=config.precision, dropout=config.dropout).backbone
+        return load(config.init, dtype=config.precision, dropout=config.dropout,
+                    num_layers=config.num_layers).backbone
     if config.init:
         return load_pretrained(config.init, dtype=config.precision, dropout=config.dropout,
                                max_length=config.max_length).backbone
     return preset_backbone(config, vocabulary_size)
 
 
+def continued_embedder(config):
+    """The embedder directory `config.init`, its weights computing in the run's
+    precision with the run's dropout and layer calls (where given): continued,
+    not rebuilt."""
+    from albert_tf.artifacts.embedder_dir import load_embedder
+
+    try:
+        return load_embedder(config.init, dtype=config.precision, dropout=config.dropout,
+                             num_layers=config.num_layers).model
+    except ValueError as error:  # the backbone's check: num_groups must divide num_layers
+        if config.num_layers is None:
+            raise
+        raise AlbertTfError(f"{config.init}: {error}") from None
+
+
 def student_builder(dim):
     """`build(config, vocabulary_size)` for `fit_classifier`: the embedding student.
     An embedder `init` keeps its projection; any other starts a new one."""
-    from albert_tf.artifacts.embedder_dir import load_embedder
     from albert_tf.models.tasks import AlbertSentenceEncoder
 
     def build(config, vocabulary_size):
         if config.init and is_embedder_dir(config.init):
-            model = load_embedder(config.init, dtype=config.precision).model
+            model = continued_embedder(config)
             if model.projection_dim != dim:
                 raise AlbertTfError(f"{config.init}: projects to {model.projection_dim} "
                                     f"dimensions, the teacher's vectors have {dim}")
