@@ -170,6 +170,10 @@ def test_the_student_learns_the_teachers_space(embedder, teacher_dir):
     assert agreement["pairs"] > 100 and agreement["mean_cosine"] > 0.9, agreement
     history = json.loads((embedder_path(embedder) / "history.json").read_text())
     assert history["val_cosine"][-1] > history["val_cosine"][0]
+    # The best epoch by held-out pairwise Spearman is the one kept, and scored alike.
+    spearmans = history["val_pairwise_spearman"]
+    assert len(spearmans) == len(history["loss"]) and spearmans[-1] > spearmans[0]
+    assert agreement["pairwise_spearman"] == pytest.approx(max(spearmans), abs=2e-3)
     texts = [text for text, _ in sentiment_rows(60, seed=77)]
     teacher = SentenceTeacher(teacher_dir).encode(texts)
     untrained = TrainedEmbedder(AlbertSentenceEncoder.from_config(embedder.model.get_config()),
@@ -183,6 +187,27 @@ def test_the_student_learns_the_teachers_space(embedder, teacher_dir):
 
     trained, before = follows(embedder), follows(untrained)
     assert trained > before + 0.15, (trained, before)
+
+
+def test_the_pairwise_term_is_each_rows_correlation_with_the_teacher():
+    """`batch_pearson_distance` is 1 - numpy's Pearson correlation of each
+    sentence's cosines to the rest of its batch (self left out), student against
+    teacher; 0 for the teacher itself and for any rescaled copy."""
+    from albert_tf.training.distillation.sentence_distill import (batch_pearson_distance,
+                                                                   embedding_loss)
+
+    rng = np.random.default_rng(0)
+    teacher = rng.normal(size=(9, 16)).astype("float32")
+    student = (teacher + rng.normal(scale=1.0, size=teacher.shape)).astype("float32")
+    got = np.asarray(batch_pearson_distance(teacher, student))
+    s, t = unit_rows(student) @ unit_rows(student).T, unit_rows(teacher) @ unit_rows(teacher).T
+    want = [1 - np.corrcoef(np.delete(s[i], i), np.delete(t[i], i))[0, 1] for i in range(9)]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert 0.05 < got.mean() < 1
+    np.testing.assert_allclose(batch_pearson_distance(teacher, 3 * teacher), 0, atol=1e-5)
+    loss = np.asarray(embedding_loss("cosine+pearson")(teacher, student))
+    cosines = (unit_rows(student) * unit_rows(teacher)).sum(axis=1)
+    np.testing.assert_allclose(loss, 1 - cosines + got, atol=1e-5)
 
 
 def test_an_embedder_continues_at_another_depth_with_the_runs_dropout(
@@ -371,9 +396,14 @@ def test_distill_task_embedding_on_the_command_line_from_a_vectors_file(
     assert json.loads(result.stdout)["texts"] == 200
     result = run_cli("distill", "--task", "embedding", "--teacher", vectors, *common,
                      "--out", tmp_path / "student", "--preset", "tiny", "--vocab-size", 200,
-                     "--max-length", 32, "--epochs", 1, "--batch-size", 16)
+                     "--max-length", 32, "--epochs", 1, "--batch-size", 16,
+                     "--loss", "cosine+pearson")
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
+    metadata = json.loads((tmp_path / "student" / "metadata.json").read_text())
+    assert metadata["distillation"]["loss"] == "cosine+pearson"
+    history = json.loads((tmp_path / "student" / "history.json").read_text())
+    assert np.isfinite(history["loss"]).all()
     assert summary["teacher_calls"] == 0 and summary["dim"] == 24
     result = run_cli("export", tmp_path / "student", "--out", tmp_path / "export",
                      "--recipes", "dynamic_int8", "--mediapipe-recipes", "--eval",

@@ -63,6 +63,21 @@ class BestRecord(keras.callbacks.Callback):
                 json.dump({"value": float(current), "epoch": epoch}, f)
 
 
+class EpochScores(keras.callbacks.Callback):
+    """Add `val_<name>` for each `score(model)` item to the epoch's logs: held-out
+    scores that are not per-batch metrics (a correlation over all held-out
+    pairs), placed before the checkpoint and early stopping so they can be
+    monitored, and kept in the history."""
+
+    def __init__(self, score):
+        super().__init__()
+        self.score = score
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs.update({f"val_{name}": value for name, value in self.score(self.model).items()})
+
+
 def read_split(config, path, labels=None, limit=None):
     """`(examples, labels, y)` of one labelled file; `labels` built from it unless given."""
     examples = load_examples(
@@ -308,7 +323,7 @@ class Fitted:
 
 def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_examples=None,
                    y_eval=None, sample_weights=None, loss=None, metrics=None, prepare=None,
-                   accuracy_fn=None, build=None, monitor="accuracy"):
+                   accuracy_fn=None, build=None, monitor="accuracy", epoch_scores=None):
     """`model.fit` with bucketed batches, checkpoints, early stopping; the best epoch kept.
 
     `y_*` are whatever `loss` takes (default: class indices or multi-hot rows).
@@ -316,7 +331,9 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
     embedding student), and `monitor` names the metric the best epoch is picked by.
     With exit heads (`config.exit_heads`) every exit trains (see `compile_model`).
     `prepare(model)`, if given, runs on the new model before training (a resumed
-    run then restores its checkpoint over it).
+    run then restores its checkpoint over it). `epoch_scores(model)`, if given,
+    returns held-out scores `{name: value}` logged after each epoch as
+    `val_<name>` (see `EpochScores`); `monitor` may name one.
     """
     config = run.config
     with data_parallel(config.data_parallel) as replicas:
@@ -349,6 +366,7 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
         backup = TrainingBackup(run.path("backup"), every_seconds=config.backup_minutes * 60)
         callbacks = [
             EpochSync(train_batches),
+            *([EpochScores(epoch_scores)] if epoch_scores is not None and eval_batches else []),
             # After a resume, only a better epoch may replace the saved best.
             keras.callbacks.ModelCheckpoint(best_path, monitor=monitor, mode="max",
                                             save_best_only=True, save_weights_only=True,

@@ -106,7 +106,9 @@ def add_transfer_options(p):
     embedding("--holdout", help="share of the sentences kept apart to measure the student's "
                                 "agreement with the teacher (and pick the best epoch)")
     embedding("--loss", choices=list(EMBEDDING_LOSSES),
-              help="on the teacher's vectors: mean squared error, or 1 - cosine")
+              help="on the teacher's vectors: mean squared error, 1 - cosine, or 1 - cosine "
+                   "+ 1 - the correlation of each sentence's in-batch cosines with the "
+                   "teacher's")
 
 
 # The message for an embedding-only option given to a classification distillation.

@@ -16,8 +16,10 @@ CACHE_SUFFIX = ".teacher-cache"
 # What a distillation teaches: a classifier's soft labels, or a sentence space.
 TASKS = ("classification", "embedding")
 # Embedding distillation's losses on the teacher's vectors: mean squared error
-# (Reimers & Gurevych 2020) or 1 - cosine (the direction only).
-EMBEDDING_LOSSES = ("mse", "cosine")
+# (Reimers & Gurevych 2020), 1 - cosine (the direction only), or 1 - cosine plus
+# 1 - the correlation of each sentence's cosines to the rest of its batch with
+# the teacher's (the ranking that search and similarity read).
+EMBEDDING_LOSSES = ("mse", "cosine", "cosine+pearson")
 
 
 @dataclasses.dataclass
