@@ -42,6 +42,12 @@ def heldout_sentences(embedder_dir):
 
     with open(os.path.join(embedder_dir, "config.json"), encoding="utf-8") as f:
         settings = json.load(f)["training"]
+    if not settings.get("transfer"):
+        # A directory rebuilt from a .tflite file (scripts/model_from_tflite.py) keeps
+        # the weights but not the run's corpus, so it has no held-out sentences.
+        raise SystemExit(f"embedder_latency: {embedder_dir} names no --transfer files "
+                         "(rebuilt from a .tflite file?): give the --embedder-dir of "
+                         "the distillation run, whose held-out sentences are measured")
     fields = {f.name for f in dataclasses.fields(EmbeddingDistillConfig)}
     config = EmbeddingDistillConfig(**{k: v for k, v in settings.items() if k in fields})
     read_manifest(embedder_dir)  # a directory with its files intact
