@@ -145,12 +145,6 @@ def student_builder(dim):
     return build
 
 
-def _unit(vectors):
-    vectors = keras.ops.cast(vectors, "float32")
-    return vectors / keras.ops.maximum(
-        keras.ops.sqrt(keras.ops.sum(vectors * vectors, axis=-1, keepdims=True)), 1e-12)
-
-
 def cosine_distance(y_true, y_pred):
     """1 - cosine per sentence (Keras' cosine_similarity loss is -cosine: shifted by
     one so a perfect student has loss 0, the same curve otherwise)."""
@@ -169,7 +163,8 @@ def batch_pearson_distance(y_true, y_pred):
     Spearman of the pairwise similarities (and search) reads. The diagonal (a
     sentence with itself, 1 for both) is left out.
     """
-    student, teacher = _unit(y_pred), _unit(y_true)
+    student, teacher = (keras.ops.normalize(keras.ops.cast(v, "float32"), axis=-1)
+                        for v in (y_pred, y_true))
     size = keras.ops.shape(student)[0]
     others = 1.0 - keras.ops.eye(size, dtype="float32")
     count = keras.ops.maximum(keras.ops.sum(others, axis=1, keepdims=True), 1.0)
