@@ -12,6 +12,9 @@ of `--block` sentences between the models (machine noise hits both alike).
 Agreement: mean and minimum cosine between student and teacher vectors of each
 sentence, and the Spearman correlation of their pairwise cosines over the first
 1,000 (`albert_tf.training.distillation.sentence_distill.agreement`).
+`--reference minilm` adds the same pairwise correlation for another
+sentence-transformers model against the teacher: a landmark for the student's
+figure (what a model trained on its own, not distilled, gets on the same pairs).
 
     python benchmarks/embedder_latency.py --teacher mpnet \\
         --student albert_tf/bundled/sentence_embedder --embedder-dir runs/embedder-cosine \\
@@ -81,6 +84,10 @@ def main(argv=None):
     parser.add_argument("--block", type=int, default=50, help="sentences per model turn")
     parser.add_argument("--mediapipe", type=int, default=200,
                         help="sentences MediaPipe's TextEmbedder embeds (0: skip)")
+    parser.add_argument("--reference", action="append", default=[],
+                        help="sentence-transformers directory or packaged base whose "
+                             "pairwise agreement with the teacher is reported beside the "
+                             "student's (repeatable; default: none)")
     parser.add_argument("--out", help="directory for report.json (default: print only)")
     args = parser.parse_args(argv)
 
@@ -99,6 +106,11 @@ def main(argv=None):
     report = {"command": "python benchmarks/embedder_latency.py " + " ".join(argv or []),
               "machine": machine(), "heldout_sentences": len(heldout),
               "agreement": agreement(student_vectors, teacher_vectors)}
+    if args.reference:  # all held-out sentences: the graded figure draws from all
+        report["reference_agreement"] = {
+            name: agreement(SentenceTeacher(name, num_threads=1).encode(heldout),
+                            teacher_vectors)
+            for name in args.reference}
 
     teacher = SentenceTeacher(args.teacher, batch_size=1, num_threads=1)
     rng = np.random.default_rng(0)

@@ -63,7 +63,10 @@ def main(argv=None):
                 + f"\nStudent against teacher on {agreement.get('sentences')} held-out "
                   f"sentences: mean cosine {agreement.get('mean_cosine')}, Spearman of the "
                   f"pairwise similarities {agreement.get('pairwise_spearman')} "
-                  f"({agreement.get('pairs'):,} pairs).\n\n"
+                  f"({agreement.get('pairs'):,} pairs of random sentences), "
+                  f"{agreement.get('graded_spearman')} on {agreement.get('graded_pairs')} "
+                  "pairs spread over the teacher's similarity scale, as similarity "
+                  "benchmarks pick them.\n\n"
                 + "".join(f"- {key}: {value}\n" for key, value in extra.items())
                 + "\n## Reproduce from ../shared/data\n\n```bash\n" + reproduce
                 + f"python3 scripts/bundle_embedder.py {args.export} --out {args.out} "

@@ -174,6 +174,9 @@ def test_the_student_learns_the_teachers_space(embedder, teacher_dir):
     spearmans = history["val_pairwise_spearman"]
     assert len(spearmans) == len(history["loss"]) and spearmans[-1] > spearmans[0]
     assert agreement["pairwise_spearman"] == pytest.approx(max(spearmans), abs=2e-3)
+    # The graded figure is logged beside it, each epoch, and kept with the model.
+    assert len(history["val_graded_spearman"]) == len(spearmans)
+    assert agreement["graded_pairs"] > 10 and -1 <= agreement["graded_spearman"] <= 1
     texts = [text for text, _ in sentiment_rows(60, seed=77)]
     teacher = SentenceTeacher(teacher_dir).encode(texts)
     untrained = TrainedEmbedder(AlbertSentenceEncoder.from_config(embedder.model.get_config()),
@@ -208,6 +211,62 @@ def test_the_pairwise_term_is_each_rows_correlation_with_the_teacher():
     loss = np.asarray(embedding_loss("cosine+pearson")(teacher, student))
     cosines = (unit_rows(student) * unit_rows(teacher)).sum(axis=1)
     np.testing.assert_allclose(loss, 1 - cosines + got, atol=1e-5)
+
+
+def test_graded_pairs_spread_over_the_teachers_scale_and_agreement_spans_widths():
+    """`graded_pairs` takes up to its cap from each tenth of the teacher's cosine,
+    the same pairs for the same seed; `agreement` of vectors of another width
+    (a reference model's space) gives the correlations only; a student that
+    keeps the teacher's order of related pairs but scrambles the unrelated ones
+    scores high on the graded figure and low on the all-pairs one."""
+    from albert_tf.training.distillation.sentence_distill import (GRADED_EDGES, agreement,
+                                                                   graded_pairs)
+
+    rng = np.random.default_rng(0)
+    cosines = np.concatenate([rng.uniform(-0.2, 0.1, 5000), rng.uniform(0.1, 1.0, 90)])
+    picked = graded_pairs(cosines, per_bin=7)
+    counts = np.histogram(cosines[picked], bins=GRADED_EDGES)[0]
+    full = np.histogram(cosines, bins=GRADED_EDGES)[0]
+    np.testing.assert_array_equal(counts, np.minimum(full, 7))
+    np.testing.assert_array_equal(picked, graded_pairs(cosines, per_bin=7))
+    assert len(set(picked.tolist())) == len(picked)
+
+    # Groups of three sentences, closer in some groups than in others, and 60
+    # unrelated ones. The student (another width, its own random directions)
+    # knows which sentences group and how closely, nothing about the rest.
+    def space(width, levels):
+        centres = unit_rows(rng.normal(size=(len(levels), width))).repeat(3, axis=0)
+        spread = levels.repeat(3)[:, None] * unit_rows(rng.normal(size=(len(centres), width)))
+        return np.concatenate([unit_rows(centres + spread),
+                               unit_rows(rng.normal(size=(60, width)))])
+
+    levels = np.linspace(0.1, 2.5, 40)
+    teacher, student = space(512, levels), space(256, levels)
+    got = agreement(student, teacher)
+    assert got["mean_cosine"] is None and got["min_cosine"] is None
+    assert got["graded_pairs"] < got["pairs"]
+    assert got["graded_spearman"] > got["pairwise_spearman"] + 0.3, got
+    same = agreement(teacher, teacher)
+    assert same["graded_spearman"] == same["pairwise_spearman"] == 1.0
+    with pytest.raises(AlbertTfError, match="same sentences"):
+        agreement(student[:5], teacher)
+
+
+def test_neighbour_groups_put_close_sentences_together():
+    """k-means on the teacher's vectors: sentences around one centre share a
+    cluster, and clusters hold about group_size x RUNS_PER_CLUSTER sentences."""
+    from albert_tf.training.distillation.sentence_distill import (RUNS_PER_CLUSTER,
+                                                                   neighbour_groups)
+
+    rng = np.random.default_rng(0)
+    centres = unit_rows(rng.normal(size=(5, 96)))
+    vectors = centres.repeat(32, axis=0) + 0.05 * rng.normal(size=(160, 96))
+    groups = neighbour_groups(vectors, group_size=4, seed=0)
+    assert len(set(groups)) == 160 // (4 * RUNS_PER_CLUSTER) == 5
+    for centre in range(5):
+        assert len(set(groups[centre * 32:(centre + 1) * 32])) == 1
+    np.testing.assert_array_equal(groups, neighbour_groups(vectors, group_size=4, seed=0))
+    assert set(neighbour_groups(vectors[:20], group_size=4)) == {0}
 
 
 def test_an_embedder_continues_at_another_depth_with_the_runs_dropout(
@@ -397,11 +456,13 @@ def test_distill_task_embedding_on_the_command_line_from_a_vectors_file(
     result = run_cli("distill", "--task", "embedding", "--teacher", vectors, *common,
                      "--out", tmp_path / "student", "--preset", "tiny", "--vocab-size", 200,
                      "--max-length", 32, "--epochs", 1, "--batch-size", 16,
-                     "--loss", "cosine+pearson")
+                     "--loss", "cosine+pearson", "--neighbour-group", 4)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
     metadata = json.loads((tmp_path / "student" / "metadata.json").read_text())
     assert metadata["distillation"]["loss"] == "cosine+pearson"
+    config = json.loads((tmp_path / "student" / "config.json").read_text())
+    assert config["training"]["neighbour_group"] == 4
     history = json.loads((tmp_path / "student" / "history.json").read_text())
     assert np.isfinite(history["loss"]).all()
     assert summary["teacher_calls"] == 0 and summary["dim"] == 24

@@ -7,7 +7,7 @@ import pytest
 
 import albert_tf
 from albert_tf.training.batching import ClassificationBatches
-from albert_tf.text.bucketing import plan_batches
+from albert_tf.text.bucketing import plan_batches, plan_group_batches
 from albert_tf.errors import AlbertTfError
 from albert_tf.training.schedule import WarmupLinearDecay
 from tests.helpers import fast_train_kwargs, sentiment_rows, write_tsv
@@ -357,6 +357,44 @@ def test_bucketing_reduces_padding_and_keeps_every_example():
     inputs, labels = bucketed[1]
     assert inputs["token_ids"].shape[1] % 8 == 0 and len(labels) == 32
     assert len(plan_batches(lengths, 32)) == 63
+
+
+def padding_of(batches, lengths, max_length, multiple=8):
+    width = lambda rows: min(max_length, -(-lengths[rows].max() // multiple) * multiple)  # noqa: E731
+    return 1 - lengths.sum() / sum(width(rows) * len(rows) for rows in batches)
+
+
+def test_grouped_batches_are_runs_of_one_group_and_keep_every_example():
+    """With `groups`, each shuffled batch is made of runs of `group_size`
+    examples of one group: every example once, a new plan each epoch, the same
+    plan for the same seed; evaluation batches ignore the groups."""
+    rng = np.random.default_rng(0)
+    groups = rng.integers(0, 37, 1000)
+    sequences = [([2] * n, [0] * n) for n in rng.integers(4, 60, 1000)]
+    grouped = ClassificationBatches(sequences, np.zeros(1000), 32, 64, shuffle=True,
+                                    groups=groups, group_size=4)
+    order = np.concatenate(grouped.batches)
+    assert np.array_equal(np.sort(order), np.arange(1000))
+    # Nearly every example shares its batch with group_size - 1 of its group (the
+    # rest: a group's last short run, or a run cut by a batch's end).
+    partners = np.concatenate([(groups[b][:, None] == groups[b][None, :]).sum(axis=1) - 1
+                               for b in grouped.batches])
+    assert np.mean(partners >= 3) > 0.8, np.mean(partners >= 3)  # random batches: ~5%
+    # Bucketed as well: far less padding than runs laid out in random order.
+    lengths = np.array([len(t) for t, _ in sequences])
+    unbucketed = plan_group_batches(groups, 32, 4, seed=0)
+    assert grouped.padding_ratio() < 0.7 * padding_of(unbucketed, lengths, 64)
+    first = [b.tolist() for b in grouped.batches]
+    again = ClassificationBatches(sequences, np.zeros(1000), 32, 64, shuffle=True,
+                                  groups=groups, group_size=4)
+    assert [b.tolist() for b in again.batches] == first
+    grouped.on_epoch_end()
+    assert [b.tolist() for b in grouped.batches] != first
+    evaluation = ClassificationBatches(sequences, np.zeros(1000), 32, 64, groups=groups)
+    assert (sorted(map(tuple, evaluation.batches))
+            == sorted(map(tuple, plan_batches(lengths, 32))))  # length-sorted, as ever
+    with pytest.raises(ValueError, match="group ids"):
+        ClassificationBatches(sequences, None, 32, 64, groups=groups[:10])
 
 
 def test_fixed_length_padding_for_comparison_with_bucketing(tmp_path, data_files):

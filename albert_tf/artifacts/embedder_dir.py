@@ -27,7 +27,7 @@ from albert_tf.models.tasks import AlbertSentenceEncoder
 from albert_tf.text.tokenizer import AlbertTokenizer
 
 # What an embedder's training curves show (its `metrics` are cosine, not accuracy).
-CURVES = ("loss", "cosine", "pairwise_spearman")
+CURVES = ("loss", "cosine", "pairwise_spearman", "graded_spearman")
 
 
 def save_embedder_dir(path, model, tokenizer, training_config, eval_metrics=None,

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 from albert_tf.contract import DEFAULT_MAX_LENGTH
-from albert_tf.text.bucketing import plan_batches
+from albert_tf.text.bucketing import plan_batches, plan_group_batches
 from albert_tf.text.tokenizer import pad_sequences
 
 
@@ -42,6 +42,10 @@ class ClassificationBatches(keras.utils.PyDataset):
         process_share: `(index, count)`: yield only this process's slice of
             every batch (several training processes, each feeding its share of
             the global batch; `row_multiple` must be a multiple of `count`).
+        groups: optional per-example group ids: shuffled batches are then made
+            of runs of `group_size` examples of one group
+            (`bucketing.plan_group_batches`) instead of length buckets.
+        group_size: examples of one group per run (with `groups`).
 
     Example:
     ```python
@@ -53,7 +57,8 @@ class ClassificationBatches(keras.utils.PyDataset):
 
     def __init__(self, sequences, labels=None, batch_size=32, max_length=DEFAULT_MAX_LENGTH,
                  shuffle=False, seed=0, sample_weights=None, pad_to_multiple_of=8,
-                 row_multiple=1, process_share=(0, 1), **kwargs):
+                 row_multiple=1, process_share=(0, 1), groups=None, group_size=8,
+                 **kwargs):
         super().__init__(**kwargs)
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -76,6 +81,10 @@ class ClassificationBatches(keras.utils.PyDataset):
         self.row_multiple = row_multiple
         self.process_share = process_share
         self.lengths = np.array([len(t) for t, _ in sequences])
+        if groups is not None and len(groups) != len(sequences):
+            raise ValueError(f"{len(sequences)} sequences but {len(groups)} group ids")
+        self.groups = None if groups is None else np.asarray(groups)
+        self.group_size = group_size
         self.epoch = 0
         self.batches = self._plan()
 
@@ -124,8 +133,12 @@ class ClassificationBatches(keras.utils.PyDataset):
             self.batches = self._plan()
 
     def _plan(self):
-        batches = plan_batches(self.lengths, self.batch_size, self.shuffle,
-                               self.seed + self.epoch)
+        if self.groups is not None and self.shuffle:
+            batches = plan_group_batches(self.groups, self.batch_size, self.group_size,
+                                         self.seed + self.epoch, lengths=self.lengths)
+        else:
+            batches = plan_batches(self.lengths, self.batch_size, self.shuffle,
+                                   self.seed + self.epoch)
         # Keras' TF adapter fixes the input signature from the first two
         # batches: lead with the widest and the narrowest so the length axis
         # stays dynamic (and a batch that does not fit in memory fails at once).

@@ -323,7 +323,8 @@ class Fitted:
 
 def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_examples=None,
                    y_eval=None, sample_weights=None, loss=None, metrics=None, prepare=None,
-                   accuracy_fn=None, build=None, monitor="accuracy", epoch_scores=None):
+                   accuracy_fn=None, build=None, monitor="accuracy", epoch_scores=None,
+                   train_groups=None, group_size=8):
     """`model.fit` with bucketed batches, checkpoints, early stopping; the best epoch kept.
 
     `y_*` are whatever `loss` takes (default: class indices or multi-hot rows).
@@ -333,22 +334,25 @@ def fit_classifier(run, tokenizer, labels, train_examples, y_train, eval_example
     `prepare(model)`, if given, runs on the new model before training (a resumed
     run then restores its checkpoint over it). `epoch_scores(model)`, if given,
     returns held-out scores `{name: value}` logged after each epoch as
-    `val_<name>` (see `EpochScores`); `monitor` may name one.
+    `val_<name>` (see `EpochScores`); `monitor` may name one. `train_groups`
+    (per-example group ids), if given, make each training batch of runs of
+    `group_size` examples of one group (see `ClassificationBatches`).
     """
     config = run.config
     with data_parallel(config.data_parallel) as replicas:
-        def batches(examples, y, shuffle, weights=None):
+        def batches(examples, y, shuffle, weights=None, groups=None):
             packed, _ = tokenizer.encode_unpadded(examples.texts, examples.pairs,
                                                   config.max_length)
             return ClassificationBatches(packed, y, config.batch_size, config.max_length,
                                          shuffle=shuffle, seed=config.seed,
                                          sample_weights=weights, row_multiple=replicas,
                                          process_share=process_share(),
+                                         groups=groups, group_size=group_size,
                                          pad_to_multiple_of=(config.max_length
                                                              if config.pad_to_max_length
                                                              else 8))
 
-        train_batches = batches(train_examples, y_train, True, sample_weights)
+        train_batches = batches(train_examples, y_train, True, sample_weights, train_groups)
         eval_batches = batches(eval_examples, y_eval, False) if eval_examples else None
 
         model = (build(config, tokenizer.vocab_size) if build is not None

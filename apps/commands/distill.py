@@ -237,6 +237,11 @@ def add_distill(commands):
     option("--teacher-embeddings",
            help="start the student's token embeddings from a Hugging Face teacher's "
                 "(spelled across the vocabularies, PCA to the student's width)")
+    embedding = functools.partial(add_config_option, p, EmbeddingDistillConfig)
+    embedding("--neighbour-group", type=int,
+              help="--task embedding: batches made of runs of N sentences that are close "
+                   "in the teacher's space (k-means clusters), so in-batch pairs span the "
+                   "similarity scale (0: random sentences)")
     add_training_options(p, DistillConfig)
     p.set_defaults(func=cmd_distill, usage=p.error)
 

@@ -105,6 +105,10 @@ class EmbeddingDistillConfig(RunConfig):
     per_file: int = None  # at most this many sentences from each transfer file
     holdout: float = 0.02  # share kept apart to measure agreement with the teacher
     loss: str = "mse"
+    # 0: batches of random sentences (length-bucketed). N: batches made of runs of
+    # N sentences from one k-means cluster of the teacher's vectors, so the
+    # pairwise loss term sees related pairs (see sentence_distill.neighbour_groups).
+    neighbour_group: int = 0
     teacher_batch_size: int = 64
     teacher_bf16: bool = None  # None: bf16 autocast where the CPU has bf16 dot products
     cache_dir: str = None  # default OUT.teacher-cache
@@ -148,6 +152,9 @@ class EmbeddingDistillConfig(RunConfig):
                 fail(f"num_layers={self.num_layers} with init takes an embedder or model "
                      f"directory; {self.init} is a pretrained one")
         check_choice("loss", self.loss, EMBEDDING_LOSSES)
+        if self.neighbour_group and not 2 <= self.neighbour_group <= self.batch_size:
+            fail(f"neighbour_group must be 0 (off) or 2..batch_size ({self.batch_size}), "
+                 f"got {self.neighbour_group}")
         check_positive(self, "batch_size", "epochs", "patience", "teacher_batch_size",
                        "min_words")
         if self.max_words is not None:
