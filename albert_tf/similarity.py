@@ -47,6 +47,30 @@ def search_vectors(query_vector, vectors, texts, top_k=5):
     return [{"text": texts[i], "index": int(i), "score": float(scores[i])} for i in order]
 
 
+def pair_similarity(vectors, unknown_shares, max_unknown):
+    """Cosine of two unit vectors in [-1, 1]; None when either text is unreadable
+    (more than `max_unknown` of its pieces `<unk>`): two runs of `<unk>` (emoji,
+    another script) have nearly one vector whatever they mean, so their ~1.0
+    would be a confident answer to nothing."""
+    if max(unknown_shares) > max_unknown:
+        return None
+    return float(np.clip(vectors[0] @ vectors[1], -1.0, 1.0))
+
+
+def search_readable(vectors, unknown_shares, texts, top_k, max_unknown):
+    """`search_vectors` for a query (row 0 of `vectors`, `unknown_shares`) among
+    `texts` (the other rows), leaving out texts the model cannot read; nothing
+    for an unreadable query. `index` is into `texts`."""
+    check_top_k(top_k)
+    if not texts or unknown_shares[0] > max_unknown:
+        return []
+    kept = [i for i, share in enumerate(unknown_shares[1:]) if share <= max_unknown]
+    if not kept:
+        return []
+    found = search_vectors(vectors[0], vectors[1:][kept], [texts[i] for i in kept], top_k)
+    return [{**hit, "index": kept[hit["index"]]} for hit in found]
+
+
 def spearman(a, b):
     """Spearman's rank correlation of two equal-length sequences (ties get their
     mean rank, as scipy's): the measure of semantic-similarity benchmarks."""

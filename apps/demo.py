@@ -332,7 +332,12 @@ class DemoModels:
     def similarity(self, text_a, text_b):
         text_a = self.check_text(text_a, "to compare (the first is empty)")
         text_b = self.check_text(text_b, "to compare with (the second is empty)")
-        return round((self.embedder or self.default).similarity(text_a, text_b), 4)
+        similarity = (self.embedder or self.default).similarity(text_a, text_b)
+        if similarity is None:  # the embedder cannot read one of them (see Embedder)
+            raise AlbertTfError("the embedder cannot read one of the texts (most of its "
+                                "pieces are unknown to its English vocabulary: emoji, "
+                                "another script), so their similarity would mean nothing")
+        return round(similarity, 4)
 
     def search(self, query, path=None, texts=None, text_column=None, top_k=5):
         """Table rows `[rank, score, text]`: the lines of an uploaded file (else of

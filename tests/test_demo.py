@@ -164,6 +164,19 @@ def test_similarity_ranks_a_paraphrase_above_an_opposite(models):
     assert same > other
 
 
+def test_similarity_of_text_the_embedder_cannot_read_is_a_clear_message(exported):
+    """The bundled embedder's vocabulary is English: emoji and Chinese are all
+    `<unk>` (their vectors nearly equal), so the tab says it cannot read them
+    rather than showing a similarity of 1.0."""
+    from albert_tf.runtime import Embedder
+
+    models = DemoModels(str(exported[0]), num_threads=1,
+                        embedder=Embedder.load(num_threads=1))
+    with pytest.raises(AlbertTfError, match="cannot read one of the texts"):
+        models.similarity("👍", "一部很好的电影")
+    assert models.similarity("a gripping, funny film", "an entertaining and witty movie") > 0.5
+
+
 @pytest.mark.parametrize("text, message", [
     ("", "empty"), ("   ", "empty"), (None, "empty"),
     ("x" * (MAX_TEXT_CHARS + 1), "at most"),

@@ -424,6 +424,44 @@ def test_mediapipe_text_embedder_runs_the_exported_file(embedder_export):
             assert float(theirs @ vector / np.linalg.norm(theirs)) >= 0.99
 
 
+def test_text_the_embedder_cannot_read_gets_no_similarity(embedder_export, embedder, tmp_path):
+    """Emoji and another script are all `<unk>` to an English vocabulary: two
+    such texts would score about 1.0 whatever they mean. No similarity for them;
+    search leaves them out; an unreadable query finds nothing."""
+    from albert_tf.runtime import Embedder
+    from tests.helpers import run_cli
+
+    out, _ = embedder_export
+    runtime = Embedder.load(str(out))
+    a, b = runtime.embed(["👍👍", "一部很好的电影"])
+    assert float(a @ b) > 0.99  # what used to be reported as their similarity
+    assert runtime.readable(["The film was great.", "👍👍", "一部很好的电影"]) == [
+        True, False, False]
+    assert runtime.similarity("👍👍", "一部很好的电影") is None
+    assert runtime.similarity("The film was great.", "👍👍") is None
+    assert runtime.similarity("The film was great.", "A great film.") is not None
+    texts = ["👍👍", "The film was great.", "一部很好的电影", "A great film."]
+    found = runtime.search("The film was great.", texts, top_k=4)
+    assert [hit["index"] for hit in found] == [1, 3]  # indices into `texts`, best first
+    assert found[0]["text"] == texts[1] and found[0]["score"] == pytest.approx(1.0, abs=1e-5)
+    assert runtime.search("👍", texts) == [] and runtime.search("a film", ["👍"]) == []
+    # The Keras embedder directory answers alike.
+    assert embedder.similarity("👍👍", "一部很好的电影") is None
+    assert embedder.readable(["The film was great.", "👍👍"]) == [True, False]
+    assert [hit["index"] for hit in embedder.search("The film was great.", texts)] == [1, 3]
+    with pytest.raises(ValueError, match="max_unknown"):
+        Embedder.load(str(out), max_unknown=2)
+    result = run_cli("similarity", out, "👍👍", "A great film.")
+    assert result.returncode == 0, result.stderr[-2000:]
+    answer = json.loads(result.stdout)
+    assert answer["similarity"] is None and answer["unreadable"] == ["text_a"]
+    lines = tmp_path / "lines.txt"
+    lines.write_text("A great film.\n")
+    result = run_cli("search", out, "--query", "👍👍", "--input", lines)
+    assert result.returncode == 1 and "cannot read the query" in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and not result.stdout
+
+
 def test_the_command_line_embeds_compares_and_searches(embedder_export, tmp_path):
     from tests.helpers import run_cli
 

@@ -1,13 +1,16 @@
 """A trained sentence embedder in memory: the Keras encoder and its tokenizer.
 
 What `albert_tf.load_embedder` and `albert_tf.distill_embeddings` return.
-Vectors are normalised (length 1), so a dot product is a cosine.
+Vectors are normalised (length 1), so a dot product is a cosine. Texts the
+model cannot read get no similarity and no place in a search, as in the
+runtime's `Embedder` (see `albert_tf.similarity.pair_similarity`).
 """
 
 import numpy as np
 
 from albert_tf.inference.predict import predict_in_batches
-from albert_tf.similarity import search_vectors, unit_rows
+from albert_tf.prediction import MAX_UNKNOWN
+from albert_tf.similarity import pair_similarity, search_readable, unit_rows
 
 
 class TrainedEmbedder:
@@ -21,7 +24,9 @@ class TrainedEmbedder:
     ```
     """
 
-    def __init__(self, model, tokenizer, config, metadata=None, path=None):
+    def __init__(self, model, tokenizer, config, metadata=None, path=None,
+                 max_unknown=MAX_UNKNOWN):
+        self.max_unknown = max_unknown
         self.model = model
         self.tokenizer = tokenizer
         self.config = config
@@ -43,13 +48,30 @@ class TrainedEmbedder:
                                         max_length=self.max_length, batch_size=batch_size)
         return unit_rows(vectors)
 
+    def unknown_shares(self, texts):
+        """Each text's share of `<unk>` pieces (see `AlbertTokenizer.unknown_share`)."""
+        packed, _ = self.tokenizer.encode_unpadded(list(texts), None, self.max_length)
+        return [self.tokenizer.unknown_share(tokens) for tokens, _ in packed]
+
+    def readable(self, texts):
+        """Whether the model can read each text (at most `max_unknown` unknown)."""
+        single = isinstance(texts, str)
+        readable = [share <= self.max_unknown
+                    for share in self.unknown_shares([texts] if single else texts)]
+        return readable[0] if single else readable
+
     def similarity(self, text_a, text_b):
-        """Cosine similarity of two texts' vectors, in [-1, 1]."""
-        a, b = self.embed([text_a, text_b])
-        return float(np.dot(a, b))
+        """Cosine similarity of two texts' vectors, in [-1, 1]; None when the model
+        cannot read one of them."""
+        return pair_similarity(self.embed([text_a, text_b]),
+                               self.unknown_shares([text_a, text_b]), self.max_unknown)
 
     def search(self, query, texts, top_k=5, batch_size=64):
-        """The `top_k` of `texts` nearest `query`: `[{"text", "index", "score"}]`."""
+        """The `top_k` of `texts` nearest `query`: `[{"text", "index", "score"}]`;
+        texts the model cannot read are left out."""
         texts = list(texts)
+        if not texts:
+            return []
         vectors = self.embed([query] + texts, batch_size=batch_size)
-        return search_vectors(vectors[0], vectors[1:], texts, top_k)
+        return search_readable(vectors, self.unknown_shares([query] + texts), texts, top_k,
+                               self.max_unknown)

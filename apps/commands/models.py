@@ -124,15 +124,26 @@ def _embedder_or_fail(args):
 
 
 def cmd_similarity(args):
-    print_json({"text_a": args.text_a, "text_b": args.text_b,
-                "similarity": round(_embedder_or_fail(args).similarity(args.text_a,
-                                                                         args.text_b), 6)})
+    embedder = _embedder_or_fail(args)
+    similarity = embedder.similarity(args.text_a, args.text_b)
+    record = {"text_a": args.text_a, "text_b": args.text_b,
+              "similarity": None if similarity is None else round(similarity, 6)}
+    if similarity is None:  # which text the model cannot read (mostly unknown pieces)
+        readable = embedder.readable([args.text_a, args.text_b])
+        record["unreadable"] = [name for name, ok in zip(("text_a", "text_b"), readable)
+                                if not ok]
+    print_json(record)
 
 
 def cmd_search(args):
     from albert_tf.text.data import iter_text_lines
 
     embedder = _embedder_or_fail(args)
+    if not embedder.readable(args.query):
+        from albert_tf.errors import AlbertTfError
+
+        raise AlbertTfError("the embedder cannot read the query (most of its pieces are "
+                            "unknown to its vocabulary: emoji, another script)")
     texts = [" ".join(t.split()) for t in iter_text_lines(args.input,
                                                             text_column=args.text_column)]
     for found in embedder.search(args.query, texts, top_k=args.top_k):
