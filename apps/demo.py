@@ -34,6 +34,10 @@ from albert_tf.prediction import UNREADABLE, MultiLabelPrediction
 from albert_tf.runtime.classifier import LONG_TEXT_MODES
 
 LOG = logging.getLogger("albert_tf.demo")
+# Similarity and Search on text the embedder cannot read (see runtime.Embedder).
+UNREADABLE_MESSAGE = ("the embedder cannot read {what} (most of its pieces are unknown to its "
+                      "English vocabulary: emoji, another script), so a similarity would "
+                      "mean nothing")
 NO_EMBEDDER = "none"  # `--embedder none`: no Search tab, the classifier's similarity
 # The Classify tab's early-exit choices (shown for an export with adaptive files).
 EXIT_OFF = "off (whole model)"
@@ -334,9 +338,7 @@ class DemoModels:
         text_b = self.check_text(text_b, "to compare with (the second is empty)")
         similarity = (self.embedder or self.default).similarity(text_a, text_b)
         if similarity is None:  # the embedder cannot read one of them (see Embedder)
-            raise AlbertTfError("the embedder cannot read one of the texts (most of its "
-                                "pieces are unknown to its English vocabulary: emoji, "
-                                "another script), so their similarity would mean nothing")
+            raise AlbertTfError(UNREADABLE_MESSAGE.format(what="one of the texts"))
         return round(similarity, 4)
 
     def search(self, query, path=None, texts=None, text_column=None, top_k=5):
@@ -345,6 +347,8 @@ class DemoModels:
         if self.embedder is None:
             raise AlbertTfError("this demo has no sentence embedder to search with")
         query = self.check_text(query, "to search for")
+        if not self.embedder.readable(query):
+            raise AlbertTfError(UNREADABLE_MESSAGE.format(what="the query"))
         if path:
             candidates = [text for _, text, _ in read_upload(path, text_column)]
         else:

@@ -174,6 +174,10 @@ def test_similarity_of_text_the_embedder_cannot_read_is_a_clear_message(exported
                         embedder=Embedder.load(num_threads=1))
     with pytest.raises(AlbertTfError, match="cannot read one of the texts"):
         models.similarity("👍", "一部很好的电影")
+    with pytest.raises(AlbertTfError, match="cannot read the query"):
+        models.search("👍", texts="a funny film\nstocks fell")
+    assert [row[2] for row in models.search("a witty comedy", texts="👍\na funny film")] == [
+        "a funny film"]  # the unreadable line is not ranked
     assert models.similarity("a gripping, funny film", "an entertaining and witty movie") > 0.5
 
 
