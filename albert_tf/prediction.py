@@ -105,7 +105,10 @@ def ranked_scores(probabilities, labels, top_k=None):
     return {labels[i]: float(probabilities[i]) for i in ranked}
 
 
-def _unreadable(unknown_share, max_unknown):
+def is_unreadable(unknown_share, max_unknown=MAX_UNKNOWN):
+    """The one rule for a text the model cannot read: more than `max_unknown`
+    (None: the default) of its pieces `<unk>`. Classifiers abstain on it;
+    embedders give it no similarity (`albert_tf.similarity`)."""
     return unknown_share > (MAX_UNKNOWN if max_unknown is None else max_unknown)
 
 
@@ -115,7 +118,7 @@ def make_prediction(probabilities, labels, truncated, num_tokens, unknown_share,
     scores = ranked_scores(probabilities, labels, top_k)
     best = next(iter(scores))
     abstained = None
-    if _unreadable(unknown_share, max_unknown):
+    if is_unreadable(unknown_share, max_unknown):
         abstained = UNREADABLE
     elif score_threshold is not None and scores[best] < score_threshold:
         abstained = LOW_SCORE
@@ -128,7 +131,7 @@ def make_multi_label_prediction(probabilities, labels, truncated, num_tokens, un
                                 threshold=None, top_k=None, max_unknown=MAX_UNKNOWN):
     """A `MultiLabelPrediction` from one text's sigmoid outputs over `labels`."""
     threshold = MULTI_LABEL_THRESHOLD if threshold is None else threshold
-    unreadable = _unreadable(unknown_share, max_unknown)
+    unreadable = is_unreadable(unknown_share, max_unknown)
     chosen = None if unreadable else [
         name for name, p in zip(labels, probabilities) if p >= threshold]
     return MultiLabelPrediction(chosen, ranked_scores(probabilities, labels, top_k),

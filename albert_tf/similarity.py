@@ -13,6 +13,13 @@ search_vectors(vectors[0], vectors, ["a", "b", "c", "d", "e"], top_k=2)[0]["text
 
 import numpy as np
 
+from albert_tf.prediction import is_unreadable
+
+# What Similarity and Search say of a text the embedder cannot read ({what}: which).
+UNREADABLE_MESSAGE = ("the embedder cannot read {what} (most of its pieces are unknown to its "
+                      "English vocabulary: emoji, another script), so a similarity would "
+                      "mean nothing")
+
 
 def unit_rows(vectors):
     """Rows scaled to length 1 (a zero row stays zero), float32."""
@@ -52,9 +59,14 @@ def pair_similarity(vectors, unknown_shares, max_unknown):
     (more than `max_unknown` of its pieces `<unk>`): two runs of `<unk>` (emoji,
     another script) have nearly one vector whatever they mean, so their ~1.0
     would be a confident answer to nothing."""
-    if max(unknown_shares) > max_unknown:
+    if not all(readable_flags(unknown_shares, max_unknown)):
         return None
     return float(np.clip(vectors[0] @ vectors[1], -1.0, 1.0))
+
+
+def readable_flags(unknown_shares, max_unknown):
+    """Whether the model can read each text, from its unknown-piece share."""
+    return [not is_unreadable(share, max_unknown) for share in unknown_shares]
 
 
 def search_readable(vectors, unknown_shares, texts, top_k, max_unknown):
@@ -62,9 +74,10 @@ def search_readable(vectors, unknown_shares, texts, top_k, max_unknown):
     `texts` (the other rows), leaving out texts the model cannot read; nothing
     for an unreadable query. `index` is into `texts`."""
     check_top_k(top_k)
-    if not texts or unknown_shares[0] > max_unknown:
+    flags = readable_flags(unknown_shares, max_unknown)
+    if not texts or not flags[0]:
         return []
-    kept = [i for i, share in enumerate(unknown_shares[1:]) if share <= max_unknown]
+    kept = [i for i, ok in enumerate(flags[1:]) if ok]
     if not kept:
         return []
     found = search_vectors(vectors[0], vectors[1:][kept], [texts[i] for i in kept], top_k)

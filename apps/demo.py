@@ -32,12 +32,9 @@ from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
 from albert_tf.prediction import UNREADABLE, MultiLabelPrediction
 from albert_tf.runtime.classifier import LONG_TEXT_MODES
+from albert_tf.similarity import UNREADABLE_MESSAGE
 
 LOG = logging.getLogger("albert_tf.demo")
-# Similarity and Search on text the embedder cannot read (see runtime.Embedder).
-UNREADABLE_MESSAGE = ("the embedder cannot read {what} (most of its pieces are unknown to its "
-                      "English vocabulary: emoji, another script), so a similarity would "
-                      "mean nothing")
 NO_EMBEDDER = "none"  # `--embedder none`: no Search tab, the classifier's similarity
 # The Classify tab's early-exit choices (shown for an export with adaptive files).
 EXIT_OFF = "off (whole model)"

@@ -10,7 +10,7 @@ import numpy as np
 
 from albert_tf.inference.predict import predict_in_batches
 from albert_tf.prediction import MAX_UNKNOWN
-from albert_tf.similarity import pair_similarity, search_readable, unit_rows
+from albert_tf.similarity import pair_similarity, readable_flags, search_readable, unit_rows
 
 
 class TrainedEmbedder:
@@ -56,8 +56,8 @@ class TrainedEmbedder:
     def readable(self, texts):
         """Whether the model can read each text (at most `max_unknown` unknown)."""
         single = isinstance(texts, str)
-        readable = [share <= self.max_unknown
-                    for share in self.unknown_shares([texts] if single else texts)]
+        readable = readable_flags(self.unknown_shares([texts] if single else texts),
+                                  self.max_unknown)
         return readable[0] if single else readable
 
     def similarity(self, text_a, text_b):

@@ -28,7 +28,8 @@ from albert_tf.artifacts.manifest import EMBEDDER_EXPORT_FORMAT
 from albert_tf.contract import EMBEDDING
 from albert_tf.errors import ModelFileError, ModelOutputError
 from albert_tf.prediction import MAX_UNKNOWN, check_options
-from albert_tf.similarity import check_top_k, pair_similarity, search_readable, unit_rows
+from albert_tf.similarity import (check_top_k, pair_similarity, readable_flags, search_readable,
+                                  unit_rows)
 from albert_tf.text.inputs import check_text, check_tokens
 from albert_tf.text.tokenizer import CHARS_PER_TOKEN_CAP
 
@@ -48,7 +49,7 @@ class Embedder:
         if not isinstance(max_batch_size, int) or max_batch_size < 1:
             raise ValueError(f"max_batch_size must be a positive int, got {max_batch_size!r}")
         check_options(max_unknown=max_unknown)
-        self.max_unknown = max_unknown  # a larger unknown share: unreadable
+        self.max_unknown = max_unknown  # see albert_tf.prediction.is_unreadable
         self.bundle = bundle
         self.max_batch_size = max_batch_size
         self.runner = ModelRunner(bundle.model_path, num_threads, num_interpreters, backend)
@@ -100,7 +101,7 @@ class Embedder:
         """Whether the model can read each text (at most `max_unknown` of its
         pieces `<unk>`): a bool for one text, a list for a list."""
         _, shares, single = self._embed(texts, vectors=False)
-        readable = [share <= self.max_unknown for share in shares]
+        readable = readable_flags(shares, self.max_unknown)
         return readable[0] if single else readable
 
     def _embed(self, texts, vectors=True):

@@ -141,9 +141,9 @@ def cmd_search(args):
     embedder = _embedder_or_fail(args)
     if not embedder.readable(args.query):
         from albert_tf.errors import AlbertTfError
+        from albert_tf.similarity import UNREADABLE_MESSAGE
 
-        raise AlbertTfError("the embedder cannot read the query (most of its pieces are "
-                            "unknown to its vocabulary: emoji, another script)")
+        raise AlbertTfError(UNREADABLE_MESSAGE.format(what="the query"))
     texts = [" ".join(t.split()) for t in iter_text_lines(args.input,
                                                             text_column=args.text_column)]
     for found in embedder.search(args.query, texts, top_k=args.top_k):

@@ -264,14 +264,17 @@ def agreement(student_vectors, teacher_vectors, pairs_of=AGREEMENT_SENTENCES):
         raise AlbertTfError(f"agreement needs the same sentences: {len(student)} student "
                             f"vectors against {len(teacher)} teacher vectors")
     n = min(len(student), pairs_of)
-    upper = np.triu_indices(n, k=1)
-    pairwise = spearman((student[:n] @ student[:n].T)[upper],
-                        (teacher[:n] @ teacher[:n].T)[upper]) if n > 2 else None
     g = min(len(student), GRADED_SENTENCES)
+    # One pair-cosine matrix per model serves both figures (each a leading block).
+    k = max(n, g)
+    student_cosines, teacher_cosines = student[:k] @ student[:k].T, teacher[:k] @ teacher[:k].T
+    upper = np.triu_indices(n, k=1)
+    pairwise = spearman(student_cosines[:n, :n][upper],
+                        teacher_cosines[:n, :n][upper]) if n > 2 else None
     graded_upper = np.triu_indices(g, k=1)
-    teacher_pairs = (teacher[:g] @ teacher[:g].T)[graded_upper]
+    teacher_pairs = teacher_cosines[:g, :g][graded_upper]
     graded = graded_pairs(teacher_pairs)
-    graded_r = spearman((student[:g] @ student[:g].T)[graded_upper][graded],
+    graded_r = spearman(student_cosines[:g, :g][graded_upper][graded],
                         teacher_pairs[graded]) if len(graded) > 2 else None
     same_space = student.shape[1] == teacher.shape[1]
     cosines = (student * teacher).sum(axis=1) if same_space else None
