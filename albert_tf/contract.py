@@ -29,6 +29,7 @@ TOKENIZER_DIR = "tokenizer"
 TOKENIZER_MODEL = f"{TOKENIZER_DIR}/spiece.model"
 MANIFEST_FILE = "metadata.json"
 HISTORY_FILE = "history.json"
+HELDOUT_FILE = "heldout.txt"  # an embedder's held-out sentences, one per line
 
 # Export recipes, by name; `export.recipes` says how each is made.
 RECIPES = ("float32", "float16", "dynamic_int8", "int8")

@@ -36,13 +36,20 @@ def directory_bytes(path):
 
 
 def heldout_sentences(embedder_dir):
-    """The held-out sentences of the distillation that made `embedder_dir`."""
+    """The held-out sentences of the distillation that made `embedder_dir`: its
+    heldout.txt, or (a directory written before there was one) rebuilt from its
+    recorded corpus options."""
     from albert_tf.artifacts.manifest import read_manifest
+    from albert_tf.contract import HELDOUT_FILE
+    from albert_tf.text.data import iter_text_lines
     from albert_tf.training.distillation.config import EmbeddingDistillConfig
     from albert_tf.training.distillation.sentence_distill import corpus_for
 
     import json
 
+    read_manifest(embedder_dir)  # a directory with its files intact
+    if os.path.isfile(os.path.join(embedder_dir, HELDOUT_FILE)):
+        return list(iter_text_lines(os.path.join(embedder_dir, HELDOUT_FILE)))
     with open(os.path.join(embedder_dir, "config.json"), encoding="utf-8") as f:
         settings = json.load(f)["training"]
     if not settings.get("transfer"):
@@ -50,10 +57,9 @@ def heldout_sentences(embedder_dir):
         # the weights but not the run's corpus, so it has no held-out sentences.
         raise SystemExit(f"embedder_latency: {embedder_dir} names no --transfer files "
                          "(rebuilt from a .tflite file?): give the --embedder-dir of "
-                         "the distillation run, whose held-out sentences are measured")
+                         "the distillation run, or --heldout")
     fields = {f.name for f in dataclasses.fields(EmbeddingDistillConfig)}
     config = EmbeddingDistillConfig(**{k: v for k, v in settings.items() if k in fields})
-    read_manifest(embedder_dir)  # a directory with its files intact
     return corpus_for(config).heldout
 
 
@@ -76,8 +82,11 @@ def main(argv=None):
                         help="sentence-transformers directory or packaged base name")
     parser.add_argument("--student", required=True, help="embedder export or bundle")
     parser.add_argument("--recipe", default="dynamic_int8", help="the student's .tflite")
-    parser.add_argument("--embedder-dir", required=True,
-                        help="the student's embedder directory (its held-out sentences)")
+    heldout = parser.add_mutually_exclusive_group(required=True)
+    heldout.add_argument("--embedder-dir",
+                         help="the student's embedder directory (its held-out sentences)")
+    heldout.add_argument("--heldout", help="a file of held-out sentences, one per line "
+                                           "(to measure two students on the same ones)")
     parser.add_argument("--vectors", required=True, help="the teacher's .vectors.npz")
     parser.add_argument("--sample", type=int, default=300, help="sentences timed")
     parser.add_argument("--warmup", type=int, default=20, help="untimed sentences first")
@@ -94,12 +103,14 @@ def main(argv=None):
     import torch
 
     from albert_tf.runtime import Embedder
+    from albert_tf.text.data import iter_text_lines
     from albert_tf.training.distillation.sentence_distill import agreement
     from albert_tf.training.distillation.sentence_teacher import (SentenceTeacher,
                                                                     VectorsFileTeacher)
 
     torch.set_num_threads(1)
-    heldout = heldout_sentences(args.embedder_dir)
+    heldout = (list(iter_text_lines(args.heldout)) if args.heldout
+               else heldout_sentences(args.embedder_dir))
     student = Embedder.load(args.student, recipe=args.recipe, num_threads=1)
     student_vectors = student.embed(heldout)
     teacher_vectors = VectorsFileTeacher(args.vectors).encode(heldout)

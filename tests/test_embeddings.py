@@ -134,6 +134,34 @@ def test_the_corpus_draws_from_every_file_and_holds_sentences_out(corpus_files):
     assert again.texts == corpus.texts  # seeded
 
 
+def test_a_pinned_heldout_set_stays_out_of_training_when_files_are_added(
+        corpus_files, tmp_path):
+    """A drawn share moves when a file is added (a continued student would be measured
+    on sentences it learned before); a pinned set does not, and pinning leaves the
+    rest of each file's sample as it was."""
+    from albert_tf.training.distillation.sentence_corpus import build_sentence_corpus
+
+    first = build_sentence_corpus(corpus_files, per_file=100, holdout=0.1, seed=1)
+    more = [*corpus_files, str(write_tsv(tmp_path / "more.tsv", [
+        (f"Another plain line number {i} about the weather.",) for i in range(50)],
+        header=("text",)))]
+    drawn = build_sentence_corpus(more, per_file=100, holdout=0.1, seed=1)
+    assert set(first.heldout) & set(drawn.texts)  # the drawn share moved
+    pinned = build_sentence_corpus(more, per_file=100, holdout=0.1, seed=1,
+                                   heldout=first.heldout)
+    assert pinned.heldout == first.heldout
+    assert not {t.lower() for t in pinned.heldout} & {t.lower() for t in pinned.texts}
+    assert set(first.texts) < set(pinned.texts)  # the same sample, the new file's too
+    assert len(pinned.texts) == len(first.texts) + 50
+    assert sum(c["heldout_dropped"] for c in pinned.counts["files"].values()) == 20
+    # A pinned sentence in another spelling is still held out; blank lines are not sentences.
+    again = build_sentence_corpus(more, per_file=100, seed=1,
+                                  heldout=["", first.heldout[0].upper(), *first.heldout[1:]])
+    assert again.texts == pinned.texts and len(again.heldout) == 20
+    with pytest.raises(AlbertTfError, match="pinned held-out set is empty"):
+        build_sentence_corpus(more, heldout=[" "])
+
+
 def test_vectors_are_cached_and_travel_in_a_file(tmp_path, teacher_dir, corpus_files):
     from albert_tf.training.distillation.sentence_distill import label_sentences
     from albert_tf.training.distillation.sentence_teacher import (SentenceTeacher,
@@ -311,6 +339,14 @@ def test_the_embedder_directory_loads_as_written(embedder):
     texts = ["The film was great.", "A dull plot."]
     np.testing.assert_allclose(loaded.embed(texts), embedder.embed(texts), atol=1e-6)
     assert loaded.metadata["distillation"]["teacher"]["kind"] == "sentence_transformers"
+    # The held-out sentences it was measured on, to pin as a next stage's --heldout-file.
+    from albert_tf.text.data import iter_text_lines
+    from albert_tf.training.distillation.cache import texts_digest
+
+    heldout = list(iter_text_lines(os.path.join(embedder.path, "heldout.txt")))
+    corpus = loaded.metadata["distillation"]["corpus"]
+    assert len(heldout) == corpus["counts"]["heldout"] > 0
+    assert texts_digest(heldout) == corpus["heldout_sha256"]
     with pytest.raises(Exception, match="embedder"):
         albert_tf.load(embedder.path)
 
@@ -491,12 +527,27 @@ def test_distill_task_embedding_on_the_command_line_from_a_vectors_file(
                      "--out", vectors, *common)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout)["texts"] == 200
-    result = run_cli("distill", "--task", "embedding", "--teacher", vectors, *common,
-                     "--out", tmp_path / "student", "--preset", "tiny", "--vocab-size", 200,
-                     "--max-length", 32, "--epochs", 1, "--batch-size", 16,
-                     "--loss", "cosine+pearson", "--neighbour-group", 4)
+    # A pinned held-out file (sentences the vectors file holds, as an earlier run's).
+    from albert_tf.text.data import write_text_lines
+    from albert_tf.training.distillation.sentence_corpus import build_sentence_corpus
+
+    pinned = build_sentence_corpus(corpus_files, per_file=100, holdout=0.1).heldout[:12]
+    write_text_lines(tmp_path / "heldout.txt", pinned)
+    student = ["distill", "--task", "embedding", "--teacher", vectors, *common,
+               "--preset", "tiny", "--vocab-size", 200, "--max-length", 32, "--epochs", 1,
+               "--batch-size", 16]
+    result = run_cli(*student, "--out", tmp_path / "student", "--loss", "cosine+pearson",
+                     "--neighbour-group", 4, "--heldout-file", tmp_path / "heldout.txt")
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads(result.stdout)
+    assert (tmp_path / "student" / "heldout.txt").read_text() == \
+        (tmp_path / "heldout.txt").read_text()
+    result = run_cli(*student, "--out", tmp_path / "nothing",
+                     "--heldout-file", tmp_path / "missing.txt")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("albert-tf distill: error: ")
+    assert "missing.txt: no such file" in result.stderr
+    assert not (tmp_path / "nothing").exists()
     metadata = json.loads((tmp_path / "student" / "metadata.json").read_text())
     assert metadata["distillation"]["loss"] == "cosine+pearson"
     config = json.loads((tmp_path / "student" / "config.json").read_text())

@@ -6,6 +6,8 @@ EMBEDDER_DIR/
   model.weights.h5      weights (HDF5)
   tokenizer/spiece.model, tokenizer/tokenizer.json
   history.json          per-epoch loss and cosine with the teacher
+  heldout.txt           the sentences agreement was measured on (a distillation's),
+                        to pin as the next stage's --heldout-file
   training_curves.png   the same as a plot (when matplotlib is installed)
   metadata.json         versions, teacher, corpus, eval metrics, sha256 of every file
 ```
@@ -21,9 +23,11 @@ from albert_tf.artifacts.formats import (EMBEDDER_REQUIRED, load_weights_checked
                                          writer_versions)
 from albert_tf.artifacts.manifest import EMBEDDER_FORMAT, AtomicDirectory, write_manifest
 from albert_tf.artifacts.model_dir import TRAINING_CURVES, plot_history
-from albert_tf.contract import CONFIG_FILE, HISTORY_FILE, TOKENIZER_DIR, WEIGHTS_FILE
+from albert_tf.contract import (CONFIG_FILE, HELDOUT_FILE, HISTORY_FILE, TOKENIZER_DIR,
+                                WEIGHTS_FILE)
 from albert_tf.inference.sentence_embedder import TrainedEmbedder
 from albert_tf.models.tasks import AlbertSentenceEncoder
+from albert_tf.text.data import write_text_lines
 from albert_tf.text.tokenizer import AlbertTokenizer
 
 # What an embedder's training curves show (its `metrics` are cosine, not accuracy).
@@ -31,7 +35,7 @@ CURVES = ("loss", "cosine", "pairwise_spearman", "graded_spearman")
 
 
 def save_embedder_dir(path, model, tokenizer, training_config, eval_metrics=None,
-                      history=None, overwrite=False, extra_metadata=None):
+                      history=None, overwrite=False, extra_metadata=None, heldout=None):
     """Write a complete, hashed embedder directory atomically; returns
     `(config.json, manifest)` as written."""
     config = {"format": EMBEDDER_FORMAT, "model": model.get_config(),
@@ -45,6 +49,8 @@ def save_embedder_dir(path, model, tokenizer, training_config, eval_metrics=None
             with open(os.path.join(tmp, HISTORY_FILE), "w", encoding="utf-8") as f:
                 json.dump(history, f, indent=2)
             plot_history(history, os.path.join(tmp, TRAINING_CURVES), CURVES)
+        if heldout:
+            write_text_lines(os.path.join(tmp, HELDOUT_FILE), heldout)
         manifest = write_manifest(tmp, format=EMBEDDER_FORMAT, versions=writer_versions(),
                                   eval_metrics=eval_metrics or {},
                                   num_parameters=int(model.count_params()),

@@ -314,6 +314,13 @@ def iter_text_lines(path, text_column=None):
             yield text
 
 
+def write_text_lines(path, texts):
+    """A .txt file `iter_text_lines` reads back as `texts` (newlines inside a text
+    become spaces; blank texts are not written, as a blank line is not read)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(" ".join(text.splitlines()) + "\n" for text in texts if text.strip())
+
+
 class LabelVocab:
     """The ordered label names of a task; position = class index.
 

@@ -105,6 +105,9 @@ def add_transfer_options(p):
               help="at most N sentences from each --transfer file (default: all)")
     embedding("--holdout", help="share of the sentences kept apart to measure the student's "
                                 "agreement with the teacher (and pick the best epoch)")
+    embedding("--heldout-file", help="measure on these sentences (one per line, e.g. an "
+                                     "earlier run's heldout.txt) instead of a drawn "
+                                     "--holdout share, and keep them out of training")
     embedding("--loss", choices=list(EMBEDDING_LOSSES),
               help="on the teacher's vectors: mean squared error, 1 - cosine, or 1 - cosine "
                    "+ 1 - the correlation of each sentence's in-batch cosines with the "

@@ -104,6 +104,9 @@ class EmbeddingDistillConfig(RunConfig):
     max_words: int = None  # None: MAX_SENTENCE_WORDS when splitting, else no limit
     per_file: int = None  # at most this many sentences from each transfer file
     holdout: float = 0.02  # share kept apart to measure agreement with the teacher
+    # A file of held-out sentences, one per line (an earlier run's heldout.txt):
+    # measured on instead of a drawn share, and kept out of training.
+    heldout_file: str = None
     loss: str = "mse"
     # 0: batches of random sentences (length-bucketed). N: batches made of runs of
     # N sentences from one k-means cluster of the teacher's vectors, so the
@@ -134,7 +137,7 @@ class EmbeddingDistillConfig(RunConfig):
             fail("a teacher is required (teacher=... / --teacher)")
         if not self.transfer:
             fail("an embedding distillation needs sentences: transfer=[...] / --transfer")
-        check_inputs(*self.transfer)
+        check_inputs(*self.transfer, self.heldout_file)
         if self.init and is_embedder_dir(self.init):
             # Continue an embedder: RunConfig's init check knows encoders and classifiers.
             init, self.init = self.init, None

@@ -9,6 +9,13 @@ sentences. Duplicates across files are dropped (case and spacing ignored).
 A seeded share (`holdout`) is kept apart for measuring the student's
 agreement with its teacher on sentences it never learned from.
 
+Which sentences a share draws depends on every file given, so a student
+continued on more files would be measured on sentences it learned from in an
+earlier stage. `heldout` pins the set instead (an earlier run's `heldout.txt`,
+read with `albert_tf.text.data.iter_text_lines`):
+those sentences are the held-out set and are left out of training wherever they
+occur; no share is drawn.
+
 ```python
 corpus = build_sentence_corpus(["imdb/unsup.jsonl.gz", "agnews/train.tsv"], per_file=30000)
 len(corpus.texts), len(corpus.heldout), corpus.counts
@@ -38,7 +45,8 @@ class SentenceCorpus:
 
 
 def build_sentence_corpus(files, per_file=None, holdout=DEFAULT_HOLDOUT, min_words=3,
-                          max_words=MAX_SENTENCE_WORDS, text_column=None, split=True, seed=0):
+                          max_words=MAX_SENTENCE_WORDS, text_column=None, split=True, seed=0,
+                          heldout=None):
     if not files:
         raise DataError("an embedding corpus needs at least one file")
     if not 0 <= holdout < 1:
@@ -46,6 +54,7 @@ def build_sentence_corpus(files, per_file=None, holdout=DEFAULT_HOLDOUT, min_wor
     if per_file is not None and per_file < 1:
         raise DataError(f"per_file={per_file}: expected a positive count")
     rng = random.Random(seed)
+    pinned = _pinned(heldout)
     seen, pooled, counts = set(), [], {}
     for path in files:
         if not os.path.isfile(path):
@@ -63,15 +72,39 @@ def build_sentence_corpus(files, per_file=None, holdout=DEFAULT_HOLDOUT, min_wor
             kept.append(sentence)
         if per_file is not None and len(kept) > per_file:
             kept = rng.sample(kept, per_file)
+        if pinned is not None:
+            # After the sample, so pinning leaves the other sentences (and the teacher
+            # vectors a cache holds for them) as they were.
+            dropped["heldout"] = len(kept)
+            kept = [sentence for sentence in kept if normalize(sentence) not in pinned]
+            dropped["heldout"] -= len(kept)
         counts[recorded_path(path)] = {"sentences": len(kept), **{f"{k}_dropped": v
                                                                   for k, v in dropped.items()}}
         pooled.extend(kept)
     rng.shuffle(pooled)
-    cut = int(round(len(pooled) * holdout))
-    heldout, texts = pooled[:cut], pooled[cut:]
+    if pinned is not None:
+        heldout, texts = list(pinned.values()), pooled
+    else:
+        cut = int(round(len(pooled) * holdout))
+        heldout, texts = pooled[:cut], pooled[cut:]
     if not texts:
         raise DataError(f"no sentences of {min_words}-{max_words} words in {list(files)}")
     counts = {"files": counts, "train": len(texts), "heldout": len(heldout)}
     hashes = {recorded_path(p): {"sha256": sha256_file(p), "bytes": os.path.getsize(p)}
               for p in files}
     return SentenceCorpus(texts, heldout, counts, hashes)
+
+
+def _pinned(heldout):
+    """{normalised key: sentence} of a pinned held-out list, first spelling kept, in
+    order; None when nothing is pinned."""
+    if heldout is None:
+        return None
+    pinned = {}
+    for sentence in heldout:
+        if sentence.strip():
+            pinned.setdefault(normalize(sentence), sentence.strip())
+    if not pinned:
+        raise DataError("the pinned held-out set is empty")
+    return pinned
+

@@ -35,7 +35,7 @@ from albert_tf.artifacts.manifest import DISTILLATION, recorded_path
 from albert_tf.errors import AlbertTfError
 from albert_tf.inference.sentence_embedder import TrainedEmbedder
 from albert_tf.similarity import spearman, unit_rows
-from albert_tf.text.data import Examples
+from albert_tf.text.data import Examples, iter_text_lines
 from albert_tf.training.distillation.cache import open_cache, texts_digest
 from albert_tf.training.distillation.config import CACHE_SUFFIX, EmbeddingDistillConfig
 from albert_tf.training.distillation.hf_teacher import TEACHER_EXTRA_HINT, resolve_bf16
@@ -73,7 +73,8 @@ def corpus_for(config):
         max_words=config.max_words if config.max_words is not None else (
             MAX_SENTENCE_WORDS if config.split_sentences else float("inf")),
         text_column=config.transfer_text_column, split=config.split_sentences,
-        seed=config.seed)
+        seed=config.seed,
+        heldout=list(iter_text_lines(config.heldout_file)) if config.heldout_file else None)
 
 
 def _teacher(config):
@@ -336,7 +337,7 @@ def distill_embeddings(config=None, **kwargs):
               "vectors_from_files": cache.file_hits}
     written, manifest = save_embedder_dir(config.out, fitted.model, tokenizer, training_config,
                                           eval_metrics=eval_metrics, history=fitted.history,
-                                          overwrite=True,
+                                          overwrite=True, heldout=corpus.heldout,
                                           extra_metadata={DISTILLATION: record})
     run.finish()
     return TrainedEmbedder(inference_model, tokenizer, written, manifest, config.out)
