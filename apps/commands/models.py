@@ -9,6 +9,7 @@ from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_backend, add_data_
                                        positive_int, print_json, stdout_to_stderr)
 from albert_tf.artifacts.manifest import AVERAGED_FROM, check_output_dir
 from albert_tf.contract import MANIFEST_FILE
+from albert_tf.native_stderr import NATIVE_NOISE, XNNPACK_NOTICE, native_stderr_filtered
 
 BATCH_SIZE = 64  # texts per Keras predict call
 
@@ -93,7 +94,12 @@ def sentence_embedder(source):
     if is_export or (source in BUNDLED_EMBEDDERS and not os.path.exists(source)):
         from albert_tf.runtime import Embedder
 
-        return Embedder.load(source)
+        # LiteRT announces its XNNPACK delegate on stderr at an interpreter's first
+        # call: make that call here, quietly, as `classify` does.
+        with native_stderr_filtered(NATIVE_NOISE + (XNNPACK_NOTICE,)):
+            embedder = Embedder.load(source)
+            embedder.embed(["warm up", "a longer warm-up sentence of a few more words"])
+        return embedder
     return None
 
 
