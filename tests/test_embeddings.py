@@ -597,3 +597,44 @@ def test_the_demo_compares_and_searches_with_the_embedder(embedder_export, tmp_p
     plain = DemoModels(resolve(None), embedder=None)
     with pytest.raises(AlbertTfError, match="no sentence embedder"):
         plain.search(texts[0], None, "\n".join(texts), None, 3)
+
+
+def test_wordnet_sentences_become_two_corpus_files(tmp_path):
+    """scripts/wordnet_sentences.py: a synset line's quoted examples go to one file and
+    its glosses to the other; the licence header (quotes, no `|`) is skipped; the
+    files are plain-text corpus files. No WordNet: a one-line error, exit 1."""
+    import subprocess
+    import sys
+
+    from albert_tf.text.data import iter_text_lines
+
+    wordnet = tmp_path / "dict"
+    wordnet.mkdir()
+    (wordnet / "data.adv").write_text(
+        '  1 This software and database is being provided to you, the LICENSEE, by  \n'
+        '  16 THIS SOFTWARE AND DATABASE IS PROVIDED "AS IS" AND PRINCETON  \n'
+        '00001740 02 r 01 a_cappella 0 000 | without musical accompaniment; '
+        '"they performed a cappella"  \n'
+        '00001837 02 r 01 ahead 0 000 | at or in the front; "I see the lights of a town '
+        'ahead"; "the road ahead is open"  \n', encoding="latin-1")
+    (wordnet / "data.noun").write_text(
+        '00002000 03 n 01 caf\xe9 0 000 | a small restaurant selling light meals  \n',
+        encoding="latin-1")
+    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scripts",
+                          "wordnet_sentences.py")
+    done = subprocess.run([sys.executable, script, "--wordnet", str(wordnet),
+                           "--out", str(tmp_path / "out" / "wn")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    examples = list(iter_text_lines(str(tmp_path / "out" / "wn-examples.txt")))
+    glosses = list(iter_text_lines(str(tmp_path / "out" / "wn-glosses.txt")))
+    assert examples == ["they performed a cappella", "I see the lights of a town ahead",
+                        "the road ahead is open"]
+    assert glosses == ["without musical accompaniment", "at or in the front",
+                       "a small restaurant selling light meals"]
+    missing = subprocess.run([sys.executable, script, "--wordnet", str(tmp_path / "none"),
+                              "--out", str(tmp_path / "x")], capture_output=True, text=True,
+                             timeout=60)
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+    assert "apt-get install wordnet-base" in missing.stderr
+    assert not list(tmp_path.glob("x-*"))
