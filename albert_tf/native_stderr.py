@@ -18,6 +18,8 @@ NATIVE_NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cudart_stub"
 # LiteRT's one line at an interpreter's first call, and the TFLite converter's
 # echo of its quantization settings (twice per calibrated conversion).
 XNNPACK_NOTICE = "Created TensorFlow Lite XNNPACK delegate"
+# What a LiteRT interpreter's first call may write: start-up noise and that notice.
+RUNTIME_NOISE = NATIVE_NOISE + (XNNPACK_NOTICE,)
 CONVERTER_NOISE = ("fully_quantize:",)
 
 

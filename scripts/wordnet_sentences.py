@@ -18,6 +18,10 @@ import glob
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from albert_tf.text.data import write_text_lines  # noqa: E402
+
 DEFAULT_DIR = "/usr/share/wordnet"
 PARTS = ("examples", "glosses")
 
@@ -61,8 +65,7 @@ def main(argv=None):
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     for part, lines in texts.items():
         path = f"{args.out}-{part}.txt"
-        with open(path + ".partial", "w", encoding="utf-8") as handle:
-            handle.writelines(line.replace("\n", " ") + "\n" for line in lines)
+        write_text_lines(path + ".partial", lines)  # the format --transfer reads
         os.replace(path + ".partial", path)
         print(f"{path}: {len(lines)} lines")
     return 0

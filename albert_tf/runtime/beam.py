@@ -45,7 +45,7 @@ from apache_beam.io.filesystems import FileSystems  # noqa: E402
 from apache_beam.ml.inference.base import (KeyedModelHandler, ModelHandler,  # noqa: E402
                                            PredictionResult, RunInference)
 
-from albert_tf.native_stderr import NATIVE_NOISE, XNNPACK_NOTICE, native_stderr_filtered  # noqa
+from albert_tf.native_stderr import RUNTIME_NOISE, native_stderr_filtered  # noqa
 from albert_tf.prediction import MAX_UNKNOWN, check_options, text_records  # noqa: E402
 from albert_tf.text.data import iter_rows  # noqa: E402
 
@@ -109,7 +109,7 @@ class ClassifierModelHandler(ModelHandler):
     def load_model(self):
         """Once per worker: the export, its files' sha256 checked, and one call made
         quietly (LiteRT announces its delegate on stderr at the first)."""
-        with native_stderr_filtered(NATIVE_NOISE + (XNNPACK_NOTICE,)):
+        with native_stderr_filtered(RUNTIME_NOISE):
             classifier = Classifier.load(self.export, recipe=self.recipe,
                                          num_threads=self.num_threads,
                                          max_batch_size=MIN_BATCH_SIZE, **self.options)

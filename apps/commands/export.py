@@ -4,8 +4,7 @@ import os
 import sys
 
 from albert_tf.apps.cli_common import positive_int, print_json, unit_interval
-from albert_tf.native_stderr import (CONVERTER_NOISE, NATIVE_NOISE, XNNPACK_NOTICE,
-                                     native_stderr_filtered)
+from albert_tf.native_stderr import CONVERTER_NOISE, RUNTIME_NOISE, native_stderr_filtered
 from albert_tf.contract import RECIPES
 
 
@@ -20,7 +19,7 @@ def cmd_export(args):
     options = ExportOptions(model_dir=args.model, **given)
     try:
         # Native code's notices (LiteRT's XNNPACK line at each parity check) held back.
-        with native_stderr_filtered(NATIVE_NOISE + CONVERTER_NOISE + (XNNPACK_NOTICE,)):
+        with native_stderr_filtered(RUNTIME_NOISE + CONVERTER_NOISE):
             rows, failure = export_model(options), None
     except ParityError as error:
         rows, failure = error.rows, error

@@ -9,7 +9,7 @@ from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_backend, add_data_
                                        positive_int, print_json, stdout_to_stderr)
 from albert_tf.artifacts.manifest import AVERAGED_FROM, check_output_dir
 from albert_tf.contract import MANIFEST_FILE
-from albert_tf.native_stderr import NATIVE_NOISE, XNNPACK_NOTICE, native_stderr_filtered
+from albert_tf.native_stderr import RUNTIME_NOISE, native_stderr_filtered
 
 BATCH_SIZE = 64  # texts per Keras predict call
 
@@ -96,9 +96,9 @@ def sentence_embedder(source):
 
         # LiteRT announces its XNNPACK delegate on stderr at an interpreter's first
         # call: make that call here, quietly, as `classify` does.
-        with native_stderr_filtered(NATIVE_NOISE + (XNNPACK_NOTICE,)):
+        with native_stderr_filtered(RUNTIME_NOISE):
             embedder = Embedder.load(source)
-            embedder.embed(["warm up", "a longer warm-up sentence of a few more words"])
+            embedder.embed("warm up")
         return embedder
     return None
 

@@ -6,7 +6,7 @@ import sys
 from albert_tf.apps.cli_common import (PREDICTION_FIELDS, add_prediction_options, add_texts,
                                        answer_each, check_pair_options, exit_rule,
                                        options_fail_in_one_line, port_number, positive_int)
-from albert_tf.native_stderr import NATIVE_NOISE, XNNPACK_NOTICE, native_stderr_filtered
+from albert_tf.native_stderr import RUNTIME_NOISE, native_stderr_filtered
 from albert_tf.contract import RECIPE_PREFERENCE
 
 BATCH_SIZE = 32  # texts per interpreter call
@@ -17,7 +17,7 @@ def cmd_classify(args):
 
     # LiteRT announces its XNNPACK delegate on stderr at the first call: make that
     # call here, quietly, so stderr carries only what the user needs.
-    with native_stderr_filtered(NATIVE_NOISE + (XNNPACK_NOTICE,)), options_fail_in_one_line():
+    with native_stderr_filtered(RUNTIME_NOISE), options_fail_in_one_line():
         classifier = Classifier.load(args.export, recipe=args.recipe, num_threads=args.threads,
                                      max_batch_size=args.batch_size,
                                      max_unknown=args.max_unknown,
