@@ -11,11 +11,22 @@ words a review corpus rarely uses. WordNet 3.0 holds 48k short example sentences
 ("a publication containing a variety of works") that cover the general
 vocabulary, offline from a Debian package. Writes OUT-examples.txt and
 OUT-glosses.txt, one text per line (the format `--transfer` reads).
+
+    python scripts/wordnet_sentences.py --out runs/wordnet --shard-lines 30000
+
+writes each part shuffled (`--seed`) in files of at most 30,000 lines instead
+(OUT-examples-1.txt, OUT-examples-2.txt, OUT-glosses-1.txt, ...). Why: `--per-file`
+caps every transfer file alike, so a stage that wants all of WordNet but only
+30,000 sentences of each other file passes WordNet as shards of that size; the
+other files' samples, and the teacher vectors a cache holds for them, stay as
+they were. Shuffled first, so each shard mixes nouns, verbs and adjectives
+(WordNet's files are in part-of-speech order).
 """
 
 import argparse
 import glob
 import os
+import random
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -50,13 +61,30 @@ def wordnet_texts(directory=DEFAULT_DIR):
     return texts
 
 
+def shards(lines, shard_lines, seed=0):
+    """`lines` shuffled with `random.Random(seed)`, cut into lists of at most
+    `shard_lines` lines."""
+    if shard_lines < 1:
+        raise ValueError(f"shard_lines={shard_lines}: expected a positive count")
+    lines = list(lines)
+    random.Random(seed).shuffle(lines)
+    return [lines[i:i + shard_lines] for i in range(0, len(lines), shard_lines)]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--wordnet", default=DEFAULT_DIR, help="WordNet's dict directory")
-    parser.add_argument("--out", required=True, help="prefix of the two .txt files")
+    parser.add_argument("--out", required=True, help="prefix of the .txt files")
+    parser.add_argument("--shard-lines", type=int, default=None,
+                        help="shuffle each part and write it in files of at most this many "
+                             "lines (OUT-PART-1.txt, ...); default: one file per part, "
+                             "in WordNet's order")
+    parser.add_argument("--seed", type=int, default=0, help="shuffle seed of --shard-lines")
     args = parser.parse_args(argv)
+    if args.shard_lines is not None and args.shard_lines < 1:
+        parser.error(f"--shard-lines {args.shard_lines}: expected a positive count")
     try:
         texts = wordnet_texts(args.wordnet)
     except FileNotFoundError as error:
@@ -64,10 +92,15 @@ def main(argv=None):
         return 1
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     for part, lines in texts.items():
-        path = f"{args.out}-{part}.txt"
-        write_text_lines(path + ".partial", lines)  # the format --transfer reads
-        os.replace(path + ".partial", path)
-        print(f"{path}: {len(lines)} lines")
+        if args.shard_lines is None:
+            outputs = {f"{args.out}-{part}.txt": lines}
+        else:
+            outputs = {f"{args.out}-{part}-{number}.txt": shard for number, shard in
+                       enumerate(shards(lines, args.shard_lines, args.seed), start=1)}
+        for path, shard in outputs.items():
+            write_text_lines(path + ".partial", shard)  # the format --transfer reads
+            os.replace(path + ".partial", path)
+            print(f"{path}: {len(shard)} lines")
     return 0
 
 

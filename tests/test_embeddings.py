@@ -83,8 +83,12 @@ def embed_kwargs(teacher, corpus_files, out, **overrides):
 
 @pytest.fixture(scope="module")
 def embedder(tmp_path_factory, teacher_dir, corpus_files):
+    # The shipped recipe's loss: with MSE alone the micro student matches the tiny
+    # teacher's common direction (mean cosine 0.97) but hardly its pairwise order
+    # (0.36 to 0.47 held-out Spearman, backend to backend, untrained draws 0.31-0.42).
     out = tmp_path_factory.mktemp("embedder") / "student"
-    return albert_tf.distill_embeddings(**embed_kwargs(teacher_dir, corpus_files, out))
+    return albert_tf.distill_embeddings(**embed_kwargs(teacher_dir, corpus_files, out,
+                                                       loss="cosine+pearson"))
 
 
 # --- the teacher ----------------------------------------------------------------
@@ -190,6 +194,8 @@ def test_vectors_are_cached_and_travel_in_a_file(tmp_path, teacher_dir, corpus_f
 def test_the_student_learns_the_teachers_space(embedder, teacher_dir):
     """On sentences it never saw, the distilled student's pairwise similarities
     follow the teacher's far better than the same encoder untrained does."""
+    import keras
+
     from albert_tf.inference.sentence_embedder import TrainedEmbedder
     from albert_tf.models.tasks import AlbertSentenceEncoder
     from albert_tf.training.distillation.sentence_teacher import SentenceTeacher
@@ -207,8 +213,6 @@ def test_the_student_learns_the_teachers_space(embedder, teacher_dir):
     assert agreement["graded_pairs"] > 10 and -1 <= agreement["graded_spearman"] <= 1
     texts = [text for text, _ in sentiment_rows(60, seed=77)]
     teacher = SentenceTeacher(teacher_dir).encode(texts)
-    untrained = TrainedEmbedder(AlbertSentenceEncoder.from_config(embedder.model.get_config()),
-                                embedder.tokenizer, embedder.config)
     upper = np.triu_indices(len(texts), 1)
 
     def follows(model):
@@ -216,8 +220,17 @@ def test_the_student_learns_the_teachers_space(embedder, teacher_dir):
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
         return spearman((vectors @ vectors.T)[upper], (teacher @ teacher.T)[upper])
 
-    trained, before = follows(embedder), follows(untrained)
-    assert trained > before + 0.15, (trained, before)
+    # An untrained encoder already follows a little (shared words): 0.31-0.42 over
+    # draws, so the baseline is the mean of three seeded draws, not whichever draw
+    # the test order leaves (that made this test pass or fail by backend).
+    before = []
+    for seed in range(3):
+        keras.utils.set_random_seed(seed)
+        before.append(follows(TrainedEmbedder(
+            AlbertSentenceEncoder.from_config(embedder.model.get_config()),
+            embedder.tokenizer, embedder.config)))
+    trained = follows(embedder)
+    assert trained > np.mean(before) + 0.15, (trained, before)
 
 
 def test_the_pairwise_term_is_each_rows_correlation_with_the_teacher():
@@ -602,7 +615,8 @@ def test_the_demo_compares_and_searches_with_the_embedder(embedder_export, tmp_p
 def test_wordnet_sentences_become_two_corpus_files(tmp_path):
     """scripts/wordnet_sentences.py: a synset line's quoted examples go to one file and
     its glosses to the other; the licence header (quotes, no `|`) is skipped; the
-    files are plain-text corpus files. No WordNet: a one-line error, exit 1."""
+    files are plain-text corpus files. No WordNet: a one-line error, exit 1.
+    `--shard-lines`: shuffled shards, reproducible."""
     import subprocess
     import sys
 
@@ -638,3 +652,23 @@ def test_wordnet_sentences_become_two_corpus_files(tmp_path):
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
     assert "apt-get install wordnet-base" in missing.stderr
     assert not list(tmp_path.glob("x-*"))
+
+    # --shard-lines: every text once, shuffled, in files of at most that many lines;
+    # the same seed gives the same files.
+    sharded = [sys.executable, script, "--wordnet", str(wordnet), "--shard-lines", "2"]
+    for out in ("a", "b"):
+        done = subprocess.run(sharded + ["--out", str(tmp_path / out / "wn")],
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    shards = {p.name: list(iter_text_lines(str(p))) for p in (tmp_path / "a").iterdir()}
+    assert sorted(shards) == ["wn-examples-1.txt", "wn-examples-2.txt", "wn-glosses-1.txt",
+                              "wn-glosses-2.txt"]
+    assert [len(shards[f"wn-examples-{n}.txt"]) for n in (1, 2)] == [2, 1]
+    assert sorted(shards["wn-examples-1.txt"] + shards["wn-examples-2.txt"]) == sorted(examples)
+    assert sorted(shards["wn-glosses-1.txt"] + shards["wn-glosses-2.txt"]) == sorted(glosses)
+    assert all((tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
+               for name in shards)
+    usage = subprocess.run(sharded[:-1] + ["0", "--out", str(tmp_path / "c" / "wn")],
+                           capture_output=True, text=True, timeout=60)
+    assert usage.returncode == 2 and "--shard-lines 0" in usage.stderr
+    assert not (tmp_path / "c").exists()
