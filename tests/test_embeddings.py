@@ -376,6 +376,9 @@ def test_search_returns_the_nearest_neighbour():
 def test_the_trained_embedders_search_finds_the_text_itself(embedder):
     texts = [text for text, _ in sentiment_rows(30, seed=8)]
     assert embedder.search(texts[7], texts, top_k=1)[0]["index"] == 7
+    for bad in (0, 2.0, True):  # refused before any work, even with nothing to search
+        with pytest.raises(ValueError, match=f"top_k must be a positive integer, got {bad!r}"):
+            embedder.search(texts[7], [], top_k=bad)
 
 
 # --- export, runtime, MediaPipe, command line ------------------------------------

@@ -10,7 +10,8 @@ import numpy as np
 
 from albert_tf.inference.predict import predict_in_batches
 from albert_tf.prediction import MAX_UNKNOWN
-from albert_tf.similarity import pair_similarity, readable_flags, search_readable, unit_rows
+from albert_tf.similarity import (check_top_k, pair_similarity, readable_flags, search_readable,
+                                  unit_rows)
 
 
 class TrainedEmbedder:
@@ -69,6 +70,7 @@ class TrainedEmbedder:
     def search(self, query, texts, top_k=5, batch_size=64):
         """The `top_k` of `texts` nearest `query`: `[{"text", "index", "score"}]`;
         texts the model cannot read are left out."""
+        check_top_k(top_k)  # before any work, as the runtime's Embedder.search
         texts = list(texts)
         if not texts:
             return []
