@@ -32,6 +32,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from albert_tf.text.data import write_text_lines  # noqa: E402
+from apps.cli_common import positive_int  # noqa: E402
 
 DEFAULT_DIR = "/usr/share/wordnet"
 PARTS = ("examples", "glosses")
@@ -77,14 +78,12 @@ def main(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--wordnet", default=DEFAULT_DIR, help="WordNet's dict directory")
     parser.add_argument("--out", required=True, help="prefix of the .txt files")
-    parser.add_argument("--shard-lines", type=int, default=None,
+    parser.add_argument("--shard-lines", type=positive_int, default=None,
                         help="shuffle each part and write it in files of at most this many "
                              "lines (OUT-PART-1.txt, ...); default: one file per part, "
                              "in WordNet's order")
     parser.add_argument("--seed", type=int, default=0, help="shuffle seed of --shard-lines")
     args = parser.parse_args(argv)
-    if args.shard_lines is not None and args.shard_lines < 1:
-        parser.error(f"--shard-lines {args.shard_lines}: expected a positive count")
     try:
         texts = wordnet_texts(args.wordnet)
     except FileNotFoundError as error:

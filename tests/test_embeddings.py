@@ -673,5 +673,5 @@ def test_wordnet_sentences_become_two_corpus_files(tmp_path):
                for name in shards)
     usage = subprocess.run(sharded[:-1] + ["0", "--out", str(tmp_path / "c" / "wn")],
                            capture_output=True, text=True, timeout=60)
-    assert usage.returncode == 2 and "--shard-lines 0" in usage.stderr
+    assert usage.returncode == 2 and "--shard-lines: must be at least 1, got 0" in usage.stderr
     assert not (tmp_path / "c").exists()
