@@ -6,9 +6,12 @@ The teacher is a sentence-transformers directory or packaged base ("mpnet")
 run through torch (float32, one thread); the student is an embedder export or
 bundle run through the TF-free runtime (`albert_tf.runtime.Embedder`). The
 held-out sentences are the distillation's own (rebuilt from the embedder
-directory's recorded corpus options), their teacher vectors read from the
-vectors file, so the teacher runs only for the timing. Timing alternates blocks
-of `--block` sentences between the models (machine noise hits both alike).
+directory's recorded corpus options) or a file of them (`--heldout`); their
+teacher vectors are read from `--vectors` when given (the labelling run's file,
+so the teacher runs only for the timing), else the teacher encodes them here
+(a few minutes for 3,000 sentences on one thread: no labelling run needed).
+Timing alternates blocks of `--block` sentences between the models (machine
+noise hits both alike).
 Agreement: mean and minimum cosine between student and teacher vectors of each
 sentence, and the Spearman correlation of their pairwise cosines over the first
 1,000 (`albert_tf.training.distillation.sentence_distill.agreement`).
@@ -87,7 +90,8 @@ def main(argv=None):
                          help="the student's embedder directory (its held-out sentences)")
     heldout.add_argument("--heldout", help="a file of held-out sentences, one per line "
                                            "(to measure two students on the same ones)")
-    parser.add_argument("--vectors", required=True, help="the teacher's .vectors.npz")
+    parser.add_argument("--vectors", help="the teacher's .vectors.npz (default: the teacher "
+                                           "encodes the held-out sentences itself)")
     parser.add_argument("--sample", type=int, default=300, help="sentences timed")
     parser.add_argument("--warmup", type=int, default=20, help="untimed sentences first")
     parser.add_argument("--block", type=int, default=50, help="sentences per model turn")
@@ -113,7 +117,9 @@ def main(argv=None):
                else heldout_sentences(args.embedder_dir))
     student = Embedder.load(args.student, recipe=args.recipe, num_threads=1)
     student_vectors = student.embed(heldout)
-    teacher_vectors = VectorsFileTeacher(args.vectors).encode(heldout)
+    teacher = SentenceTeacher(args.teacher, num_threads=1)  # timed one text at a time
+    teacher_vectors = (VectorsFileTeacher(args.vectors) if args.vectors
+                       else teacher).encode(heldout)
     report = {"command": "python benchmarks/embedder_latency.py " + " ".join(argv or []),
               "machine": machine(), "heldout_sentences": len(heldout),
               "agreement": agreement(student_vectors, teacher_vectors)}
@@ -123,7 +129,6 @@ def main(argv=None):
                             teacher_vectors)
             for name in args.reference}
 
-    teacher = SentenceTeacher(args.teacher, batch_size=1, num_threads=1)
     rng = np.random.default_rng(0)
     texts = [heldout[i] for i in rng.choice(len(heldout), args.warmup + args.sample,
                                             replace=False)]

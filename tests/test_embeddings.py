@@ -271,6 +271,12 @@ def test_graded_pairs_spread_over_the_teachers_scale_and_agreement_spans_widths(
     np.testing.assert_array_equal(counts, np.minimum(full, 7))
     np.testing.assert_array_equal(picked, graded_pairs(cosines, per_bin=7))
     assert len(set(picked.tolist())) == len(picked)
+    # Cosines nudged as float16 vectors nudge them: only pairs that cross a bin
+    # edge move, each displacing at most one pair in each of its two bins.
+    nudged = cosines + rng.uniform(-1e-3, 1e-3, len(cosines))
+    crossed = int((np.digitize(cosines, GRADED_EDGES) != np.digitize(nudged, GRADED_EDGES)).sum())
+    changed = set(picked.tolist()) ^ set(graded_pairs(nudged, per_bin=7).tolist())
+    assert 0 < crossed and len(changed) <= 4 * crossed < len(picked), (crossed, len(changed))
 
     # Groups of three sentences, closer in some groups than in others, and 60
     # unrelated ones. The student (another width, its own random directions)

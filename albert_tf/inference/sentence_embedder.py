@@ -45,9 +45,14 @@ class TrainedEmbedder:
 
     def embed(self, texts, batch_size=64):
         """Unit-length sentence vectors `(n, dim)`, float32."""
-        vectors, _ = predict_in_batches(self.model, self.tokenizer, texts,
-                                        max_length=self.max_length, batch_size=batch_size)
-        return unit_rows(vectors)
+        return self._embed(texts, batch_size)[0]
+
+    def _embed(self, texts, batch_size=64):
+        """Unit vectors and each text's unknown-piece share, from one tokenization."""
+        vectors, _, _, shares = predict_in_batches(self.model, self.tokenizer, texts,
+                                                   max_length=self.max_length,
+                                                   batch_size=batch_size, token_stats=True)
+        return unit_rows(vectors), shares
 
     def unknown_shares(self, texts):
         """Each text's share of `<unk>` pieces (see `AlbertTokenizer.unknown_share`)."""
@@ -64,8 +69,7 @@ class TrainedEmbedder:
     def similarity(self, text_a, text_b):
         """Cosine similarity of two texts' vectors, in [-1, 1]; None when the model
         cannot read one of them."""
-        return pair_similarity(self.embed([text_a, text_b]),
-                               self.unknown_shares([text_a, text_b]), self.max_unknown)
+        return pair_similarity(*self._embed([text_a, text_b]), self.max_unknown)
 
     def search(self, query, texts, top_k=5, batch_size=64):
         """The `top_k` of `texts` nearest `query`: `[{"text", "index", "score"}]`;
@@ -74,6 +78,5 @@ class TrainedEmbedder:
         texts = list(texts)
         if not texts:
             return []
-        vectors = self.embed([query] + texts, batch_size=batch_size)
-        return search_readable(vectors, self.unknown_shares([query] + texts), texts, top_k,
-                               self.max_unknown)
+        vectors, shares = self._embed([query] + texts, batch_size=batch_size)
+        return search_readable(vectors, shares, texts, top_k, self.max_unknown)
