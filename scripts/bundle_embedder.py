@@ -25,6 +25,15 @@ KEPT_FIELDS = ("format", "source", "contract", "vocab_size", "tokenizer_sha256",
                "num_parameters", "eval_metrics", "versions", "model_config", DISTILLATION)
 
 
+def graded_figure(agreement):
+    """The graded Spearman as recorded: a mean of seeded draws with its spread, or
+    (embedders trained before the draws were averaged) one draw."""
+    if agreement.get("graded_spearman_sd") is None:
+        return f"{agreement.get('graded_spearman')} (one draw)"
+    return (f"{agreement['graded_spearman']} ± {agreement['graded_spearman_sd']} (mean of "
+            f"{agreement.get('graded_draws')} draws)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("export")
@@ -60,13 +69,13 @@ def main(argv=None):
                 "|---|---|---|---|\n" + "".join(
                     f"| {r['file']} | {r['size_bytes'] / 1e6:.2f} | {r['mean_cosine']} | "
                     f"{r['min_cosine']} |\n" for r in parity)
-                + f"\nStudent against teacher on {agreement.get('sentences')} held-out "
-                  f"sentences: mean cosine {agreement.get('mean_cosine')}, Spearman of the "
-                  f"pairwise similarities {agreement.get('pairwise_spearman')} "
-                  f"({agreement.get('pairs'):,} pairs of random sentences), "
-                  f"{agreement.get('graded_spearman')} on {agreement.get('graded_pairs')} "
-                  "pairs spread over the teacher's similarity scale, as similarity "
-                  "benchmarks pick them.\n\n"
+                + f"\nThe Keras float student at training time against its teacher on "
+                  f"{agreement.get('sentences')} held-out sentences: mean cosine "
+                  f"{agreement.get('mean_cosine')}, Spearman of the pairwise similarities "
+                  f"{agreement.get('pairwise_spearman')} ({agreement.get('pairs'):,} pairs of "
+                  f"random sentences), {graded_figure(agreement)} on "
+                  f"{agreement.get('graded_pairs')} pairs spread over the teacher's "
+                  "similarity scale, as similarity benchmarks pick them.\n\n"
                 + "".join(f"- {key}: {value}\n" for key, value in extra.items())
                 + "\n## Reproduce from ../shared/data\n\n```bash\n" + reproduce
                 + f"python3 scripts/bundle_embedder.py {args.export} --out {args.out} "

@@ -482,6 +482,70 @@ def test_mediapipe_text_embedder_runs_the_exported_file(embedder_export):
             assert float(theirs @ vector / np.linalg.norm(theirs)) >= 0.99
 
 
+def test_the_bundle_script_and_the_benchmark_on_a_tiny_embedder(embedder_export, embedder,
+                                                                teacher_dir, tmp_path):
+    """scripts/bundle_embedder.py copies the chosen files into a verified bundle that
+    the runtime loads, with the measured figures and the commands in its README;
+    benchmarks/embedder_latency.py measures that bundle against its teacher with the
+    teacher's (float16) vectors file or without one (the teacher encodes the held-out
+    sentences in float32): the same agreement either way, the graded figure included."""
+    pytest.importorskip("mediapipe")
+    import subprocess
+    import sys
+
+    from albert_tf.artifacts.manifest import verify_manifest
+    from albert_tf.runtime import Embedder
+    from albert_tf.text.data import iter_text_lines, write_text_lines
+    from albert_tf.training.distillation.labels_file import write_vectors_file
+    from albert_tf.training.distillation.sentence_teacher import SentenceTeacher
+
+    out, _ = embedder_export
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    extra, reproduce = tmp_path / "extra.json", tmp_path / "reproduce.txt"
+    extra.write_text(json.dumps({"size": "a tiny student"}))
+    reproduce.write_text("albert-tf distill --task embedding --teacher T --out runs/e\n")
+    bundle = tmp_path / "bundle"
+    done = subprocess.run(
+        [sys.executable, os.path.join(root, "scripts", "bundle_embedder.py"), str(out),
+         "--out", str(bundle), "--files", "float32,mediapipe_float32", "--extra", str(extra),
+         "--reproduce", str(reproduce)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    manifest = verify_manifest(str(bundle))
+    assert sorted(manifest["tflite_files"]) == ["float32.tflite", "mediapipe_float32.tflite"]
+    assert manifest["measured"] == {"size": "a tiny student"}
+    readme = (bundle / "README.md").read_text()
+    assert "- size: a tiny student" in readme and "--teacher T --out runs/e" in readme
+    assert "(mean of 10 draws)" in readme  # the training-time graded figure, with its spread
+    heldout = list(iter_text_lines(os.path.join(embedder.path, "heldout.txt")))
+    np.testing.assert_allclose(Embedder.load(str(bundle), recipe="float32").embed(heldout),
+                               Embedder.load(str(out), recipe="float32").embed(heldout),
+                               atol=1e-6)
+
+    heldout_file, vectors = tmp_path / "heldout.txt", tmp_path / "teacher.vectors.npz"
+    write_text_lines(str(heldout_file), heldout)
+    teacher = SentenceTeacher(teacher_dir)
+    write_vectors_file(str(vectors), teacher.describe(), heldout, teacher.encode(heldout))
+    reports = {}
+    for name, more in (("file", ["--vectors", str(vectors)]), ("teacher", [])):
+        done = subprocess.run(
+            [sys.executable, os.path.join(root, "benchmarks", "embedder_latency.py"),
+             "--teacher", str(teacher_dir), "--student", str(bundle), "--recipe", "float32",
+             "--heldout", str(heldout_file), "--sample", "4", "--warmup", "1", "--block", "2",
+             "--mediapipe", "3", "--out", str(tmp_path / name), *more],
+            capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        reports[name] = json.loads((tmp_path / name / "report.json").read_text())
+    by_file, by_teacher = reports["file"]["agreement"], reports["teacher"]["agreement"]
+    assert by_file["sentences"] == len(heldout) and by_file["graded_draws"] == 10
+    assert by_file["graded_pairs"] == by_teacher["graded_pairs"] > 10
+    for key in ("mean_cosine", "pairwise_spearman", "graded_spearman"):
+        assert abs(by_file[key] - by_teacher[key]) <= 2e-3, (key, by_file, by_teacher)
+    assert by_teacher["mean_cosine"] > 0.5  # the student learned its teacher's space
+    assert reports["teacher"]["mediapipe_vs_runtime"]["mean_cosine"] >= 0.99
+    assert reports["teacher"]["bytes"]["student_file"] == os.path.getsize(
+        bundle / "float32.tflite")
+
+
 def test_text_the_embedder_cannot_read_gets_no_similarity(embedder_export, embedder, tmp_path):
     """Emoji and another script are all `<unk>` to an English vocabulary: two
     such texts would score about 1.0 whatever they mean. No similarity for them;
