@@ -28,6 +28,7 @@ from albert_tf.text.data import TEXT_COLUMN_CANDIDATES
 from albert_tf.errors import AlbertTfError
 from albert_tf.artifacts.manifest import EXPORT_FORMAT, check_kind, read_manifest
 from albert_tf.contract import ADAPTIVE_FILES, MANIFEST_FILE
+from albert_tf.native_stderr import RUNTIME_NOISE, native_stderr_filtered
 from albert_tf.runtime import Classifier, available_recipes
 from albert_tf.runtime.explain import occlusion
 from albert_tf.prediction import UNREADABLE, MultiLabelPrediction
@@ -614,9 +615,15 @@ def launch(export_dir=None, host="127.0.0.1", port=7860, num_threads=None,
     from albert_tf.bundled import resolve
 
     port = free_port(host, port)
-    models = DemoModels(resolve(export_dir), num_threads=num_threads,
-                        embedder=resolve_embedder(embedder, num_threads),
-                        tiers=bundled_tiers(export_dir))
+    # LiteRT announces its XNNPACK delegate on stderr at the process's first
+    # interpreter call (once: later interpreters stay quiet): make that call here,
+    # quietly, as `classify` does, and before the server's threads start (the
+    # filter swaps fd 2 for the whole process).
+    with native_stderr_filtered(RUNTIME_NOISE):
+        models = DemoModels(resolve(export_dir), num_threads=num_threads,
+                            embedder=resolve_embedder(embedder, num_threads),
+                            tiers=bundled_tiers(export_dir))
+        models.default.predict_proba("warm up", pairs="warm up" if models.takes_pairs else None)
     app = build_app(models)
     app.queue(default_concurrency_limit=2, max_size=32)
     app.launch(server_name=host, server_port=port, share=False,

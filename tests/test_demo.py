@@ -308,6 +308,48 @@ def test_a_busy_port_fails_in_one_line_naming_the_option():
     assert f"127.0.0.1:{port}" in result.stderr
 
 
+def test_the_demo_command_keeps_litert_start_up_notices_off_the_terminal(tmp_path):
+    """`albert-tf demo` as a user starts it: the terminal shows where it serves, and
+    LiteRT's "Created TensorFlow Lite XNNPACK delegate" line (written at the
+    process's first interpreter call) does not follow the first request."""
+    import subprocess
+    import sys
+    import time
+
+    from gradio_client import Client
+
+    from albert_tf.apps.demo import SIMILARITY_EXAMPLE
+    from albert_tf.artifacts.manifest import read_manifest
+    from albert_tf.bundled import BUNDLED_EMBEDDER
+    from albert_tf.runtime import available_recipes
+
+    port = _free_port()
+    log = tmp_path / "stderr.txt"
+    with open(log, "w") as stderr:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "albert_tf.apps.cli", "demo", "--port", str(port),
+             "--threads", "1"], stdout=subprocess.DEVNULL, stderr=stderr,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "0"})
+    try:
+        deadline = time.time() + 120
+        while "serving on" not in log.read_text() and server.poll() is None:
+            assert time.time() < deadline, log.read_text()
+            time.sleep(0.5)
+        assert server.poll() is None, log.read_text()
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        recipe = available_recipes(read_manifest(resolve(None)))[0]
+        label = client.predict("A superb and lovely film.", recipe, "truncate",
+                               api_name="/classify")[0]
+        assert "positive" in str(label)
+        if os.path.isdir(BUNDLED_EMBEDDER):
+            assert float(client.predict(*SIMILARITY_EXAMPLE, api_name="/similarity")) > 0.5
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    written = log.read_text()
+    assert "serving on" in written and "XNNPACK" not in written, written
+
+
 def test_client_wrong_file_type(client, tmp_path):
     from gradio_client import handle_file
 
