@@ -623,7 +623,7 @@ def launch(export_dir=None, host="127.0.0.1", port=7860, num_threads=None,
         models = DemoModels(resolve(export_dir), num_threads=num_threads,
                             embedder=resolve_embedder(embedder, num_threads),
                             tiers=bundled_tiers(export_dir))
-        models.default.predict_proba("warm up", pairs="warm up" if models.takes_pairs else None)
+        models.default.warm_up()
     app = build_app(models)
     app.queue(default_concurrency_limit=2, max_size=32)
     app.launch(server_name=host, server_port=port, share=False,

@@ -113,8 +113,7 @@ class ClassifierModelHandler(ModelHandler):
             classifier = Classifier.load(self.export, recipe=self.recipe,
                                          num_threads=self.num_threads,
                                          max_batch_size=MIN_BATCH_SIZE, **self.options)
-            classifier.predict_proba("warm up", pairs="warm up" if classifier.takes_pairs
-                                     else None)
+            classifier.warm_up()
         return classifier
 
     def run_inference(self, batch, model, inference_args=None):

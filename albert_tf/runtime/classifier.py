@@ -297,6 +297,12 @@ class Classifier:
                 calls[i] = int(parts[CALLS].sum())
         return probabilities, truncated, num_tokens, unknown, calls, single
 
+    def warm_up(self):
+        """One call on a stand-in text (a pair for a pair model): LiteRT announces
+        its XNNPACK delegate on stderr at a process's first call and packs the
+        weights then, so callers make that call inside `native_stderr_filtered`."""
+        self.predict_proba("warm up", pairs="warm up" if self.takes_pairs else None)
+
     def predict_proba(self, texts, long_texts="truncate", *, pairs=None):
         """`(n, num_labels)` float32 probabilities for a list of texts (one row
         for one text; sigmoids for a multi-label model). `long_texts`:

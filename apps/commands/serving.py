@@ -24,7 +24,7 @@ def cmd_classify(args):
                                      score_threshold=args.score_threshold,
                                      threshold=args.threshold, exit=args.exit)
         pairs = classifier.takes_pairs
-        classifier.predict_proba("warm up", pairs="warm up" if pairs else None)
+        classifier.warm_up()
     contract = classifier.bundle.manifest.get("contract", {})
     column = check_pair_options(args, pairs, (contract.get("text_column"),
                                               contract.get("text_pair_column")))

@@ -260,7 +260,7 @@ def graded_pairs(teacher_cosines, per_bin=GRADED_PER_BIN, seed=0):
     picked = [members if len(members) <= per_bin
               else members[np.argpartition(rank[members], per_bin)[:per_bin]]
               for members in (np.flatnonzero(bins == b) for b in range(len(GRADED_EDGES) - 1))]
-    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, np.int64)
+    return np.sort(np.concatenate(picked))  # one array a bin, empty ones included
 
 
 def agreement(student_vectors, teacher_vectors, pairs_of=AGREEMENT_SENTENCES):
