@@ -19,6 +19,16 @@ sentence, and the Spearman correlation of their pairwise cosines over the first
 sentence-transformers model against the teacher: a landmark for the student's
 figure (what a model trained on its own, not distilled, gets on the same pairs).
 
+`--pairs FILE` measures on designed pairs instead of all pairs of a sentence
+set, as similarity benchmarks do: a TSV/CSV/JSONL file with `sentence1` and
+`sentence2` columns, an optional `score` (or `label`: a human similarity score,
+as Hugging Face's stsb has it) and an optional `kind` (or `genre`). Reported:
+the Spearman of the student's pair cosines with the teacher's (and each
+reference's), overall and by kind, and, where the file has scores, each model's
+Spearman with them: the figure a similarity benchmark reports.
+`benchmarks/data/sts_kinds_probe.tsv` is 61 pairs we wrote of the kinds such
+benchmarks hold (captions, headlines, forum posts, one-word changes); no scores.
+
     python benchmarks/embedder_latency.py --teacher mpnet \\
         --student albert_tf/bundled/sentence_embedder --embedder-dir runs/embedder-cosine \\
         --vectors runs/mpnet-sentences.vectors.npz --out runs/embedder-latency
@@ -66,6 +76,76 @@ def heldout_sentences(embedder_dir):
     return corpus_for(config).heldout
 
 
+PAIR_COLUMNS = ("sentence1", "sentence2")
+SCORE_COLUMNS = ("score", "label")  # the first present is the human score
+KIND_COLUMNS = ("kind", "genre")
+
+
+def read_pairs(path):
+    """`(firsts, seconds, scores or None, kinds or None)` from a pairs file; a bad file
+    is a one-line SystemExit naming it."""
+    from albert_tf.errors import DataError
+    from albert_tf.text.data import read_records
+
+    try:
+        records = [(number, record) for number, record in read_records(path)]
+    except DataError as error:
+        raise SystemExit(f"embedder_latency: {error}") from None
+    if not records or any(c not in records[0][1] for c in PAIR_COLUMNS):
+        raise SystemExit(f"embedder_latency: {path}: expected columns "
+                         f"{' and '.join(PAIR_COLUMNS)} in a header row")
+    columns = records[0][1]
+    score = next((c for c in SCORE_COLUMNS if c in columns), None)
+    kind = next((c for c in KIND_COLUMNS if c in columns), None)
+    scores = None
+    if score:
+        try:
+            scores = np.array([float(r[score]) for _, r in records])
+        except ValueError:
+            number = next(n for n, r in records if not _is_number(r[score]))
+            raise SystemExit(f"embedder_latency: {path}:{number}: {score} is not a "
+                             "number") from None
+    return ([r[PAIR_COLUMNS[0]] for _, r in records], [r[PAIR_COLUMNS[1]] for _, r in records],
+            scores, [r[kind] for _, r in records] if kind else None)
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def pair_report(pairs, teacher_cosines, model_cosines):
+    """Spearman of each model's pair cosines with the teacher's, overall and by kind,
+    and, where the pairs have human scores, each model's (the teacher's too) with them."""
+    from albert_tf.similarity import spearman
+
+    _, _, scores, kinds = pairs
+    report = {"count": len(teacher_cosines), "vs_teacher": {}}
+    for name, cosines in model_cosines.items():
+        figures = {"all": round(float(spearman(cosines, teacher_cosines)), 4)}
+        for kind in sorted(set(kinds or [])):
+            chosen = np.array(kinds) == kind
+            if chosen.sum() > 2:
+                figures[kind] = round(float(spearman(cosines[chosen],
+                                                     teacher_cosines[chosen])), 4)
+        report["vs_teacher"][name] = figures
+    if scores is not None:
+        report["vs_scores"] = {
+            name: round(float(spearman(cosines, scores)), 4)
+            for name, cosines in {"teacher": teacher_cosines, **model_cosines}.items()}
+    return report
+
+
+def pair_cosines(encode, pairs):
+    """The cosine of each pair's two sentences under `encode` (texts -> vectors)."""
+    from albert_tf.similarity import unit_rows
+
+    return (unit_rows(encode(pairs[0])) * unit_rows(encode(pairs[1]))).sum(axis=1)
+
+
 def mediapipe_cosines(path, texts, runtime_vectors):
     from mediapipe.tasks.python.core.base_options import BaseOptions
     from mediapipe.tasks.python.text import TextEmbedder, TextEmbedderOptions
@@ -85,6 +165,8 @@ def main(argv=None):
                         help="sentence-transformers directory or packaged base name")
     parser.add_argument("--student", required=True, help="embedder export or bundle")
     parser.add_argument("--recipe", default="dynamic_int8", help="the student's .tflite")
+    parser.add_argument("--pairs", help="a file of designed sentence pairs (sentence1, "
+                                        "sentence2[, score][, kind]) measured on as well")
     heldout = parser.add_mutually_exclusive_group(required=True)
     heldout.add_argument("--embedder-dir",
                          help="the student's embedder directory (its held-out sentences)")
@@ -103,6 +185,7 @@ def main(argv=None):
                              "student's (repeatable; default: none)")
     parser.add_argument("--out", help="directory for report.json (default: print only)")
     args = parser.parse_args(argv)
+    pairs = read_pairs(args.pairs) if args.pairs else None  # a bad file fails before work
 
     import torch
 
@@ -123,11 +206,16 @@ def main(argv=None):
     report = {"command": "python benchmarks/embedder_latency.py " + " ".join(argv or []),
               "machine": machine(), "heldout_sentences": len(heldout),
               "agreement": agreement(student_vectors, teacher_vectors)}
+    references = {name: SentenceTeacher(name, num_threads=1) for name in args.reference}
     if args.reference:  # all held-out sentences: the graded figure draws from all
         report["reference_agreement"] = {
-            name: agreement(SentenceTeacher(name, num_threads=1).encode(heldout),
-                            teacher_vectors)
-            for name in args.reference}
+            name: agreement(reference.encode(heldout), teacher_vectors)
+            for name, reference in references.items()}
+    if pairs:
+        encoders = {"student": student.embed, **{n: r.encode for n, r in references.items()}}
+        report["pairs"] = {"file": args.pairs, **pair_report(
+            pairs, pair_cosines(teacher.encode, pairs),
+            {name: pair_cosines(encode, pairs) for name, encode in encoders.items()})}
 
     rng = np.random.default_rng(0)
     texts = [heldout[i] for i in rng.choice(len(heldout), args.warmup + args.sample,

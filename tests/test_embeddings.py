@@ -525,8 +525,18 @@ def test_the_bundle_script_and_the_benchmark_on_a_tiny_embedder(embedder_export,
     write_text_lines(str(heldout_file), heldout)
     teacher = SentenceTeacher(teacher_dir)
     write_vectors_file(str(vectors), teacher.describe(), heldout, teacher.encode(heldout))
+    # Designed pairs with "human" scores: here the teacher's own cosines, so the
+    # teacher must score 1.0 against them and the student as it does against the
+    # teacher; the teacher given as a reference agrees with itself.
+    pairs_file = tmp_path / "pairs.tsv"
+    firsts, seconds = heldout[:-1], heldout[1:]
+    scores = (teacher.encode(firsts) * teacher.encode(seconds)).sum(axis=1)
+    pairs_file.write_text("kind\tsentence1\tsentence2\tscore\n" + "".join(
+        f"{'ab'[i % 2]}\t{a}\t{b}\t{score!r}\n"
+        for i, (a, b, score) in enumerate(zip(firsts, seconds, scores.tolist()))))
     reports = {}
-    for name, more in (("file", ["--vectors", str(vectors)]), ("teacher", [])):
+    pairs_options = ["--pairs", str(pairs_file), "--reference", str(teacher_dir)]
+    for name, more in (("file", ["--vectors", str(vectors)]), ("teacher", pairs_options)):
         done = subprocess.run(
             [sys.executable, os.path.join(root, "benchmarks", "embedder_latency.py"),
              "--teacher", str(teacher_dir), "--student", str(bundle), "--recipe", "float32",
@@ -544,6 +554,20 @@ def test_the_bundle_script_and_the_benchmark_on_a_tiny_embedder(embedder_export,
     assert reports["teacher"]["mediapipe_vs_runtime"]["mean_cosine"] >= 0.99
     assert reports["teacher"]["bytes"]["student_file"] == os.path.getsize(
         bundle / "float32.tflite")
+    pairs = reports["teacher"]["pairs"]
+    assert pairs["count"] == len(firsts)
+    student, reference = pairs["vs_teacher"]["student"], pairs["vs_teacher"][str(teacher_dir)]
+    assert sorted(student) == ["a", "all", "b"] and 0 < student["all"] < 1
+    assert reference["all"] == pairs["vs_scores"]["teacher"] == 1.0
+    assert abs(pairs["vs_scores"]["student"] - student["all"]) <= 1e-3
+    pairs_file.write_text("sentence1\tscore\na\t1\n")  # no sentence2: one line, exit 1
+    done = subprocess.run(
+        [sys.executable, os.path.join(root, "benchmarks", "embedder_latency.py"),
+         "--student", str(bundle), "--heldout", str(heldout_file), "--pairs", str(pairs_file)],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        f"embedder_latency: {pairs_file}: expected columns sentence1 and sentence2 in a "
+        "header row"], done.stderr[-1000:]
 
 
 def test_text_the_embedder_cannot_read_gets_no_similarity(embedder_export, embedder, tmp_path):
@@ -745,3 +769,107 @@ def test_wordnet_sentences_become_two_corpus_files(tmp_path):
                            capture_output=True, text=True, timeout=60)
     assert usage.returncode == 2 and "--shard-lines: must be at least 1, got 0" in usage.stderr
     assert not (tmp_path / "c").exists()
+
+
+def _tiny_wordnet(directory):
+    """A WordNet dict directory in WordNet 3.0's file formats: violin (fiddle) and
+    cello under stringed_instrument, a tomato, good and bad (antonyms), to play."""
+    directory.mkdir()
+    header = "  1 This software and database is being provided to you, the LICENSEE, by  \n"
+    files = {
+        "data.noun": ["00000100 06 n 02 violin 0 fiddle 0 001 @ 00000300 n 0000 | bowed",
+                      "00000200 06 n 01 cello 0 001 @ 00000300 n 0000 | a large violin",
+                      "00000300 06 n 01 stringed_instrument 0 002 ~ 00000100 n 0000 "
+                      "~ 00000200 n 0000 | a musical instrument with strings",
+                      "00000400 13 n 01 tomato 0 000 | a red fruit"],
+        "index.noun": ["violin n 1 1 @ 1 5 00000100", "fiddle n 1 1 @ 1 0 00000100",
+                       "cello n 1 1 @ 1 4 00000200",
+                       "stringed_instrument n 1 1 ~ 1 0 00000300",
+                       "tomato n 1 0 1 3 00000400"],
+        "data.adj": ["00000500 00 a 01 good 0 001 ! 00000600 a 0101 | desirable",
+                     "00000600 00 a 01 bad 0 001 ! 00000500 a 0101 | undesirable"],
+        "index.adj": ["good a 1 1 ! 1 9 00000500", "bad a 1 1 ! 1 7 00000600"],
+        "data.verb": ["00000700 29 v 01 play 0 000 01 + 01 00 | take part in a game"],
+        "index.verb": ["play v 1 0 1 8 00000700"],
+    }
+    for name, lines in files.items():
+        (directory / name).write_text(header + "".join(f"{line}  \n" for line in lines),
+                                      encoding="latin-1")
+    return directory
+
+
+def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path):
+    """scripts/word_variants.py: each base is followed by its variants, each one
+    content word changed (a synonym, a sibling under the same hypernym, an antonym,
+    a common word of the same part of speech); a plural keeps its "s", a capital
+    stays, a capitalized word inside a sentence (a name) and a word WordNet lacks
+    are left alone. --exclude keeps bases out, --dev writes pairs the benchmark
+    reads, --shards splits evenly; the same seed, the same files. No WordNet: a
+    one-line error, exit 1, nothing written."""
+    import subprocess
+    import sys
+
+    from albert_tf.text.data import iter_text_lines
+
+    wordnet = _tiny_wordnet(tmp_path / "dict")
+    bases = tmp_path / "bases.txt"
+    bases.write_text("She plays the violin every day.\nTwo violins sat on the shelf.\n"
+                     "The food there was good tonight.\nViolins are often very loud.\n"
+                     "We met Tomato at the old bridge.\nToo short.\n")
+    excluded = tmp_path / "heldout.txt"
+    excluded.write_text("The food there was good tonight.\n")
+    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scripts",
+                          "word_variants.py")
+
+    def run(out, *more):
+        return subprocess.run([sys.executable, script, str(bases), "--wordnet", str(wordnet),
+                               "--out", str(tmp_path / out / "v"), *more],
+                              capture_output=True, text=True, timeout=60)
+
+    done = run("a", "--exclude", str(excluded))
+    assert done.returncode == 0, done.stderr
+    lines = list(iter_text_lines(str(tmp_path / "a" / "v.txt")))
+    groups, group = {}, None
+    for line in lines:
+        if line in bases.read_text().splitlines():
+            group = groups.setdefault(line, [])
+        else:
+            group.append(line)
+    # Excluded, too short, or nothing WordNet knows (Tomato is a name here): no group.
+    assert sorted(groups) == ["She plays the violin every day.",
+                              "Two violins sat on the shelf.",
+                              "Violins are often very loud."]
+    nouns = {"violin", "fiddle", "cello", "tomato"}
+    one = groups["She plays the violin every day."]
+    assert "She plays the fiddle every day." in one and "She plays the cello every day." in one
+    assert len(one) <= 3 and {v.split()[3].rstrip(".") for v in one} <= nouns
+    plural = groups["Two violins sat on the shelf."]
+    assert {"Two fiddles sat on the shelf.", "Two cellos sat on the shelf."} <= set(plural)
+    assert {v.split()[0] for v in groups["Violins are often very loud."]} <= {
+        "Fiddles", "Cellos", "Violins", "Tomatos"}
+
+    done = run("b", "--dev", "1", "--shards", "2", "--seed", "3")
+    assert done.returncode == 0, done.stderr
+    again = run("c", "--dev", "1", "--shards", "2", "--seed", "3")
+    assert again.returncode == 0, again.stderr
+    for name in ("v-1.txt", "v-2.txt", "v-dev.tsv"):
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
+    halves = [list(iter_text_lines(str(tmp_path / "b" / f"v-{k}.txt"))) for k in (1, 2)]
+    assert abs(len(halves[0]) - len(halves[1])) <= 1
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
+    from embedder_latency import read_pairs
+
+    firsts, seconds, scores, kinds = read_pairs(str(tmp_path / "b" / "v-dev.tsv"))
+    assert scores is None and set(kinds) <= {"synonym", "sibling", "antonym", "random"}
+    assert len(firsts) == len(seconds) >= 2 and len(set(firsts)) == 1  # one dev base
+    assert firsts[0] not in halves[0] + halves[1]  # kept apart from the training files
+    assert "The food there was bad tonight." in (
+        [s for k, s in zip(kinds, seconds) if k == "antonym"]
+        + [line for half in halves for line in half])
+
+    missing = subprocess.run([sys.executable, script, str(bases), "--wordnet",
+                              str(tmp_path / "none"), "--out", str(tmp_path / "d" / "v")],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
+    assert "apt-get install wordnet-base" in missing.stderr
+    assert not (tmp_path / "d").exists()
