@@ -88,7 +88,7 @@ def read_pairs(path):
     from albert_tf.text.data import read_records
 
     try:
-        records = [(number, record) for number, record in read_records(path)]
+        records = list(read_records(path))
     except DataError as error:
         raise SystemExit(f"embedder_latency: {error}") from None
     if not records or any(c not in records[0][1] for c in PAIR_COLUMNS):
@@ -97,24 +97,16 @@ def read_pairs(path):
     columns = records[0][1]
     score = next((c for c in SCORE_COLUMNS if c in columns), None)
     kind = next((c for c in KIND_COLUMNS if c in columns), None)
-    scores = None
-    if score:
+    scores = [] if score else None
+    for number, record in records if score else ():
         try:
-            scores = np.array([float(r[score]) for _, r in records])
+            scores.append(float(record[score]))
         except ValueError:
-            number = next(n for n, r in records if not _is_number(r[score]))
             raise SystemExit(f"embedder_latency: {path}:{number}: {score} is not a "
                              "number") from None
     return ([r[PAIR_COLUMNS[0]] for _, r in records], [r[PAIR_COLUMNS[1]] for _, r in records],
-            scores, [r[kind] for _, r in records] if kind else None)
-
-
-def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+            None if scores is None else np.array(scores),
+            [r[kind] for _, r in records] if kind else None)
 
 
 def pair_report(pairs, teacher_cosines, model_cosines):
@@ -123,14 +115,15 @@ def pair_report(pairs, teacher_cosines, model_cosines):
     from albert_tf.similarity import spearman
 
     _, _, scores, kinds = pairs
+    # Each kind's pairs, where there are enough of them for a correlation.
+    labels = np.array(kinds or [])
+    chosen = {kind: mask for kind in sorted(set(kinds or []))
+              if (mask := labels == kind).sum() > 2}
     report = {"count": len(teacher_cosines), "vs_teacher": {}}
     for name, cosines in model_cosines.items():
         figures = {"all": round(float(spearman(cosines, teacher_cosines)), 4)}
-        for kind in sorted(set(kinds or [])):
-            chosen = np.array(kinds) == kind
-            if chosen.sum() > 2:
-                figures[kind] = round(float(spearman(cosines[chosen],
-                                                     teacher_cosines[chosen])), 4)
+        for kind, mask in chosen.items():
+            figures[kind] = round(float(spearman(cosines[mask], teacher_cosines[mask])), 4)
         report["vs_teacher"][name] = figures
     if scores is not None:
         report["vs_scores"] = {
@@ -207,7 +200,7 @@ def main(argv=None):
               "machine": machine(), "heldout_sentences": len(heldout),
               "agreement": agreement(student_vectors, teacher_vectors)}
     references = {name: SentenceTeacher(name, num_threads=1) for name in args.reference}
-    if args.reference:  # all held-out sentences: the graded figure draws from all
+    if references:  # all held-out sentences: the graded figure draws from all
         report["reference_agreement"] = {
             name: agreement(reference.encode(heldout), teacher_vectors)
             for name, reference in references.items()}

@@ -41,9 +41,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from albert_tf.errors import AlbertTfError  # noqa: E402
-from albert_tf.text.data import iter_text_lines, write_text_lines  # noqa: E402
+from albert_tf.text.data import iter_text_lines  # noqa: E402
 from apps.cli_common import positive_int  # noqa: E402
-from scripts.wordnet_sentences import DEFAULT_DIR  # noqa: E402
+from scripts.wordnet_sentences import DEFAULT_DIR, write_corpus_file  # noqa: E402
 
 # WordNet's file names by part of speech; adjective satellites ("s") live in data.adj.
 PARTS = {"n": "noun", "v": "verb", "a": "adj"}
@@ -180,12 +180,6 @@ def write_pairs(path, rows):
     print(f"{path}: {len(rows)} pairs")
 
 
-def write_atomically(path, lines):
-    write_text_lines(path + ".partial", lines)
-    os.replace(path + ".partial", path)
-    print(f"{path}: {len(lines)} lines")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -231,11 +225,11 @@ def main(argv=None):
         write_pairs(f"{args.out}-dev.tsv", rows)
     lines = [line for group in groups for line in group]
     if args.shards == 1:
-        write_atomically(f"{args.out}.txt", lines)
+        write_corpus_file(f"{args.out}.txt", lines)
         return 0
     size = -(-len(lines) // args.shards)
     for number in range(args.shards):
-        write_atomically(f"{args.out}-{number + 1}.txt", lines[number * size:(number + 1) * size])
+        write_corpus_file(f"{args.out}-{number + 1}.txt", lines[number * size:(number + 1) * size])
     return 0
 
 

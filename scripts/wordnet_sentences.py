@@ -72,6 +72,14 @@ def shards(lines, shard_lines, seed=0):
     return [lines[i:i + shard_lines] for i in range(0, len(lines), shard_lines)]
 
 
+def write_corpus_file(path, lines):
+    """`lines` as a plain-text corpus file (the format --transfer reads), written
+    whole or not at all, and say so."""
+    write_text_lines(path + ".partial", lines)
+    os.replace(path + ".partial", path)
+    print(f"{path}: {len(lines)} lines")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],
@@ -97,9 +105,7 @@ def main(argv=None):
             outputs = {f"{args.out}-{part}-{number}.txt": shard for number, shard in
                        enumerate(shards(lines, args.shard_lines, args.seed), start=1)}
         for path, shard in outputs.items():
-            write_text_lines(path + ".partial", shard)  # the format --transfer reads
-            os.replace(path + ".partial", path)
-            print(f"{path}: {len(shard)} lines")
+            write_corpus_file(path, shard)
     return 0
 
 
