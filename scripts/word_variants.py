@@ -43,7 +43,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from albert_tf.errors import AlbertTfError  # noqa: E402
 from albert_tf.text.data import iter_text_lines  # noqa: E402
 from apps.cli_common import positive_int  # noqa: E402
-from scripts.wordnet_sentences import DEFAULT_DIR, write_corpus_file  # noqa: E402
+from scripts.wordnet_sentences import DEFAULT_DIR, write_corpus_shards  # noqa: E402
 
 # WordNet's file names by part of speech; adjective satellites ("s") live in data.adj.
 PARTS = {"n": "noun", "v": "verb", "a": "adj"}
@@ -223,13 +223,7 @@ def main(argv=None):
         rows = [(kind, base, variant) for base in dev_bases
                 for kind, variant in variants(base, wordnet, rng, args.per_base).items()]
         write_pairs(f"{args.out}-dev.tsv", rows)
-    lines = [line for group in groups for line in group]
-    if args.shards == 1:
-        write_corpus_file(f"{args.out}.txt", lines)
-        return 0
-    size = -(-len(lines) // args.shards)
-    for number in range(args.shards):
-        write_corpus_file(f"{args.out}-{number + 1}.txt", lines[number * size:(number + 1) * size])
+    write_corpus_shards(args.out, [line for group in groups for line in group], args.shards)
     return 0
 
 

@@ -80,6 +80,17 @@ def write_corpus_file(path, lines):
     print(f"{path}: {len(lines)} lines")
 
 
+def write_corpus_shards(prefix, lines, shards=1):
+    """`lines` as PREFIX.txt, or (`shards` > 1) as PREFIX-1.txt, PREFIX-2.txt, ... of
+    equal length, so that `--per-file`, which caps every transfer file, takes them all."""
+    if shards == 1:
+        write_corpus_file(f"{prefix}.txt", lines)
+        return
+    size = -(-len(lines) // shards)
+    for number in range(shards):
+        write_corpus_file(f"{prefix}-{number + 1}.txt", lines[number * size:(number + 1) * size])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0],

@@ -873,3 +873,160 @@ def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path)
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
     assert "apt-get install wordnet-base" in missing.stderr
     assert not (tmp_path / "d").exists()
+
+
+# --- moving an embedder onto a new vocabulary -----------------------------------
+
+
+def test_a_new_vocabulary_carries_the_embedder_over(embedder, corpus_files, tmp_path):
+    """Fast Vocabulary Transfer: pieces both vocabularies have keep their rows, new
+    ones start as the mean of their old split's rows (a word-inner piece from
+    word-inner rows), every other weight is kept, so a text both tokenizers split
+    alike gets the very same vector from the moved embedder."""
+    import subprocess
+    import sys
+
+    from albert_tf.text.tokenizer import AlbertTokenizer
+    from albert_tf.training.vocabulary_transfer import (WORD_START, old_ids_of_piece,
+                                                        transfer_embeddings)
+
+    old = embedder.tokenizer
+    lines = [text for text, _ in sentiment_rows(300, seed=41)]
+    new = AlbertTokenizer.train(lines + ["tomato onion laptop kitten"] * 20, vocab_size=260)
+    assert new.vocab_size != old.vocab_size
+    table = embedder.backbone.token_embedding.embeddings.numpy()
+    moved = transfer_embeddings(table, old, new)
+    assert moved.shape == (new.vocab_size, table.shape[1])
+    old_ids = {piece: i for i, piece in enumerate(old.id_to_piece(range(old.vocab_size)))}
+    new_pieces = new.id_to_piece(range(new.vocab_size))
+    shared = [p for p in new_pieces if p in old_ids]
+    built = [p for p in new_pieces if p not in old_ids]
+    assert shared and built
+    for piece in shared:
+        np.testing.assert_array_equal(moved[new_pieces.index(piece)], table[old_ids[piece]])
+    for piece in built:
+        ids = old_ids_of_piece(piece, old, old_ids)
+        np.testing.assert_allclose(moved[new_pieces.index(piece)], table[ids].mean(axis=0),
+                                   rtol=1e-6)
+        if not piece.startswith(WORD_START):
+            # Built from pieces inside a word: no word-start mark on the first one.
+            assert not old.id_to_piece(ids[:1])[0].startswith(WORD_START)
+    with pytest.raises(ValueError, match=f"{table.shape[0] - 1} rows"):
+        transfer_embeddings(table[1:], old, new)
+
+    def run(*args):
+        return subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "..",
+                                                            "scripts", "transfer_vocabulary.py"),
+                               embedder.path, "--tokenizer", str(tmp_path / "tok"), *args],
+                              capture_output=True, text=True)
+
+    new.save(str(tmp_path / "tok"))
+    out = tmp_path / "moved"
+    done = run("--out", str(out), "--check", corpus_files[1])
+    assert done.returncode == 0, done.stderr
+    assert "cosine old/new mean" in done.stdout
+    loaded = albert_tf.load_embedder(str(out))
+    assert loaded.backbone.vocabulary_size == new.vocab_size
+    assert loaded.metadata["vocabulary_transfer"]["built_pieces"] == len(built)
+    alike = [t for t in lines if old.tokenize(t) == new.tokenize(t)]
+    unlike = ["a tomato and an onion", "a kitten on a laptop"]
+    assert alike and all(old.tokenize(t) != new.tokenize(t) for t in unlike)
+    np.testing.assert_allclose(loaded.embed(alike), embedder.embed(alike), atol=1e-5)
+    assert not np.allclose(loaded.embed(unlike), embedder.embed(unlike), atol=1e-3)
+    # An existing directory is not overwritten: one line, exit 1.
+    refused = run("--out", str(out))
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines()[-1].startswith(f"error: {out}: exists")
+
+
+def _tiny_instrument_wordnet(directory):
+    """A WordNet dict directory holding one of scene_sentences' object kinds: violin,
+    cello and tuba under musical_instrument, each used in a gloss (tuba in none)."""
+    directory.mkdir()
+    header = "  1 This software and database is being provided to you, the LICENSEE, by  \n"
+    files = {
+        "data.noun": ["00000100 06 n 01 musical_instrument 0 003 ~ 00000200 n 0000 "
+                      "~ 00000300 n 0000 ~ 00000400 n 0000 | a violin or a cello",
+                      "00000200 06 n 01 violin 0 001 @ 00000100 n 0000 | like a cello",
+                      "00000300 06 n 01 cello 0 001 @ 00000100 n 0000 | a large violin",
+                      "00000400 06 n 01 tuba 0 001 @ 00000100 n 0000 | a brass horn"],
+        "index.noun": ["musical_instrument n 1 1 ~ 1 0 00000100", "violin n 1 1 @ 1 5 00000200",
+                       "cello n 1 1 @ 1 4 00000300", "tuba n 1 1 @ 1 0 00000400"],
+        "data.adj": [], "index.adj": [],
+        "data.verb": ["00000700 29 v 01 play 0 000 01 + 01 00 | take part in a game"],
+        "index.verb": ["play v 1 0 1 8 00000700"],
+    }
+    for name, lines in files.items():
+        (directory / name).write_text(header + "".join(f"{line}  \n" for line in lines),
+                                      encoding="latin-1")
+    return directory
+
+
+def test_scene_sentences_and_their_one_slot_variants(tmp_path):
+    """scripts/scene_sentences.py: caption-shaped sentences whose objects are the
+    WordNet nouns under a kind's root synset that WordNet's own texts use often
+    enough, each after a verb that takes that kind; each variant changes the one
+    slot it is named for; distinct, seeded; --dev pairs read by the benchmark's
+    reader; a WordNet without any kind's root is one line, exit 1."""
+    import dataclasses
+    import random
+    import subprocess
+    import sys
+
+    from benchmarks.embedder_latency import read_pairs
+    from scripts.scene_sentences import (INTRANSITIVE, object_nouns, scene_variants, scenes,
+                                         verbs_taking, word_counts)
+    from scripts.word_variants import WordNet
+
+    directory = _tiny_instrument_wordnet(tmp_path / "wn")
+    wordnet, counts = WordNet(str(directory)), word_counts(str(directory))
+    assert (counts["violin"], counts["cello"], counts["tuba"]) == (2, 2, 0)
+    assert object_nouns(wordnet, counts, min_count=2) == {"instrument": ["cello", "violin"]}
+    assert object_nouns(wordnet, counts, min_count=0) == {"instrument": ["cello", "tuba",
+                                                                         "violin"]}
+    nouns = object_nouns(wordnet, counts, min_count=0)
+    drawn = scenes(nouns, 300, random.Random(3))
+    texts = [scene.text() for scene in drawn]
+    assert len(set(texts)) == 300
+    assert texts == [scene.text() for scene in scenes(nouns, 300, random.Random(3))]
+    with_object = [scene for scene in drawn if scene.kind]
+    assert with_object and len(with_object) < len(drawn)
+    for scene, text in zip(drawn, texts):
+        assert text[0].isupper() and text.endswith(".")
+        assert (" is " in text) != (" are " in text)
+        assert " a a" not in text and " a e" not in text and " an c" not in text
+        if scene.kind:
+            assert scene.verb in verbs_taking("instrument") and f" {scene.noun}" in text
+        else:
+            assert scene.verb in INTRANSITIVE
+    rng, fields = random.Random(5), {"agent": "agent", "verb": "verb", "object": "noun",
+                                     "place": "place"}
+    for scene in drawn[:100]:
+        for slot, varied in scene_variants(scene, nouns, rng, limit=4).items():
+            assert slot in fields  # one kind of object: no "action" slot
+            changed = [f.name for f in dataclasses.fields(scene)
+                       if getattr(scene, f.name) != getattr(varied, f.name)]
+            assert changed == [fields[slot]] and varied.text() != scene.text()
+
+    script = os.path.join(os.path.dirname(__file__), "..", "scripts", "scene_sentences.py")
+
+    def run(*args):
+        return subprocess.run([sys.executable, script, "--wordnet", str(directory), *args],
+                              capture_output=True, text=True)
+
+    done = run("--out", str(tmp_path / "s"), "--count", "60", "--dev", "10", "--shards", "2",
+               "--min-count", "0", "--seed", "1")
+    assert done.returncode == 0, done.stderr
+    lines = [line for n in (1, 2) for line in
+             (tmp_path / f"s-{n}.txt").read_text(encoding="utf-8").splitlines()]
+    assert 60 < len(lines) <= 60 * 4 and len(set(lines)) == len(lines)
+    firsts, seconds, scores, kinds = read_pairs(str(tmp_path / "s-dev.tsv"))
+    assert scores is None and set(kinds) <= set(fields) and len(firsts) >= 10
+    assert not set(firsts) & set(lines)  # dev bases stay out of the corpus
+    assert run("--out", str(tmp_path / "t"), "--count", "60", "--dev", "10", "--shards", "2",
+               "--min-count", "0", "--seed", "1").returncode == 0
+    assert (tmp_path / "t-1.txt").read_bytes() == (tmp_path / "s-1.txt").read_bytes()
+    refused = run("--out", str(tmp_path / "u"), "--min-count", "5")
+    assert refused.returncode == 1 and not list(tmp_path.glob("u*"))
+    assert refused.stderr.strip().splitlines() == ["error: WordNet has none of the object "
+                                                   "kinds' nouns"]
