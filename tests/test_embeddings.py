@@ -771,11 +771,20 @@ def test_wordnet_sentences_become_two_corpus_files(tmp_path):
     assert not (tmp_path / "c").exists()
 
 
+def _write_wordnet(directory, files):
+    """{file name: lines} as a WordNet dict directory: a licence header line (two
+    leading spaces, as WordNet 3.0's), then each line with its two trailing spaces."""
+    directory.mkdir()
+    header = "  1 This software and database is being provided to you, the LICENSEE, by  \n"
+    for name, lines in files.items():
+        (directory / name).write_text(header + "".join(f"{line}  \n" for line in lines),
+                                      encoding="latin-1")
+    return directory
+
+
 def _tiny_wordnet(directory):
     """A WordNet dict directory in WordNet 3.0's file formats: violin (fiddle) and
     cello under stringed_instrument, a tomato, good and bad (antonyms), to play."""
-    directory.mkdir()
-    header = "  1 This software and database is being provided to you, the LICENSEE, by  \n"
     files = {
         "data.noun": ["00000100 06 n 02 violin 0 fiddle 0 001 @ 00000300 n 0000 | bowed",
                       "00000200 06 n 01 cello 0 001 @ 00000300 n 0000 | a large violin",
@@ -792,10 +801,7 @@ def _tiny_wordnet(directory):
         "data.verb": ["00000700 29 v 01 play 0 000 01 + 01 00 | take part in a game"],
         "index.verb": ["play v 1 0 1 8 00000700"],
     }
-    for name, lines in files.items():
-        (directory / name).write_text(header + "".join(f"{line}  \n" for line in lines),
-                                      encoding="latin-1")
-    return directory
+    return _write_wordnet(directory, files)
 
 
 def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path):
@@ -942,8 +948,6 @@ def test_a_new_vocabulary_carries_the_embedder_over(embedder, corpus_files, tmp_
 def _tiny_instrument_wordnet(directory):
     """A WordNet dict directory holding one of scene_sentences' object kinds: violin,
     cello and tuba under musical_instrument, each used in a gloss (tuba in none)."""
-    directory.mkdir()
-    header = "  1 This software and database is being provided to you, the LICENSEE, by  \n"
     files = {
         "data.noun": ["00000100 06 n 01 musical_instrument 0 003 ~ 00000200 n 0000 "
                       "~ 00000300 n 0000 ~ 00000400 n 0000 | a violin or a cello",
@@ -956,10 +960,7 @@ def _tiny_instrument_wordnet(directory):
         "data.verb": ["00000700 29 v 01 play 0 000 01 + 01 00 | take part in a game"],
         "index.verb": ["play v 1 0 1 8 00000700"],
     }
-    for name, lines in files.items():
-        (directory / name).write_text(header + "".join(f"{line}  \n" for line in lines),
-                                      encoding="latin-1")
-    return directory
+    return _write_wordnet(directory, files)
 
 
 def test_scene_sentences_and_their_one_slot_variants(tmp_path):
