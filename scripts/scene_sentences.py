@@ -30,6 +30,15 @@ the same sentence. Why not `scripts/word_variants.py` on these bases: it guesses
 each word's part of speech and breaks the grammar ("Three people are track by the
 river"); here every slot is known. `--dev N` keeps N bases out of the files and
 writes their pairs to OUT-dev.tsv for `benchmarks/embedder_latency.py --pairs`.
+
+`--wordings N` adds N rewordings after each base: the same scene in other words
+("A man is playing a guitar." / "A guy plays the guitar." / "A guitar is being
+played by a man."): a synonym for the agent, the verb or the place, the present
+simple, the passive or "There is ...", another determiner. Similarity benchmarks
+grade such pairs near the top and a student that only saw slots change reads
+every changed word as a changed meaning. The synonyms appear only in rewordings,
+so a slot variant's change is always one of meaning. With `--wordings 0` the
+files are those of the same command without the option, byte for byte.
 """
 
 import argparse
@@ -93,6 +102,53 @@ PLACES = ("in the kitchen", "on the beach", "in a park", "on the street", "in th
           "on the sidewalk", "in the yard", "on a couch", "in the ocean", "on the ice",
           "in a restaurant", "on a bridge", "at the market", "in a classroom", "on a hill")
 SLOTS = ("agent", "verb", "object", "action", "place")  # what a variant changes
+WORDING = "wording"  # the --dev pairs' kind of a rewording: same scene, other words
+# Words that mean the same, only ever written by `reworded`.
+AGENT_SYNONYMS = {"man": ("guy", "guys"), "woman": ("lady", "ladies"), "child": ("kid", "kids"),
+                  "teenager": ("teen", "teens"), "chef": ("cook", "cooks"),
+                  "baby": ("infant", "infants"), "doctor": ("physician", "physicians"),
+                  "student": ("pupil", "pupils"), "person": ("individual", "individuals")}
+VERB_SYNONYMS = {"fixing": "repairing", "buying": "purchasing", "petting": "stroking",
+                 "talking": "speaking", "chopping": "cutting up", "resting": "relaxing",
+                 "jumping": "leaping", "crying": "weeping", "smiling": "grinning",
+                 "walking": "strolling", "throwing": "tossing", "drinking": "sipping",
+                 "sleeping": "napping"}
+PLACE_SYNONYMS = {"on the beach": "at the beach", "in a park": "at a park",
+                  "on the street": "in the street", "at the table": "at a table",
+                  "on the grass": "on the lawn", "in the ocean": "in the sea",
+                  "on a couch": "on a sofa", "by the river": "beside the river",
+                  "in the forest": "in the woods", "in a pool": "in a swimming pool",
+                  "on the sidewalk": "on the pavement", "in a room": "inside a room"}
+# "-ing" form: (base form, past participle; "" for a verb without an object). Spelled
+# out: English doubles, drops and changes letters ("cutting", "slicing", "ridden")
+# past what a rule on the "-ing" form gets right.
+VERB_FORMS = {
+    "slicing": ("slice", "sliced"), "chopping": ("chop", "chopped"), "cutting": ("cut", "cut"),
+    "peeling": ("peel", "peeled"), "eating": ("eat", "eaten"), "cooking": ("cook", "cooked"),
+    "washing": ("wash", "washed"), "buying": ("buy", "bought"), "holding": ("hold", "held"),
+    "playing": ("play", "played"), "tuning": ("tune", "tuned"), "riding": ("ride", "ridden"),
+    "driving": ("drive", "driven"), "fixing": ("fix", "fixed"), "throwing": ("throw", "thrown"),
+    "catching": ("catch", "caught"), "kicking": ("kick", "kicked"), "hitting": ("hit", "hit"),
+    "using": ("use", "used"), "carrying": ("carry", "carried"), "filling": ("fill", "filled"),
+    "opening": ("open", "opened"), "painting": ("paint", "painted"), "moving": ("move", "moved"),
+    "feeding": ("feed", "fed"), "petting": ("pet", "petted"), "brushing": ("brush", "brushed"),
+    "chasing": ("chase", "chased"), "watching": ("watch", "watched"), "wearing": ("wear", "worn"),
+    "folding": ("fold", "folded"), "drinking": ("drink", "drunk"), "pouring": ("pour", "poured"),
+    "reading": ("read", "read"), "selling": ("sell", "sold"), "repairing": ("repair", "repaired"),
+    "purchasing": ("purchase", "purchased"), "stroking": ("stroke", "stroked"),
+    "cutting up": ("cut up", "cut up"), "tossing": ("toss", "tossed"), "sipping": ("sip", "sipped"),
+    "running": ("run", ""), "walking": ("walk", ""), "dancing": ("dance", ""), "swimming": ("swim", ""),
+    "sleeping": ("sleep", ""), "sitting": ("sit", ""), "jumping": ("jump", ""), "singing": ("sing", ""),
+    "laughing": ("laugh", ""), "crying": ("cry", ""), "standing": ("stand", ""),
+    "climbing": ("climb", ""), "skating": ("skate", ""), "skiing": ("ski", ""), "surfing": ("surf", ""),
+    "fishing": ("fish", ""), "talking": ("talk", ""), "smiling": ("smile", ""), "waiting": ("wait", ""),
+    "resting": ("rest", ""), "writing": ("write", ""), "working": ("work", ""),
+    "lying down": ("lie down", ""), "speaking": ("speak", ""), "relaxing": ("relax", ""),
+    "leaping": ("leap", ""), "weeping": ("weep", ""), "grinning": ("grin", ""),
+    "strolling": ("stroll", ""), "napping": ("nap", ""),
+}
+# How a scene is said: "is slicing", "slices", "is being sliced by", "There is ... slicing".
+FORMS = ("progressive", "simple", "passive", "there")
 NUMBERS = ("Two", "Three", "Some", "The", "Several")
 # A noun WordNet's own glosses and examples use this often is an everyday one
 # ("tomato" 31 times, "lobscouse" once). Why not WordNet's sense-tagged counts, as
@@ -148,25 +204,57 @@ class Scene:
     object_determiner: str = "a"
     noun: str = ""
     place: str = ""
+    form: str = "progressive"
 
-    def text(self):
+    def subject(self):
+        """The agent's phrase, lower case ("a young man", "two men")."""
         adjective = f"{self.adjective} " if self.adjective else ""
         if self.number:
-            subject, be = f"{self.number} {adjective}{self.agent[1]}", "are"
+            return f"{self.number.lower()} {adjective}{self.agent[1]}"
+        head = adjective or self.agent[0]
+        determiner = article(head) if self.determiner == "a" else self.determiner
+        return f"{determiner} {adjective}{self.agent[0]}"
+
+    def object(self):
+        """The object's phrase ("a tomato", "the red ball"), "" without one."""
+        if not self.kind:
+            return ""
+        modifier = f"{self.object_adjective} " if self.object_adjective else ""
+        head = self.object_adjective or self.noun
+        determiner = article(head) if self.object_determiner == "a" else self.object_determiner
+        return f"{determiner} {modifier}{self.noun}"
+
+    def indefinite(self):
+        """Whether the agent is introduced ("a man", "two men"): "There is" needs it."""
+        return self.number not in ("", "The") or (not self.number and self.determiner == "a")
+
+    def text(self):
+        be = "are" if self.number else "is"
+        base, participle = VERB_FORMS[self.verb] if self.form != "progressive" else ("", "")
+        if self.form == "simple":
+            verb = base if self.number else third_person(base)
+            words = [self.subject(), verb, self.object()]
+        elif self.form == "passive":
+            words = [self.object(), "is being", participle, "by", self.subject()]
+        elif self.form == "there":
+            words = ["there", be, self.subject(), self.verb, self.object()]
         else:
-            head = adjective or self.agent[0]
-            determiner = article(head) if self.determiner == "a" else self.determiner
-            subject, be = f"{determiner.capitalize()} {adjective}{self.agent[0]}", "is"
-        words = [subject, be, self.verb]
-        if self.kind:
-            modifier = f"{self.object_adjective} " if self.object_adjective else ""
-            head = self.object_adjective or self.noun
-            determiner = (article(head) if self.object_determiner == "a"
-                          else self.object_determiner)
-            words.append(f"{determiner} {modifier}{self.noun}")
-        if self.place:
-            words.append(self.place)
-        return " ".join(words) + "."
+            words = [self.subject(), be, self.verb, self.object()]
+        text = " ".join(word for word in words + [self.place] if word) + "."
+        return text[0].upper() + text[1:]
+
+
+def third_person(base):
+    """"slice" -> "slices", "watch" -> "watches", "carry" -> "carries", "lie down" ->
+    "lies down": the verb's first word takes the ending."""
+    verb, _, rest = base.partition(" ")
+    if verb.endswith(("s", "sh", "ch", "x", "z")):
+        verb += "es"
+    elif verb.endswith("y") and verb[-2] not in "aeiou":
+        verb = verb[:-1] + "ies"
+    else:
+        verb += "s"
+    return f"{verb} {rest}" if rest else verb
 
 
 def draw_scene(nouns, rng):
@@ -226,6 +314,44 @@ def scene_variants(scene, nouns, rng, limit=3):
     return {slot: changes[slot] for slot in slots[:limit]}
 
 
+def reworded(scene, rng):
+    """`scene` in other words, the same scene: each rewording that applies (a synonym
+    for the agent, the verb or the place, another form, another determiner) is
+    taken with even odds, at least one; None when none applies."""
+    changes = {}
+    if scene.agent[0] in AGENT_SYNONYMS:
+        changes["agent"] = AGENT_SYNONYMS[scene.agent[0]]
+    if scene.verb in VERB_SYNONYMS:
+        changes["verb"] = VERB_SYNONYMS[scene.verb]
+    if scene.place in PLACE_SYNONYMS:
+        changes["place"] = PLACE_SYNONYMS[scene.place]
+    forms = [form for form in FORMS if form != scene.form
+             and (form != "passive" or scene.kind) and (form != "there" or scene.indefinite())]
+    if forms:
+        changes["form"] = rng.choice(forms)
+    if scene.kind:
+        changes["object_determiner"] = "the" if scene.object_determiner == "a" else "a"
+    if not changes:
+        return None
+    fields = sorted(changes)
+    taken = [field for field in fields if rng.random() < 0.5] or [rng.choice(fields)]
+    return dataclasses.replace(scene, **{field: changes[field] for field in taken})
+
+
+def rewordings(scene, rng, count):
+    """Up to `count` distinct rewordings of `scene`, none with its text."""
+    out = {}
+    for _ in range(count * 4):
+        if len(out) >= count:
+            break
+        varied = reworded(scene, rng)
+        if varied is None:
+            break
+        if varied.text() != scene.text():
+            out.setdefault(varied.text(), varied)
+    return list(out.values())
+
+
 def object_nouns(wordnet, counts, kinds=None, min_count=MIN_COUNT):
     """{kind: nouns} for `kinds` (a subset of `KINDS`, all by default) whose root
     WordNet has; raises when none has a noun."""
@@ -256,6 +382,10 @@ def main(argv=None):
     parser.add_argument("--variants", type=int, default=3,
                         help="variants after each base, at most, each changing one slot "
                              f"({', '.join(SLOTS)}); 0: bases only")
+    parser.add_argument("--wordings", type=int, default=0,
+                        help="rewordings after each base, at most: the same scene in other "
+                             "words (synonyms, present simple, passive, 'There is', "
+                             "determiners)")
     parser.add_argument("--dev", type=int, default=0,
                         help="bases kept apart, their (slot, base, variant) pairs written to "
                              "OUT-dev.tsv (the pairs format benchmarks/embedder_latency.py "
@@ -268,7 +398,7 @@ def main(argv=None):
                              "and examples")
     parser.add_argument("--seed", type=int, default=0, help="draw seed")
     args = parser.parse_args(argv)
-    for name in ("variants", "dev", "min_count"):
+    for name in ("variants", "wordings", "dev", "min_count"):
         if getattr(args, name) < 0:
             parser.error(f"--{name.replace('_', '-')} must be >= 0, got {getattr(args, name)}")
     try:
@@ -280,15 +410,19 @@ def main(argv=None):
     rng = random.Random(args.seed)
     drawn = scenes(nouns, args.count + args.dev, rng)
     dev, bases = drawn[:args.dev], drawn[args.dev:]
+    def versions(scene, variants):
+        """(kind, scene) for the scene's slot variants, then its rewordings."""
+        slots = list(scene_variants(scene, nouns, rng, variants).items())
+        words = rewordings(scene, rng, args.wordings) if args.wordings else []
+        return slots + [(WORDING, varied) for varied in words]
+
     lines = [text for scene in bases for text in dict.fromkeys(
-        [scene.text()] + [v.text() for v in scene_variants(scene, nouns, rng,
-                                                           args.variants).values()])]
+        [scene.text()] + [v.text() for _, v in versions(scene, args.variants)])]
     os.makedirs(os.path.dirname(os.path.abspath(args.out)) or ".", exist_ok=True)
     if args.dev:
         write_pairs(f"{args.out}-dev.tsv",
-                    [(slot, scene.text(), varied.text()) for scene in dev
-                     for slot, varied in scene_variants(scene, nouns, rng,
-                                                        max(args.variants, 1)).items()])
+                    [(kind, scene.text(), varied.text()) for scene in dev
+                     for kind, varied in versions(scene, max(args.variants, 1))])
     write_corpus_shards(args.out, lines, args.shards)
     return 0
 

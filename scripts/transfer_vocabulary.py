@@ -52,11 +52,11 @@ def main(argv=None):
     model_config = old.model.get_config()
     model_config["backbone"]["config"]["vocabulary_size"] = tokenizer.vocab_size
     model = encoder_with_dtype(model_config, "float32")
-    table = old.backbone.token_embedding.embeddings.numpy()
-    new_table = transfer_embeddings(table, old.tokenizer, tokenizer)
-    # Same architecture but the table's rows: every other weight in the same order.
-    weights = [new_table if w.shape == table.shape and np.array_equal(w, table) else w
-               for w in old.model.get_weights()]
+    embeddings = old.backbone.token_embedding.embeddings
+    new_table = transfer_embeddings(embeddings.numpy(), old.tokenizer, tokenizer)
+    # Same architecture but the table's rows: every other weight in the same order. The
+    # table is found by identity, not by value: another weight could equal it.
+    weights = [new_table if v is embeddings else v.numpy() for v in old.model.weights]
     model.set_weights(weights)
     report = transfer_report(old.tokenizer, tokenizer)
     save_embedder_dir(args.out, model, tokenizer, config["training"],

@@ -4,6 +4,7 @@ similarity and search on a toy set."""
 
 import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -491,7 +492,6 @@ def test_the_bundle_script_and_the_benchmark_on_a_tiny_embedder(embedder_export,
     sentences in float32): the same agreement either way, the graded figure included."""
     pytest.importorskip("mediapipe")
     import subprocess
-    import sys
 
     from albert_tf.artifacts.manifest import verify_manifest
     from albert_tf.runtime import Embedder
@@ -715,7 +715,6 @@ def test_wordnet_sentences_become_two_corpus_files(tmp_path):
     files are plain-text corpus files. No WordNet: a one-line error, exit 1.
     `--shard-lines`: shuffled shards, reproducible."""
     import subprocess
-    import sys
 
     from albert_tf.text.data import iter_text_lines
 
@@ -813,7 +812,6 @@ def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path)
     reads, --shards splits evenly; the same seed, the same files. No WordNet: a
     one-line error, exit 1, nothing written."""
     import subprocess
-    import sys
 
     from albert_tf.text.data import iter_text_lines
 
@@ -862,8 +860,7 @@ def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path)
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
     halves = [list(iter_text_lines(str(tmp_path / "b" / f"v-{k}.txt"))) for k in (1, 2)]
     assert abs(len(halves[0]) - len(halves[1])) <= 1
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
-    from embedder_latency import read_pairs
+    read_pairs = _benchmark_module("embedder_latency").read_pairs
 
     firsts, seconds, scores, kinds = read_pairs(str(tmp_path / "b" / "v-dev.tsv"))
     assert scores is None and set(kinds) <= {"synonym", "sibling", "antonym", "random"}
@@ -890,7 +887,6 @@ def test_a_new_vocabulary_carries_the_embedder_over(embedder, corpus_files, tmp_
     word-inner rows), every other weight is kept, so a text both tokenizers split
     alike gets the very same vector from the moved embedder."""
     import subprocess
-    import sys
 
     from albert_tf.text.tokenizer import AlbertTokenizer
     from albert_tf.training.vocabulary_transfer import (WORD_START, old_ids_of_piece,
@@ -917,6 +913,18 @@ def test_a_new_vocabulary_carries_the_embedder_over(embedder, corpus_files, tmp_
         if not piece.startswith(WORD_START):
             # Built from pieces inside a word: no word-start mark on the first one.
             assert not old.id_to_piece(ids[:1])[0].startswith(WORD_START)
+    # A word-inner piece whose inner form the old vocabulary lacks ("usually" where it
+    # has only "▁usually") keeps the marked row, never <unk>'s; a bare mark is dropped.
+    marked_only = [p[1:] for p in old_ids if p.startswith(WORD_START) and len(p) > 2
+                   and p[1:] not in old_ids and old.tokenize(p[1:]) == [p]]
+    assert marked_only
+    for text in marked_only:
+        assert old_ids_of_piece(text, old, old_ids) == [old_ids[WORD_START + text]]
+    bare = [t for t in ("xq", "zzv", "qj", "kz", "vx") if old.tokenize(t)[0] == WORD_START]
+    assert bare
+    for text in bare:
+        assert old_ids_of_piece(text, old, old_ids) == [old_ids.get(p, old.unk_id)
+                                                        for p in old.tokenize(text)[1:]]
     with pytest.raises(ValueError, match=f"{table.shape[0] - 1} rows"):
         transfer_embeddings(table[1:], old, new)
 
@@ -943,6 +951,79 @@ def test_a_new_vocabulary_carries_the_embedder_over(embedder, corpus_files, tmp_
     refused = run("--out", str(out))
     assert refused.returncode == 1
     assert refused.stderr.strip().splitlines()[-1].startswith(f"error: {out}: exists")
+
+
+def test_scene_rewordings_say_the_same_scene_in_other_words():
+    """scripts/scene_sentences.py --wordings: the present simple, the passive and
+    "There is" are written right; every verb has its forms; a rewording changes only
+    wording fields, at least one, with synonyms from the lists, a passive only with an
+    object and "There is" only for an agent the sentence introduces."""
+    import dataclasses
+    import random
+
+    from scripts.scene_sentences import (AGENT_SYNONYMS, AGENTS, INTRANSITIVE, PLACE_SYNONYMS,
+                                         TRANSITIVE, VERB_FORMS, VERB_SYNONYMS, Scene,
+                                         draw_scene, reworded, rewordings, third_person)
+
+    man = Scene("", "a", "", ("man", "men"), "playing", "instrument", noun="violin")
+    texts = {form: dataclasses.replace(man, form=form).text()
+             for form in ("progressive", "simple", "passive", "there")}
+    assert texts == {"progressive": "A man is playing a violin.",
+                     "simple": "A man plays a violin.",
+                     "passive": "A violin is being played by a man.",
+                     "there": "There is a man playing a violin."}
+    two = dataclasses.replace(man, number="Two", adjective="old", object_determiner="the",
+                              place="on a stage")
+    assert dataclasses.replace(two, form="simple").text() == "Two old men play the violin on a stage."
+    assert (dataclasses.replace(two, form="passive").text()
+            == "The violin is being played by two old men on a stage.")
+    assert [third_person(v) for v in ("watch", "carry", "lie down", "play", "fix")] == [
+        "watches", "carries", "lies down", "plays", "fixes"]
+    verbs = set(TRANSITIVE) | set(INTRANSITIVE) | set(VERB_SYNONYMS.values())
+    assert verbs <= set(VERB_FORMS)
+    assert all(VERB_FORMS[v][1] for v in TRANSITIVE)
+    assert all(VERB_FORMS[VERB_SYNONYMS.get(v, v)][1] for v in TRANSITIVE)
+    # Synonyms only in rewordings: a base or a slot variant never uses one.
+    assert not set(VERB_SYNONYMS.values()) & (set(TRANSITIVE) | set(INTRANSITIVE))
+    assert not {a[0] for a in AGENT_SYNONYMS.values()} & {a[0] for a in AGENTS}
+
+    nouns = {kind: ["violin", "apple", "ball", "cat"] for kind in
+             ("instrument", "fruit", "ball", "animal")}
+    rng, wording_fields = random.Random(7), {"agent", "verb", "place", "form",
+                                             "object_determiner"}
+    agents = set(AGENTS) | set(AGENT_SYNONYMS.values())
+    for _ in range(300):
+        scene = draw_scene(nouns, rng)
+        for varied in rewordings(scene, rng, 3):
+            changed = {f.name for f in dataclasses.fields(scene)
+                       if getattr(scene, f.name) != getattr(varied, f.name)}
+            assert changed and changed <= wording_fields and varied.text() != scene.text()
+            assert varied.agent in agents and varied.noun == scene.noun
+            if "agent" in changed:
+                assert varied.agent == AGENT_SYNONYMS[scene.agent[0]]
+            if "verb" in changed:
+                assert varied.verb == VERB_SYNONYMS[scene.verb]
+            if "place" in changed:
+                assert varied.place == PLACE_SYNONYMS[scene.place]
+            if varied.form == "passive":
+                assert scene.kind and varied.text().startswith(varied.object().capitalize())
+            if varied.form == "there":
+                assert scene.indefinite() and varied.text().startswith("There ")
+    lone = Scene("", "the", "", ("soldier", "soldiers"), "standing", form="simple")
+    assert reworded(dataclasses.replace(lone, form="progressive"), rng).form == "simple"
+    assert reworded(lone, rng).form == "progressive"  # no object, no "There is": one way back
+
+
+def _benchmark_module(name):
+    """A module of benchmarks/, imported as its scripts run (their directory first on
+    the path: they import `reporting` beside them), whatever ran before."""
+    import importlib
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
 
 
 def _tiny_instrument_wordnet(directory):
@@ -972,13 +1053,12 @@ def test_scene_sentences_and_their_one_slot_variants(tmp_path):
     import dataclasses
     import random
     import subprocess
-    import sys
 
-    from benchmarks.embedder_latency import read_pairs
     from scripts.scene_sentences import (INTRANSITIVE, object_nouns, scene_variants, scenes,
                                          verbs_taking, word_counts)
     from scripts.word_variants import WordNet
 
+    read_pairs = _benchmark_module("embedder_latency").read_pairs
     directory = _tiny_instrument_wordnet(tmp_path / "wn")
     wordnet, counts = WordNet(str(directory)), word_counts(str(directory))
     assert (counts["violin"], counts["cello"], counts["tuba"]) == (2, 2, 0)
@@ -1027,6 +1107,17 @@ def test_scene_sentences_and_their_one_slot_variants(tmp_path):
     assert run("--out", str(tmp_path / "t"), "--count", "60", "--dev", "10", "--shards", "2",
                "--min-count", "0", "--seed", "1").returncode == 0
     assert (tmp_path / "t-1.txt").read_bytes() == (tmp_path / "s-1.txt").read_bytes()
+    # --wordings 0 is the command without it, byte for byte; --wordings 2 adds
+    # rewordings to the files and "wording" pairs to the dev file.
+    assert run("--out", str(tmp_path / "w0"), "--count", "60", "--dev", "10", "--shards", "2",
+               "--min-count", "0", "--seed", "1", "--wordings", "0").returncode == 0
+    assert (tmp_path / "w0-2.txt").read_bytes() == (tmp_path / "s-2.txt").read_bytes()
+    assert run("--out", str(tmp_path / "w2"), "--count", "60", "--dev", "10", "--min-count", "0",
+               "--wordings", "2").returncode == 0
+    worded = (tmp_path / "w2.txt").read_text(encoding="utf-8").splitlines()
+    assert len(worded) > len(lines) and len(set(worded)) == len(worded)
+    assert "wording" in read_pairs(str(tmp_path / "w2-dev.tsv"))[3]
+    assert run("--out", str(tmp_path / "w3"), "--wordings", "-1").returncode == 2
     refused = run("--out", str(tmp_path / "u"), "--min-count", "5")
     assert refused.returncode == 1 and not list(tmp_path.glob("u*"))
     assert refused.stderr.strip().splitlines() == ["error: WordNet has none of the object "

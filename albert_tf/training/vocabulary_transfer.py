@@ -31,7 +31,9 @@ def old_ids_of_piece(piece, old_tokenizer, old_ids):
     A piece inside a word ("ion") has no word-start mark, but SentencePiece reads
     any text as starting a word: "ion" comes back as "▁ion" or "▁", "i", "on". The
     mark is taken off again (the bare "▁" dropped, "▁ion" read as "ion" where the
-    old vocabulary has it), so a word-inner piece is built from word-inner rows.
+    old vocabulary has it), so a word-inner piece is built from word-inner rows;
+    where the old vocabulary has no inner form ("▁usually" but no "usually"), the
+    marked piece's row is used rather than `<unk>`'s.
     """
     if piece in old_ids:
         return [old_ids[piece]]
@@ -39,9 +41,14 @@ def old_ids_of_piece(piece, old_tokenizer, old_ids):
     if not text:
         return []
     split = old_tokenizer.tokenize(text)
-    if not piece.startswith(WORD_START) and split:
-        first = split[0][len(WORD_START):] if split[0].startswith(WORD_START) else split[0]
-        split = ([first] if first else []) + split[1:]
+    if not piece.startswith(WORD_START) and split and split[0].startswith(WORD_START):
+        first = split[0][len(WORD_START):]
+        if not first:
+            split = split[1:]  # the bare mark: the text's own pieces follow
+        elif first in old_ids:
+            split = [first] + split[1:]
+        # else the marked piece stays: the old vocabulary has no inner form of it, and
+        # its word-start row is closer to the piece than the <unk> row would be.
     return [old_ids.get(p, old_tokenizer.unk_id) for p in split]
 
 
