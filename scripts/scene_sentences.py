@@ -340,15 +340,21 @@ def reworded(scene, rng):
 
 def rewordings(scene, rng, count):
     """Up to `count` distinct rewordings of `scene`, none with its text."""
+    return distinct(lambda: reworded(scene, rng), count, count * 4, skip={scene.text()})
+
+
+def distinct(draw, count, tries, skip=()):
+    """Up to `count` of `draw()`'s scenes with distinct texts, none in `skip`, from
+    at most `tries` draws; a None from `draw` ends it."""
     out = {}
-    for _ in range(count * 4):
+    for _ in range(tries):
         if len(out) >= count:
             break
-        varied = reworded(scene, rng)
-        if varied is None:
+        drawn = draw()
+        if drawn is None:
             break
-        if varied.text() != scene.text():
-            out.setdefault(varied.text(), varied)
+        if drawn.text() not in skip:
+            out.setdefault(drawn.text(), drawn)
     return list(out.values())
 
 
@@ -364,13 +370,7 @@ def object_nouns(wordnet, counts, kinds=None, min_count=MIN_COUNT):
 
 def scenes(nouns, count, rng):
     """`count` scenes with distinct texts, drawn from `rng`."""
-    out = {}
-    for _ in range(count * 20):
-        if len(out) >= count:
-            break
-        drawn = draw_scene(nouns, rng)
-        out.setdefault(drawn.text(), drawn)
-    return list(out.values())
+    return distinct(lambda: draw_scene(nouns, rng), count, count * 20)
 
 
 def main(argv=None):
