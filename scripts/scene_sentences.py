@@ -353,8 +353,9 @@ def distinct(draw, count, tries, skip=()):
         drawn = draw()
         if drawn is None:
             break
-        if drawn.text() not in skip:
-            out.setdefault(drawn.text(), drawn)
+        text = drawn.text()
+        if text not in skip:
+            out.setdefault(text, drawn)
     return list(out.values())
 
 

@@ -83,6 +83,19 @@ def random_inputs(batch=3, length=16, vocabulary_size=200, seed=0, pairs=True):
     return {"token_ids": token_ids, "segment_ids": segments, "padding_mask": mask}
 
 
+def benchmark_module(name):
+    """A module of benchmarks/, imported as its scripts run (their directory first on
+    the path: they import `reporting` beside them), whatever ran before."""
+    import importlib
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "benchmarks"))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
 def run_cli(*args, stdin=None, env=None, timeout=600):
     """Run `albert-tf ARGS` in a fresh process; returns CompletedProcess."""
     return subprocess.run(

@@ -12,7 +12,8 @@ import pytest
 import albert_tf
 from albert_tf.errors import AlbertTfError
 from albert_tf.similarity import search_vectors, spearman, unit_rows
-from tests.helpers import FILLER, MICRO_MODEL, NEGATIVE, POSITIVE, sentiment_rows, write_tsv
+from tests.helpers import (FILLER, MICRO_MODEL, NEGATIVE, POSITIVE, benchmark_module,
+                           sentiment_rows, write_tsv)
 
 pytest.importorskip("transformers")
 
@@ -860,7 +861,7 @@ def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path)
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "c" / name).read_bytes()
     halves = [list(iter_text_lines(str(tmp_path / "b" / f"v-{k}.txt"))) for k in (1, 2)]
     assert abs(len(halves[0]) - len(halves[1])) <= 1
-    read_pairs = _benchmark_module("embedder_latency").read_pairs
+    read_pairs = benchmark_module("embedder_latency").read_pairs
 
     firsts, seconds, scores, kinds = read_pairs(str(tmp_path / "b" / "v-dev.tsv"))
     assert scores is None and set(kinds) <= {"synonym", "sibling", "antonym", "random"}
@@ -1014,18 +1015,6 @@ def test_scene_rewordings_say_the_same_scene_in_other_words():
     assert reworded(lone, rng).form == "progressive"  # no object, no "There is": one way back
 
 
-def _benchmark_module(name):
-    """A module of benchmarks/, imported as its scripts run (their directory first on
-    the path: they import `reporting` beside them), whatever ran before."""
-    import importlib
-
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "benchmarks"))
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.pop(0)
-
-
 def _tiny_instrument_wordnet(directory):
     """A WordNet dict directory holding one of scene_sentences' object kinds: violin,
     cello and tuba under musical_instrument, each used in a gloss (tuba in none)."""
@@ -1058,7 +1047,7 @@ def test_scene_sentences_and_their_one_slot_variants(tmp_path):
                                          verbs_taking, word_counts)
     from scripts.word_variants import WordNet
 
-    read_pairs = _benchmark_module("embedder_latency").read_pairs
+    read_pairs = benchmark_module("embedder_latency").read_pairs
     directory = _tiny_instrument_wordnet(tmp_path / "wn")
     wordnet, counts = WordNet(str(directory)), word_counts(str(directory))
     assert (counts["violin"], counts["cello"], counts["tuba"]) == (2, 2, 0)

@@ -22,7 +22,7 @@ from albert_tf.artifacts.manifest import read_manifest, write_manifest  # noqa: 
 from albert_tf.runtime import Classifier, find_interpreter  # noqa: E402
 from albert_tf.runtime import classifier as classifier_module  # noqa: E402
 from albert_tf.text.sentences import split_sentences  # noqa: E402
-from tests.helpers import BLOCK_HEAVY_IMPORTS, VARIED, run_cli  # noqa: E402
+from tests.helpers import BLOCK_HEAVY_IMPORTS, VARIED, benchmark_module, run_cli  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -540,11 +540,7 @@ def test_benchmark_script_writes_its_report(exported, data_files, tmp_path):
 def test_mutated_model_files_are_refused_or_run_never_crash(exported, capsys):
     """Bit flips, truncations, oversized shapes: each mutant loads and runs in
     its own process; the only failures allowed are the kit's typed errors."""
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    try:
-        import fuzz_model_files
-    finally:
-        sys.path.pop(0)
+    fuzz_model_files = benchmark_module("fuzz_model_files")
     fuzz_model_files.main(["--model", str(exported[0] / "int8.tflite"), "--mutants", "15",
                            "--timeout", "60"])
     report = json.loads(capsys.readouterr().out)
@@ -555,11 +551,7 @@ def test_mutated_model_files_are_refused_or_run_never_crash(exported, capsys):
 
 def test_streaming_stdin_keeps_every_line_in_order_with_errors_in_place(exported, data_files,
                                                                       capsys):
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-    try:
-        import stream_classify
-    finally:
-        sys.path.pop(0)
+    stream_classify = benchmark_module("stream_classify")
     stream_classify.main(["--export", str(exported[0]), "--data", str(data_files / "dev.tsv"),
                           "--lines", "2100", "--threads", "1"])
     run = json.loads(capsys.readouterr().out)["runs"][0]
