@@ -91,7 +91,9 @@ def read_pairs(path):
         records = list(read_records(path))
     except DataError as error:
         raise SystemExit(f"embedder_latency: {error}") from None
-    if not records or any(c not in records[0][1] for c in PAIR_COLUMNS):
+    if not records:  # a pairs file whose every base drew nothing, say (word_variants --dev)
+        raise SystemExit(f"embedder_latency: {path}: no pairs (no rows after the header)")
+    if any(c not in records[0][1] for c in PAIR_COLUMNS):
         raise SystemExit(f"embedder_latency: {path}: expected columns "
                          f"{' and '.join(PAIR_COLUMNS)} in a header row")
     columns = records[0][1]

@@ -18,6 +18,11 @@ such pairs. Each variant here changes one content word of its base sentence:
   now and then the word itself: that variant is its base again, a duplicate the
   corpus drops).
 
+`--paraphrases N` adds up to N paraphrases of each base: several content words
+at once in other words (synonyms, many-word ones too, or a noun's more general
+word: "Scientists discover new species of frog" -> "Scientist find new
+species of amphibian"), the way headlines and questions restate one another.
+
 The teacher says how far each moves the meaning; the student learns to follow.
 Each base is written with its variants after it. `--dev N` keeps N bases apart and
 writes their (kind, base, variant) pairs to OUT-dev.tsv instead, in the pairs format
@@ -63,6 +68,10 @@ every very too also just only well off out up down over back away right last nev
 now still even much many such own same other into about after before
 """.split())
 MIN_WORDS, MAX_WORDS = 4, 16  # bases of this many words: sentences, not passages
+PARAPHRASE = "paraphrase"  # the kind of a --paraphrases line in the dev pairs
+# A paraphrase replaces each replaceable content word with these odds, and at least
+# this many words: one changed word is a variant's job.
+PARAPHRASE_ODDS, MIN_CHANGES = 0.75, 2
 
 
 class WordNet:
@@ -142,11 +151,20 @@ class WordNet:
             "random": self.common[part]}
         return {kind: rng.choice(words) for kind, words in candidates.items() if words}
 
+    def other_words(self, part, lemma):
+        """Lemmas that say `lemma`'s most used sense in other words: its synonyms
+        (many-word ones too, "_" between words) and, for a noun, the first lemma of
+        each more general synset; WordNet's order, `lemma` itself left out."""
+        lemmas, pointers = self.synset(part, self.senses[(part, lemma)][0])
+        general = [self.synset(p[2], p[1])[0][0] for p in pointers
+                   if part == "n" and p[0] in HYPERNYMS]
+        return list(dict.fromkeys(w for w in lemmas + general if w != lemma))
 
-def variants(sentence, wordnet, rng, limit=3):
-    """{kind: variant} for at most `limit` kinds, each changing one content word
-    of `sentence` (its content words in a random order, each offering its kinds)."""
-    tokens = re.findall(r"[A-Za-z]+|[^A-Za-z]+", sentence)
+
+def content_slots(tokens, wordnet):
+    """`(index, part, lemma, suffix)` of each content word among `tokens` that
+    WordNet knows, in sentence order (stopwords, short words and capitalized words
+    inside the sentence, most likely names, are left alone)."""
     slots = []
     for i, token in enumerate(tokens):
         word = token.lower()
@@ -156,17 +174,57 @@ def variants(sentence, wordnet, rng, limit=3):
         sense = wordnet.word_sense(word)
         if sense:
             slots.append((i, *sense))
+    return slots
+
+
+def in_place_of(token, lemma, suffix):
+    """WordNet's `lemma` written where `token` stood: words apart, the plural "s" on
+    the last word (interest_rate -> "interest rates"), a capital kept."""
+    word = lemma.replace("_", " ") + suffix
+    return word.capitalize() if token[0].isupper() else word
+
+
+def variants(sentence, wordnet, rng, limit=3):
+    """{kind: variant} for at most `limit` kinds, each changing one content word
+    of `sentence` (its content words in a random order, each offering its kinds)."""
+    tokens = re.findall(r"[A-Za-z]+|[^A-Za-z]+", sentence)
+    slots = content_slots(tokens, wordnet)
     rng.shuffle(slots)
     out = {}
     for i, part, lemma, suffix in slots:
         for kind, word in wordnet.replacements(part, lemma, rng).items():
             if kind in out or len(out) >= limit:
                 continue
-            word += suffix
-            if tokens[i][0].isupper():
-                word = word.capitalize()
-            out[kind] = "".join(tokens[:i] + [word] + tokens[i + 1:])
+            out[kind] = "".join(tokens[:i] + [in_place_of(tokens[i], word, suffix)]
+                                + tokens[i + 1:])
     return out
+
+
+def paraphrase(sentence, wordnet, rng, odds=PARAPHRASE_ODDS):
+    """`sentence` with several content words said in other words, or None.
+
+    Each content word that WordNet has another word for (a synonym of its most
+    used sense, one- or many-word, or for a noun its more general word: frog ->
+    amphibian) is replaced with odds `odds`; a paraphrase changes at least
+    MIN_CHANGES words, else it is only a one-word variant and None is returned.
+    Headlines and questions say one thing in other words far more often than by
+    one word ("Earthquake shakes coastal city" / "Strong tremor felt along the
+    coast"): a student that saw only one-word changes scores such pairs far below
+    its teacher."""
+    tokens = re.findall(r"[A-Za-z]+|[^A-Za-z]+", sentence)
+    changed = 0
+    for i, part, lemma, suffix in content_slots(tokens, wordnet):
+        words = wordnet.other_words(part, lemma)
+        if words and rng.random() < odds:
+            tokens[i] = in_place_of(tokens[i], rng.choice(words), suffix)
+            changed += 1
+    return "".join(tokens) if changed >= MIN_CHANGES else None
+
+
+def paraphrases(sentence, wordnet, rng, count):
+    """Up to `count` distinct paraphrases of `sentence` (each drawn once)."""
+    drawn = (paraphrase(sentence, wordnet, rng) for _ in range(count))
+    return list(dict.fromkeys(text for text in drawn if text and text != sentence))
 
 
 def write_pairs(path, rows):
@@ -193,17 +251,23 @@ def main(argv=None):
                                           "(a distillation's held-out file)")
     parser.add_argument("--dev", type=int, default=0,
                         help="bases kept apart, their pairs written to OUT-dev.tsv")
-    parser.add_argument("--per-base", type=positive_int, default=3,
+    parser.add_argument("--per-base", type=int, default=3,
                         help="variants of each base, at most (one of each kind: "
                              f"{', '.join(KINDS)})")
+    parser.add_argument("--paraphrases", type=int, default=0,
+                        help="paraphrases of each base, at most, written after its "
+                             f"variants (at least {MIN_CHANGES} content words in other "
+                             "words each); 0: none, the files as without the option")
     parser.add_argument("--shards", type=positive_int, default=1,
                         help="files to write, of equal length: OUT-1.txt, OUT-2.txt, ... "
                              "(so that --per-file, which caps each file, takes them all); "
                              "1: OUT.txt")
     parser.add_argument("--seed", type=int, default=0, help="shuffle and draw seed")
     args = parser.parse_args(argv)
-    if args.dev < 0:
-        parser.error(f"--dev must be >= 0, got {args.dev}")
+    for name in ("dev", "per_base", "paraphrases"):
+        if getattr(args, name) < 0:
+            flag = name.replace("_", "-")
+            parser.error(f"--{flag} must be >= 0, got {getattr(args, name)}")
     try:
         wordnet = WordNet(args.wordnet)
         excluded = set(iter_text_lines(args.exclude)) if args.exclude else set()
@@ -216,13 +280,18 @@ def main(argv=None):
     rng = random.Random(args.seed)
     rng.shuffle(bases)
     dev_bases, bases = bases[:args.dev], bases[args.dev:]
-    groups = [[base, *found.values()] for base in bases
-              if (found := variants(base, wordnet, rng, args.per_base))]
+
+    def drawn(base):
+        # Variants first, then paraphrases: with --paraphrases 0 the draws, and so
+        # the files, are the very ones written before the option existed.
+        return list(variants(base, wordnet, rng, args.per_base).items()) + [(PARAPHRASE, text) for text in
+                        paraphrases(base, wordnet, rng, args.paraphrases)]
+
+    groups = [[base, *(text for _, text in found)] for base in bases if (found := drawn(base))]
     os.makedirs(os.path.dirname(os.path.abspath(args.out)) or ".", exist_ok=True)
     if args.dev:
-        rows = [(kind, base, variant) for base in dev_bases
-                for kind, variant in variants(base, wordnet, rng, args.per_base).items()]
-        write_pairs(f"{args.out}-dev.tsv", rows)
+        write_pairs(f"{args.out}-dev.tsv", [(kind, base, text) for base in dev_bases
+                                            for kind, text in drawn(base)])
     write_corpus_shards(args.out, [line for group in groups for line in group], args.shards)
     return 0
 

@@ -569,6 +569,9 @@ def test_the_bundle_script_and_the_benchmark_on_a_tiny_embedder(embedder_export,
     assert done.returncode == 1 and done.stderr.strip().splitlines() == [
         f"embedder_latency: {pairs_file}: expected columns sentence1 and sentence2 in a "
         "header row"], done.stderr[-1000:]
+    pairs_file.write_text("kind\tsentence1\tsentence2\n")  # a header and no pairs
+    with pytest.raises(SystemExit, match="no pairs"):
+        benchmark_module("embedder_latency").read_pairs(str(pairs_file))
 
 
 def test_text_the_embedder_cannot_read_gets_no_similarity(embedder_export, embedder, tmp_path):
@@ -784,17 +787,18 @@ def _write_wordnet(directory, files):
 
 def _tiny_wordnet(directory):
     """A WordNet dict directory in WordNet 3.0's file formats: violin (fiddle) and
-    cello under stringed_instrument, a tomato, good and bad (antonyms), to play."""
+    cello under stringed_instrument, a tomato (love_apple), good and bad (antonyms),
+    to play."""
     files = {
         "data.noun": ["00000100 06 n 02 violin 0 fiddle 0 001 @ 00000300 n 0000 | bowed",
                       "00000200 06 n 01 cello 0 001 @ 00000300 n 0000 | a large violin",
                       "00000300 06 n 01 stringed_instrument 0 002 ~ 00000100 n 0000 "
                       "~ 00000200 n 0000 | a musical instrument with strings",
-                      "00000400 13 n 01 tomato 0 000 | a red fruit"],
+                      "00000400 13 n 02 tomato 0 love_apple 0 000 | a red fruit"],
         "index.noun": ["violin n 1 1 @ 1 5 00000100", "fiddle n 1 1 @ 1 0 00000100",
                        "cello n 1 1 @ 1 4 00000200",
                        "stringed_instrument n 1 1 ~ 1 0 00000300",
-                       "tomato n 1 0 1 3 00000400"],
+                       "tomato n 1 0 1 3 00000400", "love_apple n 1 0 1 0 00000400"],
         "data.adj": ["00000500 00 a 01 good 0 001 ! 00000600 a 0101 | desirable",
                      "00000600 00 a 01 bad 0 001 ! 00000500 a 0101 | undesirable"],
         "index.adj": ["good a 1 1 ! 1 9 00000500", "bad a 1 1 ! 1 7 00000600"],
@@ -871,12 +875,71 @@ def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path)
         [s for k, s in zip(kinds, seconds) if k == "antonym"]
         + [line for half in halves for line in half])
 
+    same = run("e", "--dev", "1", "--shards", "2", "--seed", "3", "--paraphrases", "0")
+    assert same.returncode == 0, same.stderr
+    for name in ("v-1.txt", "v-2.txt", "v-dev.tsv"):  # --paraphrases 0: the files as before
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "e" / name).read_bytes()
+    usage = run("f", "--paraphrases", "-1")
+    assert usage.returncode == 2 and "--paraphrases must be >= 0, got -1" in usage.stderr
+    assert not (tmp_path / "f").exists()
+
     missing = subprocess.run([sys.executable, script, str(bases), "--wordnet",
                               str(tmp_path / "none"), "--out", str(tmp_path / "d" / "v")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
     assert "apt-get install wordnet-base" in missing.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_paraphrases_say_a_sentence_with_several_words_changed(tmp_path):
+    """word_variants.py --paraphrases: every content word WordNet has another word
+    for (a synonym, many-word ones written apart with the plural on the last word;
+    for a noun, the more general word) may change at once; a paraphrase changes at
+    least two words, so a base with one replaceable word gets none; --per-base 0
+    writes paraphrases only, their dev pairs of kind paraphrase."""
+    import random
+    import subprocess
+
+    from albert_tf.text.data import iter_text_lines
+    from scripts.word_variants import WordNet, paraphrase, paraphrases
+
+    wordnet = WordNet(str(_tiny_wordnet(tmp_path / "dict")))
+    assert wordnet.other_words("n", "violin") == ["fiddle", "stringed_instrument"]
+    assert wordnet.other_words("n", "tomato") == ["love_apple"]
+    assert wordnet.other_words("a", "good") == []  # an antonym is not another word for it
+    base = "The violins beside the tomatos were good."
+    every = {paraphrase(base, wordnet, random.Random(seed), odds=1.0) for seed in range(40)}
+    assert every == {"The fiddles beside the love apples were good.",
+                     "The stringed instruments beside the love apples were good."}
+    assert paraphrase("Violins are often very loud.", wordnet, random.Random(0), odds=1.0) is None
+    drawn = paraphrases(base, wordnet, random.Random(1), 6)
+    assert drawn and len(set(drawn)) == len(drawn) and base not in drawn
+    assert set(drawn) <= every  # odds 0.75: one word changed is no paraphrase
+
+    bases = tmp_path / "bases.txt"
+    bases.write_text(f"{base}\nViolins are often very loud.\nA good violin beside a tomato.\n"
+                     "Two tomatos and a violin were good.\n")
+    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scripts",
+                          "word_variants.py")
+    done = subprocess.run([sys.executable, script, str(bases), "--wordnet",
+                           str(tmp_path / "dict"), "--per-base", "0", "--paraphrases", "6",
+                           "--dev", "2", "--seed", "2", "--out", str(tmp_path / "p" / "v")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    written = bases.read_text().splitlines()
+    groups, group = {}, None
+    for line in iter_text_lines(str(tmp_path / "p" / "v.txt")):
+        group = groups.setdefault(line, []) if line in written else group + [line]
+        groups[next(reversed(groups))] = group
+    firsts, seconds, _, kinds = benchmark_module("embedder_latency").read_pairs(
+        str(tmp_path / "p" / "v-dev.tsv"))
+    assert set(kinds) == {"paraphrase"} and not set(firsts) & set(groups)
+    assert "Violins are often very loud." not in groups  # one replaceable word: no group
+    for first, second in [(b, text) for b, found in groups.items() for text in found] + list(
+            zip(firsts, seconds)):
+        every = {paraphrase(first, wordnet, random.Random(seed), odds=1.0) for seed in range(40)}
+        assert second in every, second
+    assert sum(map(len, groups.values())) >= 1
 
 
 # --- moving an embedder onto a new vocabulary -----------------------------------
