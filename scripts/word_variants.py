@@ -288,8 +288,9 @@ def main(argv=None):
     def drawn(base):
         # Variants first, then paraphrases: with --paraphrases 0 the draws, and so
         # the files, are the very ones written before the option existed.
-        return list(variants(base, wordnet, rng, args.per_base).items()) + [(PARAPHRASE, text) for text in
-                        paraphrases(base, wordnet, rng, args.paraphrases)]
+        found = list(variants(base, wordnet, rng, args.per_base).items())
+        return found + [(PARAPHRASE, text)
+                        for text in paraphrases(base, wordnet, rng, args.paraphrases)]
 
     groups = [[base, *(text for _, text in found)] for base in bases if (found := drawn(base))]
     os.makedirs(os.path.dirname(os.path.abspath(args.out)) or ".", exist_ok=True)

@@ -808,6 +808,24 @@ def _tiny_wordnet(directory):
     return _write_wordnet(directory, files)
 
 
+WORD_VARIANTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "scripts", "word_variants.py")
+
+
+def _groups_by_base(path, bases):
+    """{base: the lines after it} of a file word_variants.py wrote: a line that is
+    one of `bases` starts a group."""
+    from albert_tf.text.data import iter_text_lines
+
+    groups, group = {}, None
+    for line in iter_text_lines(str(path)):
+        if line in bases:
+            group = groups.setdefault(line, [])
+        else:
+            group.append(line)
+    return groups
+
+
 def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path):
     """scripts/word_variants.py: each base is followed by its variants, each one
     content word changed (a synonym, a sibling under the same hypernym, an antonym,
@@ -827,23 +845,14 @@ def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path)
                      "We met Tomato at the old bridge.\nToo short.\n")
     excluded = tmp_path / "heldout.txt"
     excluded.write_text("The food there was good tonight.\n")
-    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scripts",
-                          "word_variants.py")
-
     def run(out, *more):
-        return subprocess.run([sys.executable, script, str(bases), "--wordnet", str(wordnet),
+        return subprocess.run([sys.executable, WORD_VARIANTS, str(bases), "--wordnet", str(wordnet),
                                "--out", str(tmp_path / out / "v"), *more],
                               capture_output=True, text=True, timeout=60)
 
     done = run("a", "--exclude", str(excluded))
     assert done.returncode == 0, done.stderr
-    lines = list(iter_text_lines(str(tmp_path / "a" / "v.txt")))
-    groups, group = {}, None
-    for line in lines:
-        if line in bases.read_text().splitlines():
-            group = groups.setdefault(line, [])
-        else:
-            group.append(line)
+    groups = _groups_by_base(tmp_path / "a" / "v.txt", bases.read_text().splitlines())
     # Excluded, too short, or nothing WordNet knows (Tomato is a name here): no group.
     assert sorted(groups) == ["She plays the violin every day.",
                               "Two violins sat on the shelf.",
@@ -883,7 +892,7 @@ def test_word_variants_change_one_content_word_as_wordnet_relates_them(tmp_path)
     assert usage.returncode == 2 and "--paraphrases must be >= 0, got -1" in usage.stderr
     assert not (tmp_path / "f").exists()
 
-    missing = subprocess.run([sys.executable, script, str(bases), "--wordnet",
+    missing = subprocess.run([sys.executable, WORD_VARIANTS, str(bases), "--wordnet",
                               str(tmp_path / "none"), "--out", str(tmp_path / "d" / "v")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and len(missing.stderr.strip().splitlines()) == 1
@@ -900,7 +909,6 @@ def test_paraphrases_say_a_sentence_with_several_words_changed(tmp_path):
     import random
     import subprocess
 
-    from albert_tf.text.data import iter_text_lines
     from scripts.word_variants import WordNet, paraphrase, paraphrases
 
     wordnet = WordNet(str(_tiny_wordnet(tmp_path / "dict")))
@@ -919,26 +927,22 @@ def test_paraphrases_say_a_sentence_with_several_words_changed(tmp_path):
     bases = tmp_path / "bases.txt"
     bases.write_text(f"{base}\nViolins are often very loud.\nA good violin beside a tomato.\n"
                      "Two tomatos and a violin were good.\n")
-    script = os.path.join(os.path.dirname(os.path.dirname(__file__)), "scripts",
-                          "word_variants.py")
-    done = subprocess.run([sys.executable, script, str(bases), "--wordnet",
+    done = subprocess.run([sys.executable, WORD_VARIANTS, str(bases), "--wordnet",
                            str(tmp_path / "dict"), "--per-base", "0", "--paraphrases", "6",
                            "--dev", "2", "--seed", "2", "--out", str(tmp_path / "p" / "v")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    written = bases.read_text().splitlines()
-    groups, group = {}, None
-    for line in iter_text_lines(str(tmp_path / "p" / "v.txt")):
-        group = groups.setdefault(line, []) if line in written else group + [line]
-        groups[next(reversed(groups))] = group
+    groups = _groups_by_base(tmp_path / "p" / "v.txt", bases.read_text().splitlines())
     firsts, seconds, _, kinds = benchmark_module("embedder_latency").read_pairs(
         str(tmp_path / "p" / "v-dev.tsv"))
     assert set(kinds) == {"paraphrase"} and not set(firsts) & set(groups)
     assert "Violins are often very loud." not in groups  # one replaceable word: no group
+    # Every paraphrase written is one that replacing each replaceable word draws.
+    every = {first: {paraphrase(first, wordnet, random.Random(seed), odds=1.0)
+                     for seed in range(40)} for first in set(groups) | set(firsts)}
     for first, second in [(b, text) for b, found in groups.items() for text in found] + list(
             zip(firsts, seconds)):
-        every = {paraphrase(first, wordnet, random.Random(seed), odds=1.0) for seed in range(40)}
-        assert second in every, second
+        assert second in every[first], second
     assert sum(map(len, groups.values())) >= 1
 
 
